@@ -1,0 +1,3 @@
+from genclf.cli import main
+
+raise SystemExit(main())

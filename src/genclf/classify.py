@@ -1,0 +1,131 @@
+"""One-call classifier pipelines: train, save, load, predict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+from genclf.data.batches import iterate_batches
+from genclf.data.splits import Normalization, Split
+from genclf.errors import CheckpointError
+from genclf.models.classifiers import Classifier, build_classifier
+from genclf.training.checkpoint import read_model, save_model
+from genclf.training.precision import Precision, resolve_device, resolve_precision
+from genclf.training.trainer import Augment, FitResult, Trainer, TrainConfig
+
+KIND = "classifier"
+
+
+@dataclass
+class TrainedClassifier:
+    """A classifier with everything needed to use it on raw uint8 images."""
+
+    model: Classifier
+    name: str
+    options: dict[str, Any]
+    class_names: list[str]
+    normalization: Normalization
+
+    @property
+    def image_size(self) -> int:
+        return self.model.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.model.in_channels
+
+    def predict_proba(self, images: torch.Tensor, batch_size: int = 512, precision: Precision | None = None) -> np.ndarray:
+        return predict_proba(self.model, images, self.normalization, batch_size, precision)
+
+    def meta(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "model": self.name,
+            "model_options": self.options,
+            "in_channels": self.channels,
+            "image_size": self.image_size,
+            "class_names": self.class_names,
+            "normalization": {"mean": self.normalization.mean, "std": self.normalization.std},
+            **extra,
+        }
+
+
+@torch.no_grad()
+def predict_proba(
+    model: torch.nn.Module, images: torch.Tensor, normalization: Normalization, batch_size: int = 512, precision: Precision | None = None
+) -> np.ndarray:
+    """Class probabilities (N, K) for uint8 images (N, C, H, W)."""
+    model.eval()
+    device = next(model.parameters()).device
+    precision = precision or resolve_precision("fp32", device)
+    outputs = []
+    for batch, _ in iterate_batches(images, None, batch_size, normalization, device=device, channels_last=precision.channels_last):
+        with precision.autocast(device):
+            logits = model(batch)
+        outputs.append(torch.softmax(logits.float(), dim=1).cpu())
+    if not outputs:
+        return np.zeros((0, getattr(model, "num_classes", 0)), dtype=np.float32)
+    return torch.cat(outputs).numpy()
+
+
+def train_classifier(
+    split: Split,
+    model_name: str,
+    train_config: TrainConfig,
+    seed: int,
+    state_dir: str | Path | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+    options: dict[str, Any] | None = None,
+    augment: Augment | None = None,
+    class_weights: torch.Tensor | None = None,
+    train_images: torch.Tensor | None = None,
+    train_labels: torch.Tensor | None = None,
+) -> tuple[TrainedClassifier, FitResult]:
+    """Train a registered classifier on ``split.train`` (or the given images), early-stopping on val macro-F1."""
+    torch.manual_seed(seed)
+    options = dict(options or {})
+    model = build_classifier(model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options)
+    if class_weights is not None:
+        model.class_weights.copy_(class_weights)
+    trainer = Trainer(train_config, seed=seed, quiet=quiet)
+    val_labels = split.val.labels.numpy()
+
+    def validate(net: torch.nn.Module) -> dict[str, float]:
+        proba = predict_proba(net, split.val.images, split.normalization, precision=trainer.precision)
+        return {"macro_f1": float(f1_score(val_labels, proba.argmax(1), average="macro", zero_division=0))}
+
+    images = split.train.images if train_images is None else train_images
+    labels = split.train.labels if train_labels is None else train_labels
+    result = trainer.fit(
+        model, images, labels, split.normalization, validate=validate if len(split.val) else None,
+        state_dir=state_dir, resume=resume, augment=augment, desc=model_name,
+    )
+    model.to(memory_format=torch.contiguous_format)
+    return TrainedClassifier(model, model_name, options, list(split.class_names), split.normalization), result
+
+
+def save_classifier(folder: str | Path, trained: TrainedClassifier, **extra: Any) -> Path:
+    return save_model(folder, trained.model, trained.meta(**extra))
+
+
+def load_classifier(folder: str | Path, device: str = "cpu") -> TrainedClassifier:
+    """Rebuild a classifier from its checkpoint folder alone.
+
+    Raises:
+        CheckpointError: the folder is missing, holds another kind of model, or weights do not fit.
+    """
+    tensors, meta = read_model(folder, KIND)
+    try:
+        model = build_classifier(meta["model"], meta["in_channels"], len(meta["class_names"]), meta["image_size"], **meta["model_options"])
+        model.load_state_dict(tensors)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(folder, f"weights do not match the {meta.get('model')!r} model described by its metadata ({str(exc).splitlines()[0]})") from None
+    model.to(resolve_device(device)).eval()
+    norm = Normalization(meta["normalization"]["mean"], meta["normalization"]["std"])
+    return TrainedClassifier(model, meta["model"], meta["model_options"], meta["class_names"], norm)

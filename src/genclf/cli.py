@@ -1,0 +1,129 @@
+"""Command-line interface: parse arguments, call the Python API, map errors to exit codes.
+
+Exit codes: 0 success, 2 bad input or usage (one line on stderr), 1 internal bug (traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+import warnings
+from importlib import resources
+from pathlib import Path
+
+from genclf.errors import GenclfError
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other bad input
+        sys.stderr.write(f"genclf: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def default_out(command: str) -> Path:
+    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("genclf") / "configs" / "default.yaml"))
+
+
+def _common(parser: argparse.ArgumentParser, data: bool = True, training: bool = True) -> None:
+    if data:
+        parser.add_argument("--data", help="dataset spec: digits | idx:DIR | folder:DIR | npz:FILE")
+        parser.add_argument("--image-size", type=int, help="resize images to N x N (folders default to 32)")
+        parser.add_argument("--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels")
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/<command>-<timestamp>/)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="compute device (default: auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if training:
+        parser.add_argument("--config", type=Path, help="YAML config file")
+        parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set train.lr=0.001 (repeatable)")
+        parser.add_argument("--seed", type=int, help="random seed (default: 0)")
+        parser.add_argument("--epochs", type=int, help="training epochs")
+        parser.add_argument("--batch-size", type=int, help="training batch size")
+        parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
+        parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 + channels_last where the hardware has native bf16, else fp32")
+        parser.add_argument("--k-per-class", type=int, help="keep K labeled training images per class (low-data regime)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from genclf.models.classifiers import CLASSIFIERS
+
+    parser = _Parser(prog="genclf", description="Image classification assisted by image generation.")
+    parser.add_argument("--version", action="version", version="genclf 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("run", help="the main job: strategies x seeds, results table and figures", description="Run an experiment config (default: the built-in digits low-data config).")
+    p.add_argument("config_file", nargs="?", type=Path, help="YAML config (default: genclf's configs/default.yaml)")
+    _common(p)
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
+
+    p = sub.add_parser("train", help="train one classifier", description="Train a classifier; writes model.safetensors, metrics.json, confusion.png.")
+    _common(p)
+    p.add_argument("--model", choices=CLASSIFIERS.names(), help="classifier architecture (default: cnn)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+
+    p = sub.add_parser("evaluate", help="score a trained classifier on a dataset's test split", description="Write metrics.json and confusion.png for a checkpoint on a dataset.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
+    _common(p, training=False)
+
+    p = sub.add_parser("predict", help="classify image files", description="Classify a file or a folder of images; writes predictions.csv.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
+    p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
+    _common(p, data=False, training=False)
+
+    p = sub.add_parser("datasets", help="list data schemes, or describe one dataset", description="Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.")
+    p.add_argument("spec", nargs="?", help="dataset spec to describe")
+    p.add_argument("--image-size", type=int)
+    p.add_argument("--channels", type=int, choices=(1, 3))
+    return parser
+
+
+def _overrides(args: argparse.Namespace, mapping: dict[str, str]) -> list[str | tuple[str, object]]:
+    """Turn the common flags that were given into config overrides (flags win over --set)."""
+    out: list[str | tuple[str, object]] = list(getattr(args, "overrides", []) or [])
+    for flag, key in mapping.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append((key, value))
+    return out
+
+
+COMMON_KEYS = {
+    "data": "data.spec", "image_size": "data.image_size", "channels": "data.channels", "k_per_class": "data.k_per_class",
+    "seed": "seed", "seeds": "seeds", "model": "model",
+    "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "precision": "train.precision", "device": "train.device",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"genclf: warning: {message}\n"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    from genclf import commands
+
+    try:
+        getattr(commands, f"cmd_{args.command}")(args, _overrides(args, COMMON_KEYS))
+    except GenclfError as exc:
+        sys.stderr.write(f"genclf: error: {' '.join(str(exc).split())}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("genclf: interrupted\n")
+        return 130
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write("genclf: internal error (a bug in genclf); please report it with the traceback above\n")
+        return EXIT_BUG
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""The CLI's commands, each a short composition of the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from genclf.classify import load_classifier, save_classifier, train_classifier
+from genclf.cli import default_config_path, default_out
+from genclf.config import RunConfig, TrainJobConfig, load_config, save_config, to_dict
+from genclf.data import SCHEMES, load_dataset, make_split
+from genclf.data.image_folder import decode_image, read_image_paths
+from genclf.errors import CheckpointError, DataError
+from genclf.evaluation.metrics import compute_metrics
+from genclf.experiment import run_experiment
+from genclf.files import atomic_write, write_json, write_text
+from genclf.reporting.plots import confusion_figure
+from genclf.reporting.tables import format_table
+from genclf.training.checkpoint import STATE_FILE
+from genclf.training.trainer import describe
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message)
+
+
+def cmd_run(args: argparse.Namespace, overrides: list) -> None:
+    overrides = [o for o in overrides if not (isinstance(o, tuple) and o[0] == "seed")]
+    if args.seed is not None and args.seeds is None:
+        overrides.append(("seeds", [args.seed]))
+    config = load_config(RunConfig, args.config_file or args.config or default_config_path(), overrides)
+    out = args.out or default_out("run")
+    result = run_experiment(config, out, quiet=args.quiet)
+    print(format_table(result.summary))
+    print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.json'}\nfigures: {out / 'figures'}")
+
+
+def cmd_train(args: argparse.Namespace, overrides: list) -> None:
+    config = load_config(TrainJobConfig, args.config, overrides)
+    if args.resume and args.out is None:
+        raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
+    out = args.out or default_out("train")
+    if args.resume and not (out / STATE_FILE).is_file():
+        raise CheckpointError(out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train')")
+    d = config.data
+    data = load_dataset(d.spec, d.image_size, d.channels)
+    split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
+    _say(args, f"{data.name}: {split.summary()['train']} train / {len(split.val)} val / {len(split.test)} test images, {split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}")
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    trained, result = train_classifier(split, config.model, config.train, config.seed, state_dir=out, resume=args.resume, quiet=args.quiet)
+    metrics = compute_metrics(split.test.labels.numpy(), trained.predict_proba(split.test.images), split.class_names)
+    save_classifier(out, trained, config=to_dict(config), test_metrics=metrics.scalars(), fit=describe(result))
+    write_json(out / "metrics.json", metrics.to_dict())
+    history = pd.DataFrame(result.history)
+    atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    confusion_figure(metrics.confusion_matrix, split.class_names, f"{config.model} on {data.name} (test)", out / "confusion.png")
+    print(f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  ({result.epochs_run} epochs, best {result.best_epoch}, {result.images_per_second:.0f} img/s)")
+    print(f"checkpoint: {out}")
+
+
+def cmd_evaluate(args: argparse.Namespace, overrides: list) -> None:
+    trained = load_classifier(args.checkpoint, device=args.device or "cpu")
+    spec = args.data or "digits"
+    data = load_dataset(spec, trained.image_size, trained.channels)
+    if data.train.class_names != trained.class_names:
+        raise DataError(spec, f"classes {data.train.class_names} differ from the checkpoint's {trained.class_names}")
+    config = _saved_config(args.checkpoint)
+    test = data.test if data.test is not None else make_split(data, 0, test_fraction=config.get("data", {}).get("test_fraction", 0.2)).test
+    metrics = compute_metrics(test.labels.numpy(), trained.predict_proba(test.images), trained.class_names)
+    out = args.out or default_out("evaluate")
+    write_json(out / "metrics.json", metrics.to_dict())
+    confusion_figure(metrics.confusion_matrix, trained.class_names, f"{trained.name} on {data.name} (test)", out / "confusion.png")
+    print(f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  on {len(test)} images\nmetrics: {out / 'metrics.json'}")
+
+
+def _saved_config(folder: Path) -> dict:
+    meta = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
+    return meta.get("config", {})
+
+
+def cmd_predict(args: argparse.Namespace, overrides: list) -> None:
+    trained = load_classifier(args.checkpoint, device=args.device or "cpu")
+    mode = "L" if trained.channels == 1 else "RGB"
+    arrays, paths, skipped = [], [], []
+    for path in read_image_paths(args.input):
+        array, _, problem = decode_image(str(path), trained.image_size, mode)
+        if problem.startswith("error"):
+            raise DataError(path, problem.removeprefix("error: "))
+        if problem:
+            skipped.append(path)
+            continue
+        arrays.append(torch.from_numpy(array).permute(2, 0, 1))
+        paths.append(path)
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", stacklevel=1)
+    if not arrays:
+        raise DataError(args.input, "no image files found")
+    proba = trained.predict_proba(torch.stack(arrays))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", "predicted", *[f"p_{name}" for name in trained.class_names]])
+    for path, row in zip(paths, proba):
+        writer.writerow([str(path), trained.class_names[int(row.argmax())], *[f"{p:.6f}" for p in row]])
+    out = args.out or default_out("predict")
+    write_text(out / "predictions.csv", buffer.getvalue())
+    print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
+
+
+def cmd_datasets(args: argparse.Namespace, overrides: list) -> None:
+    if args.spec is None:
+        for name in SCHEMES.names():
+            scheme = SCHEMES.get(name)
+            print(f"{name + (':PATH' if scheme.needs_argument else ''):<14} {scheme.help}")
+        return
+    data = load_dataset(args.spec, args.image_size, args.channels)
+    sets = {"train": data.train, "test": data.test}
+    print(f"{data.name}: {data.train.num_classes} classes, images {data.train.channels}x{data.train.image_size}x{data.train.image_size} uint8")
+    table = pd.DataFrame({name: s.class_counts() for name, s in sets.items() if s is not None}, index=data.train.class_names)
+    print(table.to_string())
+    print("sizes: " + ", ".join(f"{name} {len(s)}" for name, s in sets.items() if s is not None) + ("" if data.test is not None else " (no test split: genclf holds out a stratified 20% by default)"))

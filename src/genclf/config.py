@@ -1,0 +1,187 @@
+"""Typed configuration: dataclasses, YAML round trip, dotted overrides and validation.
+
+Unknown keys and wrong value types are errors naming the field (``train.epochs: expected int, got 'ten'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, Union
+
+import yaml
+
+from genclf.data.splits import Imbalance
+from genclf.errors import ConfigError
+from genclf.files import write_text
+from genclf.training.trainer import TrainConfig
+
+T = TypeVar("T")
+
+
+@dataclass
+class DataConfig:
+    """Which data, at what size, split how."""
+
+    spec: str = "digits"
+    image_size: int | None = None
+    channels: int | None = None
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    k_per_class: int | None = None
+    imbalance: Imbalance | None = None
+
+
+@dataclass
+class StrategyConfig:
+    """One strategy of the experiment grid, with the classifier it trains and its own parameters."""
+
+    name: str = "baseline"
+    classifier: str = "cnn"
+    label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or f"{self.name}[{self.classifier}]"
+
+
+@dataclass
+class RunConfig:
+    """The main job: strategies x seeds on one dataset."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    strategies: list[StrategyConfig] = field(default_factory=lambda: [StrategyConfig()])
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+
+
+@dataclass
+class TrainJobConfig:
+    """``genclf train``: one classifier on one dataset."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    model: str = "cnn"
+    seed: int = 0
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(where, f"expected a mapping of {tp.__name__} fields, got {value!r}")
+        return from_dict(tp, value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(where, f"expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(where, f"expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise ConfigError(where, f"expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], values: dict[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys and wrong types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            raise ConfigError(path, f"unknown key; expected one of: {', '.join(sorted(names))}")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str | tuple[str, Any]]) -> dict[str, Any]:
+    """Apply overrides to a nested mapping: ``"a.b.c=value"`` strings (value parsed as YAML) or
+    ``(key, value)`` pairs (value used as is)."""
+    for item in overrides:
+        if isinstance(item, tuple):
+            key, value = item
+        else:
+            key, sep, raw = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(item, "expected an override of the form key.sub=value")
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                raise ConfigError(item, "value is not valid YAML") from None
+        node = values
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {} if node.get(part) is None else node[part]
+            if not isinstance(node[part], dict):
+                raise ConfigError(key, f"{part} is not a section")
+            node = node[part]
+        node[parts[-1]] = value
+    return values
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(path, "config file not found")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(path, f"invalid YAML{where}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ConfigError(path, "expected a YAML mapping at the top level")
+    return values
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str | tuple[str, Any]] | None = None) -> T:
+    values = read_yaml(path) if path is not None else {}
+    values = apply_overrides(values, overrides or [])
+    try:
+        return from_dict(cls, values)
+    except ConfigError as exc:
+        if path is not None and not str(exc.culprit).startswith(str(path)):
+            raise ConfigError(f"{path}: {exc.culprit}", exc.expected) from None
+        raise
+
+
+def save_config(obj: Any, path: str | Path) -> Path:
+    return write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))

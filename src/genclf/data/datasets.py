@@ -1,0 +1,70 @@
+"""Dataset specs (``digits``, ``idx:DIR``, ``folder:DIR``, ``npz:FILE``) and their registry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from genclf.data.images import LoadedData, conform
+from genclf.errors import DataError
+from genclf.registry import Registry
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A data source kind: ``load(argument, image_size, channels) -> LoadedData``."""
+
+    name: str
+    load: Callable[..., LoadedData]
+    needs_argument: bool
+    help: str
+
+
+SCHEMES: Registry[Scheme] = Registry("data scheme")
+
+
+def register_scheme(name: str, help: str, needs_argument: bool = True):
+    def decorate(load: Callable[..., LoadedData]) -> Callable[..., LoadedData]:
+        SCHEMES.register(name)(Scheme(name, load, needs_argument, help))
+        return load
+
+    return decorate
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``scheme:argument``; a bare existing path is not guessed, the scheme is required."""
+    if not isinstance(spec, str) or not spec:
+        raise DataError("--data", "expected a dataset spec such as 'digits', 'idx:DIR', 'folder:DIR' or 'npz:FILE'")
+    scheme, sep, argument = spec.partition(":")
+    if scheme not in SCHEMES:
+        choices = ", ".join(SCHEMES.names())
+        raise DataError(spec, f"unknown data scheme {scheme!r}; expected one of: {choices}")
+    entry = SCHEMES.get(scheme)
+    if entry.needs_argument and not argument:
+        raise DataError(spec, f"scheme {scheme!r} needs a path, e.g. '{scheme}:PATH'")
+    return scheme, (argument if sep else None)
+
+
+def load_dataset(spec: str, image_size: int | None = None, channels: int | None = None) -> LoadedData:
+    """Load a dataset spec into memory as uint8 tensors.
+
+    Args:
+        spec: ``digits``, ``idx:DIR``, ``folder:DIR`` or ``npz:FILE``.
+        image_size: resize to this square size (None keeps the source size).
+        channels: 1 or 3 (None keeps the source's channels).
+
+    Raises:
+        DataError: the spec, file or folder is missing, corrupt or inconsistent.
+    """
+    if channels not in (None, 1, 3):
+        raise DataError("--channels", f"expected 1 or 3, got {channels}")
+    if image_size is not None and not 4 <= image_size <= 512:
+        raise DataError("--image-size", f"expected an integer between 4 and 512, got {image_size}")
+    scheme, argument = parse_spec(spec)
+    data = SCHEMES.get(scheme).load(argument, image_size=image_size, channels=channels)
+    for part in (data.train, data.test):
+        if part is not None:
+            part.images = conform(part.images, image_size, channels)
+    if data.train.num_classes < 2:
+        raise DataError(spec, f"expected at least 2 classes, found {data.train.num_classes}")
+    return data

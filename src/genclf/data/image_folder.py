@@ -1,0 +1,191 @@
+"""Folders of images in class sub-folders (``folder:DIR``), decoded in parallel and cached.
+
+Layout: ``DIR/<class>/*`` or ``DIR/train/<class>/*`` + ``DIR/test/<class>/*``. Images are recognised by
+content, not by extension. Policy for files that do not decode:
+
+* a file whose extension is not an image extension and whose content is not an image (``notes.txt``,
+  ``Thumbs.db``) is skipped with a warning: stray files are common in real folders and are not data;
+* a file that claims to be an image (image extension, or an image header) but does not decode, is
+  truncated, or is larger than the pixel limit is an error naming the file: silently dropping a
+  training example would change the data behind the user's back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from genclf.data.datasets import register_scheme
+from genclf.data.images import ImageSet, LoadedData
+from genclf.errors import DataError
+from genclf.files import atomic_write
+
+DEFAULT_IMAGE_SIZE = 32
+MAX_PIXELS = int(os.environ.get("GENCLF_MAX_PIXELS", 64_000_000))
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+PARALLEL_THRESHOLD = 2000
+CACHE_VERSION = 1
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GENCLF_CACHE_DIR", Path.home() / ".cache" / "genclf")) / "folders"
+
+
+def decode_image(path: str, size: int, mode: str) -> tuple[np.ndarray | None, str, str]:
+    """Decode one file to a ``size`` x ``size`` uint8 array in ``mode`` ('L' or 'RGB').
+
+    Returns (array, source_mode, problem); problem is '' on success, 'skip: ...' for a non-image
+    file, or 'error: ...' for a broken image.
+    """
+    Image.MAX_IMAGE_PIXELS = None  # checked below, before decoding, with our own message
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                return None, "", f"error: image of {width}x{height} pixels exceeds the limit of {MAX_PIXELS} (set GENCLF_MAX_PIXELS to allow it)"
+            source_mode = img.mode
+            # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: bounded memory for huge photos.
+            img.draft(mode, (size, size))
+            img = img.convert(mode)
+            if img.size != (size, size):
+                img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            array = np.asarray(img, dtype=np.uint8)
+    except UnidentifiedImageError:
+        if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+            return None, "", "error: corrupt image (content is not a recognised image format)"
+        return None, "", "skip: not an image"
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        return None, "", f"error: corrupt or truncated image ({exc})"
+    if array.ndim == 2:
+        array = array[:, :, None]
+    return array, source_mode, ""
+
+
+def _decode_chunk(args: tuple[list[str], int, str]) -> list[tuple[np.ndarray | None, str, str]]:
+    paths, size, mode = args
+    return [decode_image(p, size, mode) for p in paths]
+
+
+def _list_split(root: Path) -> tuple[list[str], list[Path], list[int]]:
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files: list[Path] = []
+    labels: list[int] = []
+    for index, name in enumerate(classes):
+        members = sorted(f for f in (root / name).rglob("*") if f.is_file() and not f.name.startswith("."))
+        if not members:
+            raise DataError(root / name, "class folder is empty (expected at least one image)")
+        files.extend(members)
+        labels.extend([index] * len(members))
+    return classes, files, labels
+
+
+def _cache_key(files: list[Path], size: int, channels: int | None) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{channels}|".encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _decode_all(files: list[Path], size: int, mode: str, quiet: bool) -> list[tuple[np.ndarray | None, str, str]]:
+    names = [str(f) for f in files]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(names) < PARALLEL_THRESHOLD or workers < 2:
+        iterator = (decode_image(p, size, mode) for p in names)
+        return list(tqdm(iterator, total=len(names), desc="decode", unit="img", disable=quiet or None))
+    chunk = 512
+    jobs = [(names[i : i + chunk], size, mode) for i in range(0, len(names), chunk)]
+    results: list[tuple[np.ndarray | None, str, str]] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(total=len(names), desc="decode", unit="img", disable=quiet or None) as bar:
+        for part in pool.map(_decode_chunk, jobs):
+            results.extend(part)
+            bar.update(len(part))
+    return results
+
+
+def _load_files(files: list[Path], labels: list[int], size: int, channels: int | None, quiet: bool):
+    mode = "L" if channels == 1 else "RGB"
+    decoded = _decode_all(files, size, mode, quiet)
+    arrays, kept_labels, kept_paths, skipped, grey = [], [], [], [], True
+    for path, label, (array, source_mode, problem) in zip(files, labels, decoded):
+        if problem.startswith("error"):
+            raise DataError(path, problem.removeprefix("error: "))
+        if problem:
+            skipped.append(path)
+            continue
+        arrays.append(array)
+        kept_labels.append(label)
+        kept_paths.append(str(path))
+        grey = grey and source_mode in ("1", "L", "LA", "I", "I;16", "F")
+    if skipped:
+        shown = ", ".join(str(p) for p in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+        warnings.warn(f"skipped {len(skipped)} non-image file(s): {shown}", stacklevel=2)
+    images = np.stack(arrays) if arrays else np.zeros((0, size, size, 1 if mode == "L" else 3), np.uint8)
+    if channels is None and grey and images.shape[-1] == 3:
+        images = images[..., :1]  # every source image was grey: keep one channel
+    return images, np.asarray(kept_labels, np.int64), kept_paths
+
+
+@register_scheme("folder", "class sub-folders of images in DIR (or DIR/train and DIR/test), resized, cached")
+def load(argument: str, image_size: int | None = None, channels: int | None = None, quiet: bool = False) -> LoadedData:
+    root = Path(argument).expanduser()
+    if not root.is_dir():
+        raise DataError(root, "folder not found (expected a folder of class sub-folders)")
+    size = image_size or DEFAULT_IMAGE_SIZE
+    has_splits = (root / "train").is_dir() and (root / "test").is_dir()
+    split_roots = {"train": root / "train", "test": root / "test"} if has_splits else {"train": root}
+    listed = {name: _list_split(path) for name, path in split_roots.items()}
+    classes = listed["train"][0]
+    if not classes:
+        raise DataError(root, "no class sub-folders found (expected DIR/<class>/<image files>)")
+    if has_splits and listed["test"][0] != classes:
+        raise DataError(root / "test", f"class folders {listed['test'][0]} differ from train's {classes}")
+    all_files = [f for part in listed.values() for f in part[1]]
+    all_labels = [label for part in listed.values() for label in part[2]]
+    split_of = np.concatenate([np.full(len(part[1]), i) for i, part in enumerate(listed.values())])
+    cache_file = cache_dir() / f"{_cache_key(all_files, size, channels)}.npz"
+    if cache_file.is_file():
+        with np.load(cache_file, allow_pickle=False) as cached:
+            images, labels, split_of, paths = cached["images"], cached["labels"], cached["split"], cached["paths"].tolist()
+    else:
+        images, labels, paths = _load_files(all_files, all_labels, size, channels, quiet)
+        kept = set(paths)
+        split_of = split_of[[str(f) in kept for f in all_files]]
+        try:
+            atomic_write(cache_file, lambda tmp: _save_cache(tmp, images, labels, split_of, paths))
+        except OSError as exc:
+            warnings.warn(f"could not write the decoded-image cache {cache_file}: {exc}", stacklevel=2)
+    tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    labels_t = torch.from_numpy(labels)
+    parts = {}
+    for index, name in enumerate(split_roots):
+        mask = torch.from_numpy(split_of == index)
+        part_paths = [p for p, m in zip(paths, mask.tolist()) if m]
+        parts[name] = ImageSet(tensor[mask], labels_t[mask], list(classes), part_paths)
+    if len(parts["train"]) == 0:
+        raise DataError(root, "no images found in the class folders")
+    return LoadedData(root.name, parts["train"], parts.get("test"))
+
+
+def _save_cache(tmp: Path, images, labels, split_of, paths) -> None:
+    with open(tmp, "wb") as handle:
+        np.savez(handle, images=images, labels=labels, split=split_of, paths=np.asarray(paths, dtype=str))
+
+
+def read_image_paths(target: Path) -> list[Path]:
+    """Files under ``target`` (a file or a folder, searched recursively), hidden files left out."""
+    if target.is_file():
+        return [target]
+    if not target.is_dir():
+        raise DataError(target, "file or folder not found")
+    return sorted(f for f in target.rglob("*") if f.is_file() and not f.name.startswith("."))
+
+

@@ -1,0 +1,63 @@
+"""NumPy ``.npz`` archives with arrays ``x`` (N, H, W[, C]) and ``y`` (N,)."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genclf.data.datasets import register_scheme
+from genclf.data.images import ImageSet, LoadedData
+from genclf.errors import DataError
+
+
+def _to_uint8(x: np.ndarray, path: Path) -> np.ndarray:
+    if x.dtype == np.uint8:
+        return x
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise DataError(path, f"array 'x' must be numeric, got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    if not np.isfinite(x).all():
+        raise DataError(path, "array 'x' contains NaN or infinite values")
+    low, high = float(x.min(initial=0)), float(x.max(initial=0))
+    if low < 0 or high > 255:
+        raise DataError(path, f"array 'x' values must lie in [0, 1] or [0, 255], found [{low:g}, {high:g}]")
+    if high <= 1.0:
+        x = x * 255.0  # floats in [0, 1]
+    return np.round(x).astype(np.uint8)
+
+
+@register_scheme("npz", "NumPy .npz FILE with x (N,H,W) or (N,H,W,C), y (N,), optional class_names")
+def load(argument: str, image_size: int | None = None, channels: int | None = None) -> LoadedData:
+    path = Path(argument).expanduser()
+    if not path.is_file():
+        raise DataError(path, "file not found (expected an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in ("x", "y") if key not in archive.files]
+            if missing:
+                raise DataError(path, f"missing array(s) {', '.join(missing)}; expected 'x' (images) and 'y' (labels)")
+            x, y = archive["x"], archive["y"]
+            names = [str(n) for n in archive["class_names"].tolist()] if "class_names" in archive.files else None
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(path, f"not a readable .npz archive ({exc.__class__.__name__})") from None
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3)):
+        raise DataError(path, f"array 'x' must be (N,H,W) or (N,H,W,C) with C in 1 or 3, got shape {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(path, f"array 'y' must be (N,) with N = {len(x)}, got shape {y.shape}")
+    if np.issubdtype(y.dtype, np.floating) and (not np.isfinite(y).all() or (y != np.round(y)).any()):
+        raise DataError(path, "array 'y' must hold integer class ids (found NaN or fractions)")
+    if not np.issubdtype(y.dtype, np.number) or (len(y) and y.min() < 0):
+        raise DataError(path, "array 'y' must hold non-negative integer class ids")
+    labels = y.astype(np.int64)
+    num_classes = int(labels.max()) + 1 if len(labels) else 0
+    if names is None:
+        names = [str(i) for i in range(num_classes)]
+    elif len(names) < num_classes:
+        raise DataError(path, f"class_names has {len(names)} entries but labels go up to {num_classes - 1}")
+    images = _to_uint8(x, path)
+    images = images[..., None] if images.ndim == 3 else images
+    tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    return LoadedData(path.stem, ImageSet(tensor, torch.from_numpy(labels), names))

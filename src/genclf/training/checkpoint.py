@@ -1,0 +1,95 @@
+"""Checkpoints are data, not code: safetensors weights with their JSON metadata embedded, written atomically.
+
+A model folder holds ``model.safetensors`` (weights + metadata: model name and arguments, class names,
+normalisation, resolved config, metrics) and a human-readable copy of the metadata in ``model.json``.
+Training state for ``--resume`` lives in ``train_state.safetensors``. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from genclf.errors import CheckpointError
+from genclf.files import atomic_write, write_json
+
+MODEL_FILE = "model.safetensors"
+META_FILE = "model.json"
+STATE_FILE = "train_state.safetensors"
+
+
+def _save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"genclf": json.dumps(meta, default=str)}))
+
+
+def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    if not path.is_file():
+        raise CheckpointError(path, "file not found (expected a genclf checkpoint)")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw = (handle.metadata() or {}).get("genclf")
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(path, f"not a readable safetensors file ({exc})") from None
+    if raw is None:
+        raise CheckpointError(path, "safetensors file has no genclf metadata")
+    return tensors, json.loads(raw)
+
+
+def save_model(folder: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
+    """Write the weights and metadata of a trained model into ``folder``."""
+    folder = Path(folder)
+    _save(folder / MODEL_FILE, model.state_dict(), meta)
+    write_json(folder / META_FILE, meta)
+    return folder
+
+
+def read_model(folder: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read weights and metadata, checking the checkpoint holds a model of ``kind``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(folder, "checkpoint folder not found")
+    tensors, meta = _load(folder / MODEL_FILE)
+    if meta.get("kind") != kind:
+        raise CheckpointError(folder, f"holds a {meta.get('kind', 'unknown')!r} model ({meta.get('model')}), expected a {kind!r} checkpoint")
+    return tensors, meta
+
+
+def save_state(folder: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    _save(Path(folder) / STATE_FILE, tensors, meta)
+
+
+def load_state(folder: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    path = Path(folder) / STATE_FILE
+    return _load(path) if path.is_file() else None
+
+
+def optimizer_to_flat(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimizer state into tensors (safetensors) and plain JSON (everything else)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for param_id, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{param_id}.{key}"] = value
+            else:
+                scalars[f"{param_id}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_flat(optimizer: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    per_param: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            param_id, key = name[len(prefix) + 1 :].split(".", 1)
+            per_param.setdefault(int(param_id), {})[key] = value
+    for name, value in meta["scalars"].items():
+        param_id, key = name.split(".", 1)
+        per_param.setdefault(int(param_id), {})[key] = value
+    optimizer.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
