@@ -39,7 +39,9 @@ class TrainedClassifier:
     def channels(self) -> int:
         return self.model.in_channels
 
-    def predict_proba(self, images: torch.Tensor, batch_size: int = 512, precision: Precision | None = None) -> np.ndarray:
+    def predict_proba(
+        self, images: torch.Tensor, batch_size: int = 512, precision: Precision | None = None
+    ) -> np.ndarray:
         return predict_proba(self.model, images, self.normalization, batch_size, precision)
 
     def meta(self, **extra: Any) -> dict[str, Any]:
@@ -57,14 +59,25 @@ class TrainedClassifier:
 
 @torch.no_grad()
 def predict_proba(
-    model: torch.nn.Module, images: torch.Tensor, normalization: Normalization, batch_size: int = 512, precision: Precision | None = None
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    normalization: Normalization,
+    batch_size: int = 512,
+    precision: Precision | None = None,
 ) -> np.ndarray:
     """Class probabilities (N, K) for uint8 images (N, C, H, W)."""
     model.eval()
     device = next(model.parameters()).device
     precision = precision or resolve_precision("fp32", device)
     outputs = []
-    for batch, _ in iterate_batches(images, None, batch_size, normalization, device=device, channels_last=precision.channels_last):
+    for batch, _ in iterate_batches(
+        images,
+        None,
+        batch_size,
+        normalization,
+        device=device,
+        channels_last=precision.channels_last,
+    ):
         with precision.autocast(device):
             logits = model(batch)
         outputs.append(torch.softmax(logits.float(), dim=1).cpu())
@@ -90,7 +103,9 @@ def train_classifier(
     """Train a registered classifier on ``split.train`` (or the given images), early-stopping on val macro-F1."""
     torch.manual_seed(seed)
     options = dict(options or {})
-    model = build_classifier(model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options)
+    model = build_classifier(
+        model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options
+    )
     if class_weights is not None:
         model.class_weights.copy_(class_weights)
     trainer = Trainer(train_config, seed=seed, quiet=quiet)
@@ -103,8 +118,15 @@ def train_classifier(
     images = split.train.images if train_images is None else train_images
     labels = split.train.labels if train_labels is None else train_labels
     result = trainer.fit(
-        model, images, labels, split.normalization, validate=validate if len(split.val) else None,
-        state_dir=state_dir, resume=resume, augment=augment, desc=model_name,
+        model,
+        images,
+        labels,
+        split.normalization,
+        validate=validate if len(split.val) else None,
+        state_dir=state_dir,
+        resume=resume,
+        augment=augment,
+        desc=model_name,
     )
     model.to(memory_format=torch.contiguous_format)
     return TrainedClassifier(model, model_name, options, list(split.class_names), split.normalization), result
@@ -122,10 +144,19 @@ def load_classifier(folder: str | Path, device: str = "cpu") -> TrainedClassifie
     """
     tensors, meta = read_model(folder, KIND)
     try:
-        model = build_classifier(meta["model"], meta["in_channels"], len(meta["class_names"]), meta["image_size"], **meta["model_options"])
+        model = build_classifier(
+            meta["model"],
+            meta["in_channels"],
+            len(meta["class_names"]),
+            meta["image_size"],
+            **meta["model_options"],
+        )
         model.load_state_dict(tensors)
     except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(folder, f"weights do not match the {meta.get('model')!r} model described by its metadata ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(
+            folder,
+            f"weights do not match the {meta.get('model')!r} model described by its metadata ({str(exc).splitlines()[0]})",
+        ) from None
     model.to(resolve_device(device)).eval()
     norm = Normalization(meta["normalization"]["mean"], meta["normalization"]["std"])
     return TrainedClassifier(model, meta["model"], meta["model_options"], meta["class_names"], norm)

@@ -36,19 +36,39 @@ def _common(parser: argparse.ArgumentParser, data: bool = True, training: bool =
     if data:
         parser.add_argument("--data", help="dataset spec: digits | idx:DIR | folder:DIR | npz:FILE")
         parser.add_argument("--image-size", type=int, help="resize images to N x N (folders default to 32)")
-        parser.add_argument("--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels")
+        parser.add_argument(
+            "--channels",
+            type=int,
+            choices=(1, 3),
+            help="convert images to 1 (grey) or 3 (RGB) channels",
+        )
     parser.add_argument("--out", type=Path, help="output folder (default: runs/<command>-<timestamp>/)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="compute device (default: auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     if training:
         parser.add_argument("--config", type=Path, help="YAML config file")
-        parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config value, e.g. --set train.lr=0.001 (repeatable)")
+        parser.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. --set train.lr=0.001 (repeatable)",
+        )
         parser.add_argument("--seed", type=int, help="random seed (default: 0)")
         parser.add_argument("--epochs", type=int, help="training epochs")
         parser.add_argument("--batch-size", type=int, help="training batch size")
         parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
-        parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="auto = bf16 + channels_last where the hardware has native bf16, else fp32")
-        parser.add_argument("--k-per-class", type=int, help="keep K labeled training images per class (low-data regime)")
+        parser.add_argument(
+            "--precision",
+            choices=("auto", "fp32", "bf16"),
+            help="auto = bf16 + channels_last where the hardware has native bf16, else fp32",
+        )
+        parser.add_argument(
+            "--k-per-class",
+            type=int,
+            help="keep K labeled training images per class (low-data regime)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,26 +78,55 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version="genclf 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("run", help="the main job: strategies x seeds, results table and figures", description="Run an experiment config (default: the built-in digits low-data config).")
-    p.add_argument("config_file", nargs="?", type=Path, help="YAML config (default: genclf's configs/default.yaml)")
+    p = sub.add_parser(
+        "run",
+        help="the main job: strategies x seeds, results table and figures",
+        description="Run an experiment config (default: the built-in digits low-data config).",
+    )
+    p.add_argument(
+        "config_file",
+        nargs="?",
+        type=Path,
+        help="YAML config (default: genclf's configs/default.yaml)",
+    )
     _common(p)
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
 
-    p = sub.add_parser("train", help="train one classifier", description="Train a classifier; writes model.safetensors, metrics.json, confusion.png.")
+    p = sub.add_parser(
+        "train",
+        help="train one classifier",
+        description="Train a classifier; writes model.safetensors, metrics.json, confusion.png.",
+    )
     _common(p)
     p.add_argument("--model", choices=CLASSIFIERS.names(), help="classifier architecture (default: cnn)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out from its last checkpoint",
+    )
 
-    p = sub.add_parser("evaluate", help="score a trained classifier on a dataset's test split", description="Write metrics.json and confusion.png for a checkpoint on a dataset.")
+    p = sub.add_parser(
+        "evaluate",
+        help="score a trained classifier on a dataset's test split",
+        description="Write metrics.json and confusion.png for a checkpoint on a dataset.",
+    )
     p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
     _common(p, training=False)
 
-    p = sub.add_parser("predict", help="classify image files", description="Classify a file or a folder of images; writes predictions.csv.")
+    p = sub.add_parser(
+        "predict",
+        help="classify image files",
+        description="Classify a file or a folder of images; writes predictions.csv.",
+    )
     p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
     _common(p, data=False, training=False)
 
-    p = sub.add_parser("datasets", help="list data schemes, or describe one dataset", description="Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.")
+    p = sub.add_parser(
+        "datasets",
+        help="list data schemes, or describe one dataset",
+        description="Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.",
+    )
     p.add_argument("spec", nargs="?", help="dataset spec to describe")
     p.add_argument("--image-size", type=int)
     p.add_argument("--channels", type=int, choices=(1, 3))
@@ -95,9 +144,18 @@ def _overrides(args: argparse.Namespace, mapping: dict[str, str]) -> list[str | 
 
 
 COMMON_KEYS = {
-    "data": "data.spec", "image_size": "data.image_size", "channels": "data.channels", "k_per_class": "data.k_per_class",
-    "seed": "seed", "seeds": "seeds", "model": "model",
-    "epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "precision": "train.precision", "device": "train.device",
+    "data": "data.spec",
+    "image_size": "data.image_size",
+    "channels": "data.channels",
+    "k_per_class": "data.k_per_class",
+    "seed": "seed",
+    "seeds": "seeds",
+    "model": "model",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "precision": "train.precision",
+    "device": "train.device",
 }
 
 

@@ -49,21 +49,42 @@ def cmd_train(args: argparse.Namespace, overrides: list) -> None:
         raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
     out = args.out or default_out("train")
     if args.resume and not (out / STATE_FILE).is_file():
-        raise CheckpointError(out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train')")
+        raise CheckpointError(
+            out,
+            f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train')",
+        )
     d = config.data
     data = load_dataset(d.spec, d.image_size, d.channels)
     split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
-    _say(args, f"{data.name}: {split.summary()['train']} train / {len(split.val)} val / {len(split.test)} test images, {split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}")
+    _say(
+        args,
+        f"{data.name}: {split.summary()['train']} train / {len(split.val)} val / {len(split.test)} test images, {split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
+    )
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
-    trained, result = train_classifier(split, config.model, config.train, config.seed, state_dir=out, resume=args.resume, quiet=args.quiet)
+    trained, result = train_classifier(
+        split,
+        config.model,
+        config.train,
+        config.seed,
+        state_dir=out,
+        resume=args.resume,
+        quiet=args.quiet,
+    )
     metrics = compute_metrics(split.test.labels.numpy(), trained.predict_proba(split.test.images), split.class_names)
     save_classifier(out, trained, config=to_dict(config), test_metrics=metrics.scalars(), fit=describe(result))
     write_json(out / "metrics.json", metrics.to_dict())
     history = pd.DataFrame(result.history)
     atomic_write(out / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
-    confusion_figure(metrics.confusion_matrix, split.class_names, f"{config.model} on {data.name} (test)", out / "confusion.png")
-    print(f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  ({result.epochs_run} epochs, best {result.best_epoch}, {result.images_per_second:.0f} img/s)")
+    confusion_figure(
+        metrics.confusion_matrix,
+        split.class_names,
+        f"{config.model} on {data.name} (test)",
+        out / "confusion.png",
+    )
+    print(
+        f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  ({result.epochs_run} epochs, best {result.best_epoch}, {result.images_per_second:.0f} img/s)"
+    )
     print(f"checkpoint: {out}")
 
 
@@ -72,14 +93,28 @@ def cmd_evaluate(args: argparse.Namespace, overrides: list) -> None:
     spec = args.data or "digits"
     data = load_dataset(spec, trained.image_size, trained.channels)
     if data.train.class_names != trained.class_names:
-        raise DataError(spec, f"classes {data.train.class_names} differ from the checkpoint's {trained.class_names}")
+        raise DataError(
+            spec,
+            f"classes {data.train.class_names} differ from the checkpoint's {trained.class_names}",
+        )
     config = _saved_config(args.checkpoint)
-    test = data.test if data.test is not None else make_split(data, 0, test_fraction=config.get("data", {}).get("test_fraction", 0.2)).test
+    test = (
+        data.test
+        if data.test is not None
+        else make_split(data, 0, test_fraction=config.get("data", {}).get("test_fraction", 0.2)).test
+    )
     metrics = compute_metrics(test.labels.numpy(), trained.predict_proba(test.images), trained.class_names)
     out = args.out or default_out("evaluate")
     write_json(out / "metrics.json", metrics.to_dict())
-    confusion_figure(metrics.confusion_matrix, trained.class_names, f"{trained.name} on {data.name} (test)", out / "confusion.png")
-    print(f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  on {len(test)} images\nmetrics: {out / 'metrics.json'}")
+    confusion_figure(
+        metrics.confusion_matrix,
+        trained.class_names,
+        f"{trained.name} on {data.name} (test)",
+        out / "confusion.png",
+    )
+    print(
+        f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  on {len(test)} images\nmetrics: {out / 'metrics.json'}"
+    )
 
 
 def _saved_config(folder: Path) -> dict:
@@ -123,7 +158,16 @@ def cmd_datasets(args: argparse.Namespace, overrides: list) -> None:
         return
     data = load_dataset(args.spec, args.image_size, args.channels)
     sets = {"train": data.train, "test": data.test}
-    print(f"{data.name}: {data.train.num_classes} classes, images {data.train.channels}x{data.train.image_size}x{data.train.image_size} uint8")
-    table = pd.DataFrame({name: s.class_counts() for name, s in sets.items() if s is not None}, index=data.train.class_names)
+    print(
+        f"{data.name}: {data.train.num_classes} classes, images {data.train.channels}x{data.train.image_size}x{data.train.image_size} uint8"
+    )
+    table = pd.DataFrame(
+        {name: s.class_counts() for name, s in sets.items() if s is not None},
+        index=data.train.class_names,
+    )
     print(table.to_string())
-    print("sizes: " + ", ".join(f"{name} {len(s)}" for name, s in sets.items() if s is not None) + ("" if data.test is not None else " (no test split: genclf holds out a stratified 20% by default)"))
+    print(
+        "sizes: "
+        + ", ".join(f"{name} {len(s)}" for name, s in sets.items() if s is not None)
+        + ("" if data.test is not None else " (no test split: genclf holds out a stratified 20% by default)")
+    )

@@ -172,7 +172,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str | tuple[str, Any]] | None = None) -> T:
+def load_config(
+    cls: type[T],
+    path: str | Path | None = None,
+    overrides: list[str | tuple[str, Any]] | None = None,
+) -> T:
     values = read_yaml(path) if path is not None else {}
     values = apply_overrides(values, overrides or [])
     try:

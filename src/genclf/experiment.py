@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,6 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
     rows = pd.read_csv(results_path).to_dict("records") if results_path.is_file() else []
     done = {(r["strategy"], int(r["seed"])) for r in rows}
     cells = [(s, seed) for seed in config.seeds for s in config.strategies]
-    confusion: dict[str, list[list[int]]] = {}
     bar = tqdm(cells, desc="grid", unit="cell", disable=quiet or None)
     for strategy_config, seed in bar:
         name = strategy_config.display_name
@@ -63,13 +63,21 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
         proba = strategy.predict_proba(split.test.images)
         metrics = compute_metrics(split.test.labels.numpy(), proba, split.class_names)
         row = {
-            "strategy": name, "method": strategy_config.name, "classifier": strategy_config.classifier, "seed": seed,
-            "k_per_class": config.data.k_per_class, "n_train": len(split.train), "n_test": len(split.test),
-            **metrics.scalars(), "train_seconds": round(train_seconds, 3), **strategy.extra,
+            "strategy": name,
+            "method": strategy_config.name,
+            "classifier": strategy_config.classifier,
+            "seed": seed,
+            "k_per_class": config.data.k_per_class,
+            "n_train": len(split.train),
+            "n_test": len(split.test),
+            **metrics.scalars(),
+            "train_seconds": round(train_seconds, 3),
+            **strategy.extra,
         }
         rows.append(row)
-        if name not in confusion:
-            confusion[name] = metrics.confusion_matrix
+        write_json(
+            out / "cells" / f"{_slug(name)}_seed{seed}.json", {"strategy": name, "seed": seed, **metrics.to_dict()}
+        )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
     results = pd.DataFrame(rows)
@@ -77,13 +85,24 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
     summary["split"] = splits[config.seeds[0]].summary()
     write_json(out / SUMMARY, summary)
     figures = out / "figures"
-    for name, matrix in confusion.items():
-        confusion_figure(matrix, data.train.class_names, f"{name} (seed {config.seeds[0]})", figures / f"confusion_{_slug(name)}.png")
-    metric_bars({n: s["macro_f1"] for n, s in summary["strategies"].items()}, "macro_f1", figures / "macro_f1.png")
+    for name in dict.fromkeys(results["strategy"]):
+        cell = out / "cells" / f"{_slug(name)}_seed{config.seeds[0]}.json"
+        if not cell.is_file():
+            continue
+        matrix = json.loads(cell.read_text())["confusion_matrix"]
+        confusion_figure(
+            matrix,
+            data.train.class_names,
+            f"{name} (seed {config.seeds[0]})",
+            figures / f"confusion_{_slug(name)}.png",
+        )
+    metric_bars(
+        {n: s["macro_f1"] for n, s in summary["strategies"].items()},
+        "macro_f1",
+        figures / "macro_f1.png",
+    )
     return RunOutput(out, results, summary)
 
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
-
-

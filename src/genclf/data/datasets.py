@@ -34,7 +34,10 @@ def register_scheme(name: str, help: str, needs_argument: bool = True):
 def parse_spec(spec: str) -> tuple[str, str | None]:
     """Split ``scheme:argument``; a bare existing path is not guessed, the scheme is required."""
     if not isinstance(spec, str) or not spec:
-        raise DataError("--data", "expected a dataset spec such as 'digits', 'idx:DIR', 'folder:DIR' or 'npz:FILE'")
+        raise DataError(
+            "--data",
+            "expected a dataset spec such as 'digits', 'idx:DIR', 'folder:DIR' or 'npz:FILE'",
+        )
     scheme, sep, argument = spec.partition(":")
     if scheme not in SCHEMES:
         choices = ", ".join(SCHEMES.names())

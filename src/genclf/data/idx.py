@@ -16,7 +16,18 @@ from genclf.errors import DataError
 
 IMAGE_MAGIC = 2051
 LABEL_MAGIC = 2049
-FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_NAMES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _find(folder: Path, stem: str) -> Path:
@@ -49,7 +60,10 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     shape = struct.unpack(f">{dims}i", raw[4:header])
     size = int(np.prod(shape))
     if len(raw) - header != size:
-        raise DataError(path, f"IDX header announces {size} bytes of data, file holds {len(raw) - header} (truncated?)")
+        raise DataError(
+            path,
+            f"IDX header announces {size} bytes of data, file holds {len(raw) - header} (truncated?)",
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -62,10 +76,17 @@ def _read_split(folder: Path, prefix: str, names: list[str] | None) -> ImageSet:
         raise DataError(labels_path, f"{len(labels)} labels for {len(images)} images in {images_path.name}")
     num_classes = int(labels.max()) + 1 if len(labels) else 0
     class_names = names if names is not None and len(names) == num_classes else [str(i) for i in range(num_classes)]
-    return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)), class_names)
+    return ImageSet(
+        torch.from_numpy(images.copy()).unsqueeze(1),
+        torch.from_numpy(labels.astype(np.int64)),
+        class_names,
+    )
 
 
-@register_scheme("idx", "MNIST-style IDX files in DIR: train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]")
+@register_scheme(
+    "idx",
+    "MNIST-style IDX files in DIR: train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]",
+)
 def load(argument: str, image_size: int | None = None, channels: int | None = None) -> LoadedData:
     folder = Path(argument).expanduser()
     if not folder.is_dir():

@@ -30,9 +30,21 @@ from genclf.files import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
 MAX_PIXELS = int(os.environ.get("GENCLF_MAX_PIXELS", 64_000_000))
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"}
+IMAGE_EXTENSIONS = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+}
 PARALLEL_THRESHOLD = 2000
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir() -> Path:
@@ -50,14 +62,18 @@ def decode_image(path: str, size: int, mode: str) -> tuple[np.ndarray | None, st
         with Image.open(path) as img:
             width, height = img.size
             if width * height > MAX_PIXELS:
-                return None, "", f"error: image of {width}x{height} pixels exceeds the limit of {MAX_PIXELS} (set GENCLF_MAX_PIXELS to allow it)"
+                return (
+                    None,
+                    "",
+                    f"error: image of {width}x{height} pixels exceeds the limit of {MAX_PIXELS} (set GENCLF_MAX_PIXELS to allow it)",
+                )
             source_mode = img.mode
             # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: bounded memory for huge photos.
             img.draft(mode, (size, size))
             img = img.convert(mode)
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            array = np.asarray(img, dtype=np.uint8)
+            array = np.array(img, dtype=np.uint8)
     except UnidentifiedImageError:
         if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
             return None, "", "error: corrupt image (content is not a recognised image format)"
@@ -74,12 +90,26 @@ def _decode_chunk(args: tuple[list[str], int, str]) -> list[tuple[np.ndarray | N
     return [decode_image(p, size, mode) for p in paths]
 
 
-def _list_split(root: Path) -> tuple[list[str], list[Path], list[int]]:
+def _scan(folder: str, found: list[tuple[str, int, int]]) -> None:
+    """Collect (path, size, mtime_ns) of the visible files under ``folder``; DirEntry caches the stat."""
+    with os.scandir(folder) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                _scan(entry.path, found)
+            elif entry.is_file():
+                stat = entry.stat()
+                found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+
+
+def _list_split(root: Path) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    files: list[Path] = []
+    files: list[tuple[str, int, int]] = []
     labels: list[int] = []
     for index, name in enumerate(classes):
-        members = sorted(f for f in (root / name).rglob("*") if f.is_file() and not f.name.startswith("."))
+        members: list[tuple[str, int, int]] = []
+        _scan(str(root / name), members)
         if not members:
             raise DataError(root / name, "class folder is empty (expected at least one image)")
         files.extend(members)
@@ -87,16 +117,13 @@ def _list_split(root: Path) -> tuple[list[str], list[Path], list[int]]:
     return classes, files, labels
 
 
-def _cache_key(files: list[Path], size: int, channels: int | None) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{channels}|".encode())
-    for path in files:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+def _cache_key(root: Path, files: list[tuple[str, int, int]], size: int, channels: int | None) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{root.resolve()}|{size}|{channels}|".encode())
+    digest.update("\n".join(f"{path}|{nbytes}|{mtime}" for path, nbytes, mtime in files).encode())
     return digest.hexdigest()[:32]
 
 
-def _decode_all(files: list[Path], size: int, mode: str, quiet: bool) -> list[tuple[np.ndarray | None, str, str]]:
-    names = [str(f) for f in files]
+def _decode_all(names: list[str], size: int, mode: str, quiet: bool) -> list[tuple[np.ndarray | None, str, str]]:
     workers = min(os.cpu_count() or 1, 8)
     if len(names) < PARALLEL_THRESHOLD or workers < 2:
         iterator = (decode_image(p, size, mode) for p in names)
@@ -104,14 +131,17 @@ def _decode_all(files: list[Path], size: int, mode: str, quiet: bool) -> list[tu
     chunk = 512
     jobs = [(names[i : i + chunk], size, mode) for i in range(0, len(names), chunk)]
     results: list[tuple[np.ndarray | None, str, str]] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(total=len(names), desc="decode", unit="img", disable=quiet or None) as bar:
+    with (
+        ProcessPoolExecutor(max_workers=workers) as pool,
+        tqdm(total=len(names), desc="decode", unit="img", disable=quiet or None) as bar,
+    ):
         for part in pool.map(_decode_chunk, jobs):
             results.extend(part)
             bar.update(len(part))
     return results
 
 
-def _load_files(files: list[Path], labels: list[int], size: int, channels: int | None, quiet: bool):
+def _load_files(files: list[str], labels: list[int], size: int, channels: int | None, quiet: bool):
     mode = "L" if channels == 1 else "RGB"
     decoded = _decode_all(files, size, mode, quiet)
     arrays, kept_labels, kept_paths, skipped, grey = [], [], [], [], True
@@ -123,15 +153,18 @@ def _load_files(files: list[Path], labels: list[int], size: int, channels: int |
             continue
         arrays.append(array)
         kept_labels.append(label)
-        kept_paths.append(str(path))
+        kept_paths.append(path)
         grey = grey and source_mode in ("1", "L", "LA", "I", "I;16", "F")
-    if skipped:
-        shown = ", ".join(str(p) for p in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
-        warnings.warn(f"skipped {len(skipped)} non-image file(s): {shown}", stacklevel=2)
     images = np.stack(arrays) if arrays else np.zeros((0, size, size, 1 if mode == "L" else 3), np.uint8)
     if channels is None and grey and images.shape[-1] == 3:
         images = images[..., :1]  # every source image was grey: keep one channel
-    return images, np.asarray(kept_labels, np.int64), kept_paths
+    return images, np.asarray(kept_labels, np.int64), kept_paths, skipped
+
+
+def _warn_skipped(skipped: list[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+        warnings.warn(f"skipped {len(skipped)} non-image file(s): {shown}", stacklevel=3)
 
 
 @register_scheme("folder", "class sub-folders of images in DIR (or DIR/train and DIR/test), resized, cached")
@@ -148,21 +181,24 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
         raise DataError(root, "no class sub-folders found (expected DIR/<class>/<image files>)")
     if has_splits and listed["test"][0] != classes:
         raise DataError(root / "test", f"class folders {listed['test'][0]} differ from train's {classes}")
-    all_files = [f for part in listed.values() for f in part[1]]
+    all_files = [f[0] for part in listed.values() for f in part[1]]
+    stats = [f for part in listed.values() for f in part[1]]
     all_labels = [label for part in listed.values() for label in part[2]]
     split_of = np.concatenate([np.full(len(part[1]), i) for i, part in enumerate(listed.values())])
-    cache_file = cache_dir() / f"{_cache_key(all_files, size, channels)}.npz"
+    cache_file = cache_dir() / f"{_cache_key(root, stats, size, channels)}.npz"
     if cache_file.is_file():
         with np.load(cache_file, allow_pickle=False) as cached:
-            images, labels, split_of, paths = cached["images"], cached["labels"], cached["split"], cached["paths"].tolist()
+            images, labels, split_of = cached["images"], cached["labels"], cached["split"]
+            paths, skipped = cached["paths"].tolist(), cached["skipped"].tolist()
     else:
-        images, labels, paths = _load_files(all_files, all_labels, size, channels, quiet)
+        images, labels, paths, skipped = _load_files(all_files, all_labels, size, channels, quiet)
         kept = set(paths)
-        split_of = split_of[[str(f) in kept for f in all_files]]
+        split_of = split_of[[f in kept for f in all_files]]
         try:
-            atomic_write(cache_file, lambda tmp: _save_cache(tmp, images, labels, split_of, paths))
+            atomic_write(cache_file, lambda tmp: _save_cache(tmp, images, labels, split_of, paths, skipped))
         except OSError as exc:
             warnings.warn(f"could not write the decoded-image cache {cache_file}: {exc}", stacklevel=2)
+    _warn_skipped(skipped)
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     labels_t = torch.from_numpy(labels)
     parts = {}
@@ -175,9 +211,16 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     return LoadedData(root.name, parts["train"], parts.get("test"))
 
 
-def _save_cache(tmp: Path, images, labels, split_of, paths) -> None:
+def _save_cache(tmp: Path, images, labels, split_of, paths, skipped) -> None:
     with open(tmp, "wb") as handle:
-        np.savez(handle, images=images, labels=labels, split=split_of, paths=np.asarray(paths, dtype=str))
+        np.savez(
+            handle,
+            images=images,
+            labels=labels,
+            split=split_of,
+            paths=np.asarray(paths, dtype=str),
+            skipped=np.asarray(skipped, dtype=str),
+        )
 
 
 def read_image_paths(target: Path) -> list[Path]:
@@ -187,5 +230,3 @@ def read_image_paths(target: Path) -> list[Path]:
     if not target.is_dir():
         raise DataError(target, "file or folder not found")
     return sorted(f for f in target.rglob("*") if f.is_file() and not f.name.startswith("."))
-
-

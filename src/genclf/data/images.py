@@ -82,7 +82,13 @@ def conform(images: torch.Tensor, image_size: int | None, channels: int | None) 
         chunks = []
         for start in range(0, images.shape[0], 4096):
             chunk = images[start : start + 4096].float()
-            chunk = F.interpolate(chunk, size=(image_size, image_size), mode="bilinear", antialias=True, align_corners=False)
+            chunk = F.interpolate(
+                chunk,
+                size=(image_size, image_size),
+                mode="bilinear",
+                antialias=True,
+                align_corners=False,
+            )
             chunks.append(chunk.round().clamp(0, 255).to(torch.uint8))
         images = torch.cat(chunks) if chunks else images.new_zeros((0, images.shape[1], image_size, image_size))
     return images

@@ -38,7 +38,10 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("x", "y") if key not in archive.files]
             if missing:
-                raise DataError(path, f"missing array(s) {', '.join(missing)}; expected 'x' (images) and 'y' (labels)")
+                raise DataError(
+                    path,
+                    f"missing array(s) {', '.join(missing)}; expected 'x' (images) and 'y' (labels)",
+                )
             x, y = archive["x"], archive["y"]
             names = [str(n) for n in archive["class_names"].tolist()] if "class_names" in archive.files else None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:

@@ -65,10 +65,19 @@ class Split:
 
 def _per_class_perm(labels: torch.Tensor, num_classes: int, gen: torch.Generator) -> list[torch.Tensor]:
     """For each class, its indices in a seeded random order."""
-    return [idx[torch.randperm(len(idx), generator=gen)] for idx in (torch.nonzero(labels == c).flatten() for c in range(num_classes))]
+    return [
+        idx[torch.randperm(len(idx), generator=gen)]
+        for idx in (torch.nonzero(labels == c).flatten() for c in range(num_classes))
+    ]
 
 
-def _stratified(labels: torch.Tensor, num_classes: int, fraction: float, gen: torch.Generator, cap: int | None = None):
+def _stratified(
+    labels: torch.Tensor,
+    num_classes: int,
+    fraction: float,
+    gen: torch.Generator,
+    cap: int | None = None,
+):
     """Split indices into (kept, taken) with ``fraction`` of every class taken (at least 1 if >1 present)."""
     kept, taken = [], []
     for idx in _per_class_perm(labels, num_classes, gen):
@@ -117,7 +126,8 @@ def make_split(
         for cls, idx in enumerate(_per_class_perm(pool.labels, num_classes, gen)):
             if len(idx) < k_per_class:
                 raise DataError(
-                    "k_per_class", f"class {pool.class_names[cls]!r} has only {len(idx)} training images, expected at least {k_per_class}"
+                    "k_per_class",
+                    f"class {pool.class_names[cls]!r} has only {len(idx)} training images, expected at least {k_per_class}",
                 )
             chosen.append(idx[:k_per_class])
             leftover.append(idx[k_per_class:])
@@ -135,17 +145,26 @@ def _apply_imbalance(pool: ImageSet, imbalance: Imbalance, gen: torch.Generator)
     targets = list(counts)
     if imbalance.class_counts is not None:
         if len(imbalance.class_counts) != len(counts):
-            raise ConfigError("imbalance.class_counts", f"expected {len(counts)} counts (one per class), got {len(imbalance.class_counts)}")
+            raise ConfigError(
+                "imbalance.class_counts",
+                f"expected {len(counts)} counts (one per class), got {len(imbalance.class_counts)}",
+            )
         for cls, wanted in enumerate(imbalance.class_counts):
             if wanted < 1 or wanted > counts[cls]:
-                raise ConfigError("imbalance.class_counts", f"class {pool.class_names[cls]!r}: expected 1..{counts[cls]}, got {wanted}")
+                raise ConfigError(
+                    "imbalance.class_counts",
+                    f"class {pool.class_names[cls]!r}: expected 1..{counts[cls]}, got {wanted}",
+                )
         targets = list(imbalance.class_counts)
     else:
         if not 0 < imbalance.ratio <= 1:
             raise ConfigError("imbalance.ratio", f"expected a value in (0, 1], got {imbalance.ratio}")
         for cls in imbalance.classes:
             if not 0 <= cls < len(counts):
-                raise ConfigError("imbalance.classes", f"class {cls} does not exist; expected ids 0..{len(counts) - 1}")
+                raise ConfigError(
+                    "imbalance.classes",
+                    f"class {cls} does not exist; expected ids 0..{len(counts) - 1}",
+                )
             targets[cls] = max(1, round(counts[cls] * imbalance.ratio))
     keep = [idx[:n] for idx, n in zip(_per_class_perm(pool.labels, len(counts), gen), targets)]
     return pool.subset(torch.cat(keep).sort().values)

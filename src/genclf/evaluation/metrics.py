@@ -37,7 +37,8 @@ class ClassificationMetrics:
 def compute_metrics(labels: np.ndarray, proba: np.ndarray, class_names: list[str]) -> ClassificationMetrics:
     """Score predicted class probabilities ``proba`` (N, K) against integer ``labels`` (N,)."""
     labels = np.asarray(labels)
-    proba = np.asarray(proba, dtype=np.float64)
+    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-12, None)
+    proba /= proba.sum(axis=1, keepdims=True)
     classes = list(range(len(class_names)))
     predicted = proba.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
@@ -46,8 +47,8 @@ def compute_metrics(labels: np.ndarray, proba: np.ndarray, class_names: list[str
     present = np.unique(labels)
     roc_auc = None
     if len(present) == len(classes):
-        clipped = np.clip(proba, 1e-12, None)
-        roc_auc = float(roc_auc_score(labels, clipped / clipped.sum(1, keepdims=True), multi_class="ovr", labels=classes))
+        scores = proba[:, 1] if len(classes) == 2 else proba
+        roc_auc = float(roc_auc_score(labels, scores, multi_class="ovr", labels=classes))
     per_class = {
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(class_names, precision, recall, f1, support)
@@ -59,7 +60,7 @@ def compute_metrics(labels: np.ndarray, proba: np.ndarray, class_names: list[str
         macro_recall=float(macro[1]),
         weighted_f1=float(weighted[2]),
         roc_auc_ovr=roc_auc,
-        log_loss=float(log_loss(labels, np.clip(proba, 1e-12, 1.0), labels=classes)),
+        log_loss=float(log_loss(labels, proba, labels=classes)),
         per_class=per_class,
         confusion_matrix=confusion_matrix(labels, predicted, labels=classes).tolist(),
     )

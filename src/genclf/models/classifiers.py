@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-import torchvision
+
 from torch import nn
 
 from genclf.models.layers import conv_block, num_downsamplings
@@ -49,7 +49,14 @@ class Classifier(nn.Module):
 class CNN(Classifier):
     """Small conv net for 8x8 to 64x64 inputs: (conv-BN-ReLU x2, max-pool) stages, global average pool."""
 
-    def __init__(self, in_channels: int, num_classes: int, image_size: int, dropout: float = 0.2, width: int = 32):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        dropout: float = 0.2,
+        width: int = 32,
+    ):
         super().__init__(in_channels, num_classes, image_size, dropout)
         stages = max(1, min(3, num_downsamplings(image_size)))
         layers: list[nn.Module] = []
@@ -70,7 +77,15 @@ class CNN(Classifier):
 class CRNN(Classifier):
     """Conv feature map read column by column, left to right, by a bidirectional GRU."""
 
-    def __init__(self, in_channels: int, num_classes: int, image_size: int, dropout: float = 0.2, width: int = 32, hidden: int = 128):
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        dropout: float = 0.2,
+        width: int = 32,
+        hidden: int = 128,
+    ):
         super().__init__(in_channels, num_classes, image_size, dropout)
         stages = max(1, min(3, num_downsamplings(image_size)))
         layers: list[nn.Module] = []
@@ -78,7 +93,10 @@ class CRNN(Classifier):
         for stage in range(stages):
             out = width * 2**stage
             # The last stage pools height only, so the sequence keeps more columns.
-            layers += [conv_block(channels, out), nn.MaxPool2d((2, 1) if stage == stages - 1 and stages > 1 else 2)]
+            layers += [
+                conv_block(channels, out),
+                nn.MaxPool2d((2, 1) if stage == stages - 1 and stages > 1 else 2),
+            ]
             channels = out
         self.body = nn.Sequential(*layers)
         self.rnn = nn.GRU(channels, hidden, batch_first=True, bidirectional=True)
@@ -99,6 +117,8 @@ class ResNet18(Classifier):
 
     def __init__(self, in_channels: int, num_classes: int, image_size: int, dropout: float = 0.0):
         super().__init__(in_channels, num_classes, image_size, dropout)
+        import torchvision  # imported here: it adds ~1 s to every genclf start-up
+
         net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
         net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()

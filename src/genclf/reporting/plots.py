@@ -15,7 +15,10 @@ from genclf.files import atomic_write  # noqa: E402
 
 def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight"))
+    atomic_write(
+        path,
+        lambda tmp: fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=110, bbox_inches="tight"),
+    )
     plt.close(fig)
     return path
 
@@ -34,7 +37,15 @@ def confusion_figure(matrix: list[list[int]], class_names: list[str], title: str
     ax.set_title(title)
     if len(class_names) <= 20:
         for (row, col), value in np.ndenumerate(counts):
-            ax.text(col, row, str(value), ha="center", va="center", fontsize=8, color="white" if rates[row, col] > 0.5 else "black")
+            ax.text(
+                col,
+                row,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rates[row, col] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
     return save_figure(fig, path)
 

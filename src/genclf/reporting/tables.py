@@ -6,7 +6,16 @@ import pandas as pd
 
 from genclf.config import RunConfig, to_dict
 
-SUMMARY_METRICS = ("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "roc_auc_ovr", "log_loss", "train_seconds")
+SUMMARY_METRICS = (
+    "accuracy",
+    "macro_f1",
+    "macro_precision",
+    "macro_recall",
+    "weighted_f1",
+    "roc_auc_ovr",
+    "log_loss",
+    "train_seconds",
+)
 
 
 def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
@@ -17,7 +26,11 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
         for metric in SUMMARY_METRICS:
             if metric in group and group[metric].notna().any():
                 values = group[metric].dropna().astype(float)
-                entry[metric] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0, "n": int(len(values))}
+                entry[metric] = {
+                    "mean": float(values.mean()),
+                    "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                    "n": int(len(values)),
+                }
         strategies[str(name)] = entry
     return {"strategies": strategies, "seeds": list(config.seeds), "config": to_dict(config)}
 

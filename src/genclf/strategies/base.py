@@ -36,7 +36,10 @@ class Strategy:
         self.config = config
         unknown = set(config.params) - set(self.defaults)
         if unknown:
-            raise ConfigError(f"strategies.{config.name}.params", f"unknown parameter(s) {sorted(unknown)}; expected: {sorted(self.defaults) or 'none'}")
+            raise ConfigError(
+                f"strategies.{config.name}.params",
+                f"unknown parameter(s) {sorted(unknown)}; expected: {sorted(self.defaults) or 'none'}",
+            )
         self.params = {**self.defaults, **config.params}
         self.extra: dict[str, Any] = {}  # columns the strategy adds to its results row
 

@@ -17,7 +17,12 @@ class Baseline(Strategy):
     def fit(self, split: Split, context: Context) -> None:
         self.classifier: TrainedClassifier
         self.classifier, result = train_classifier(
-            split, self.config.classifier, context.train, context.seed, quiet=context.quiet, options={"dropout": self.params["dropout"]}
+            split,
+            self.config.classifier,
+            context.train,
+            context.seed,
+            quiet=context.quiet,
+            options={"dropout": self.params["dropout"]},
         )
         self.extra["best_epoch"] = result.best_epoch
 

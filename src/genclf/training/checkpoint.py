@@ -25,7 +25,10 @@ STATE_FILE = "train_state.safetensors"
 
 def _save(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata={"genclf": json.dumps(meta, default=str)}))
+    atomic_write(
+        path,
+        lambda tmp: save_file(tensors, str(tmp), metadata={"genclf": json.dumps(meta, default=str)}),
+    )
 
 
 def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -57,7 +60,10 @@ def read_model(folder: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], 
         raise CheckpointError(folder, "checkpoint folder not found")
     tensors, meta = _load(folder / MODEL_FILE)
     if meta.get("kind") != kind:
-        raise CheckpointError(folder, f"holds a {meta.get('kind', 'unknown')!r} model ({meta.get('model')}), expected a {kind!r} checkpoint")
+        raise CheckpointError(
+            folder,
+            f"holds a {meta.get('kind', 'unknown')!r} model ({meta.get('model')}), expected a {kind!r} checkpoint",
+        )
     return tensors, meta
 
 
@@ -83,7 +89,12 @@ def optimizer_to_flat(optimizer: torch.optim.Optimizer, prefix: str) -> tuple[di
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def optimizer_from_flat(optimizer: torch.optim.Optimizer, prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def optimizer_from_flat(
+    optimizer: torch.optim.Optimizer,
+    prefix: str,
+    tensors: dict[str, torch.Tensor],
+    meta: dict[str, Any],
+) -> None:
     per_param: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith(prefix + "."):

@@ -56,7 +56,9 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
     if name not in PRECISIONS:
         raise ConfigError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {name!r}")
     if name == "auto":
-        native = cpu_has_native_bf16() if device.type == "cpu" else device.type == "cuda" and torch.cuda.is_bf16_supported()
+        native = (
+            cpu_has_native_bf16() if device.type == "cpu" else device.type == "cuda" and torch.cuda.is_bf16_supported()
+        )
         name = "bf16" if native else "fp32"
     if name == "bf16":
         return Precision("bf16", torch.bfloat16, channels_last=True)

@@ -18,7 +18,12 @@ from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
 from genclf.errors import CheckpointError, TrainingError
 from genclf.seeding import generator, seed_everything
-from genclf.training.checkpoint import load_state, optimizer_from_flat, optimizer_to_flat, save_state
+from genclf.training.checkpoint import (
+    load_state,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    save_state,
+)
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -96,7 +101,11 @@ class Trainer:
         if self.precision.channels_last:
             model.to(memory_format=torch.channels_last)
         owns = getattr(model, "owns_optimization", False)
-        optimizer = model.configure_optimizers(cfg) if owns else torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        optimizer = (
+            model.configure_optimizers(cfg)
+            if owns
+            else torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        )
         optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
         batch_size = min(cfg.batch_size, len(images))
         steps_per_epoch = max(1, len(images) // batch_size)
@@ -111,11 +120,24 @@ class Trainer:
             began = time.perf_counter()
             sums: dict[str, float] = {}
             batches = iterate_batches(
-                images, labels, batch_size, normalization, shuffle=True, generator=generator(self.seed * 100_003 + epoch),
-                drop_last=True, device=self.device, channels_last=self.precision.channels_last,
+                images,
+                labels,
+                batch_size,
+                normalization,
+                shuffle=True,
+                generator=generator(self.seed * 100_003 + epoch),
+                drop_last=True,
+                device=self.device,
+                channels_last=self.precision.channels_last,
             )
             aug_gen = generator(self.seed * 7_919 + epoch)
-            bar = tqdm(batches, total=steps_per_epoch, desc=f"{desc} {epoch + 1}/{cfg.epochs}", leave=False, disable=self.quiet or None)
+            bar = tqdm(
+                batches,
+                total=steps_per_epoch,
+                desc=f"{desc} {epoch + 1}/{cfg.epochs}",
+                leave=False,
+                disable=self.quiet or None,
+            )
             for step_in_epoch, (x, y) in enumerate(bar):
                 if augment is not None:
                     x = augment(x, aug_gen)
@@ -126,7 +148,10 @@ class Trainer:
                 with self.precision.autocast(self.device):
                     out = model.training_step((x, y))
                 if not torch.isfinite(out.loss.detach()):
-                    raise TrainingError(desc, f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step_in_epoch + 1}; lower --lr or use --precision fp32")
+                    raise TrainingError(
+                        desc,
+                        f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step_in_epoch + 1}; lower --lr or use --precision fp32",
+                    )
                 if not owns:
                     optimizer.zero_grad(set_to_none=True)
                     out.loss.backward()
@@ -135,13 +160,20 @@ class Trainer:
                     sums[key] = sums.get(key, 0.0) + value
                 seen += x.shape[0]
             seconds += time.perf_counter() - began
-            record = {"epoch": epoch + 1, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
+            record = {
+                "epoch": epoch + 1,
+                **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
+            }
             if validate is not None:
                 record.update({f"val_{k}": v for k, v in validate(model).items()})
             score = record.get(f"val_{monitor}", -record.get("train_loss", 0.0))
             history.append(record)
             if score > best["score"]:
-                best.update(score=score, epoch=epoch + 1, weights={k: v.detach().clone() for k, v in model.state_dict().items()})
+                best.update(
+                    score=score,
+                    epoch=epoch + 1,
+                    weights={k: v.detach().clone() for k, v in model.state_dict().items()},
+                )
                 waited = 0
             else:
                 waited += 1
@@ -155,7 +187,14 @@ class Trainer:
         if best["weights"] is not None:
             model.load_state_dict(best["weights"])
         model.eval()
-        return FitResult(len(history), best["epoch"], best["score"], history, seconds, seen / seconds if seconds else 0.0)
+        return FitResult(
+            len(history),
+            best["epoch"],
+            best["score"],
+            history,
+            seconds,
+            seen / seconds if seconds else 0.0,
+        )
 
     def _save(self, state_dir, model, optimizers, best, history, epoch, waited, seconds, seen) -> None:
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
@@ -168,22 +207,35 @@ class Trainer:
             tensors.update(flat)
             optim_meta.append(meta)
         meta = {
-            "epoch": epoch, "waited": waited, "seconds": seconds, "seen": seen, "best_score": best["score"],
-            "best_epoch": best["epoch"], "history": history, "optimizers": optim_meta, "seed": self.seed,
+            "epoch": epoch,
+            "waited": waited,
+            "seconds": seconds,
+            "seen": seen,
+            "best_score": best["score"],
+            "best_epoch": best["epoch"],
+            "history": history,
+            "optimizers": optim_meta,
+            "seed": self.seed,
         }
         save_state(state_dir, tensors, meta)
 
     def _restore(self, model, optimizers, saved, best, history) -> tuple[int, int, float, int]:
         tensors, meta = saved
         if meta.get("seed") != self.seed:
-            raise CheckpointError("--resume", f"saved state was trained with seed {meta.get('seed')}, this run uses seed {self.seed}")
+            raise CheckpointError(
+                "--resume",
+                f"saved state was trained with seed {meta.get('seed')}, this run uses seed {self.seed}",
+            )
         weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
             model.load_state_dict(weights)
             for index, opt in enumerate(optimizers):
                 optimizer_from_flat(opt, f"optim{index}", tensors, meta["optimizers"][index])
         except (RuntimeError, KeyError, ValueError, IndexError) as exc:
-            raise CheckpointError("--resume", f"saved training state does not fit this model ({str(exc).splitlines()[0]})") from None
+            raise CheckpointError(
+                "--resume",
+                f"saved training state does not fit this model ({str(exc).splitlines()[0]})",
+            ) from None
         best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         best.update(score=meta["best_score"], epoch=meta["best_epoch"], weights=best_weights or None)
         history.extend(meta["history"])
@@ -192,4 +244,8 @@ class Trainer:
 
 
 def describe(result: FitResult) -> dict[str, Any]:
-    return {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "train_seconds": round(result.train_seconds, 3)}
+    return {
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "train_seconds": round(result.train_seconds, 3),
+    }

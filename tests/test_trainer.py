@@ -1,0 +1,102 @@
+"""The Trainer: exact resume, NaN guard, early stopping, precision resolution, lr schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genclf.classify import train_classifier
+from genclf.data import load_dataset, make_split
+from genclf.errors import ConfigError, TrainingError
+from genclf.models import build_classifier
+from genclf.models.output import StepOutput
+from genclf.training.precision import resolve_precision
+from genclf.training.trainer import TrainConfig, Trainer
+
+
+@pytest.fixture(scope="module")
+def split():
+    return make_split(load_dataset("digits"), 0, k_per_class=30)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_interruption_equals_an_uninterrupted_run(split, tmp_path, monkeypatch):
+    config = TrainConfig(epochs=4, batch_size=32, precision="fp32")
+    full, full_result = train_classifier(split, "cnn", config, seed=5, state_dir=tmp_path / "full", quiet=True)
+
+    real_save = Trainer._save
+
+    def save_then_die_after_epoch_two(self, state_dir, *args):
+        real_save(self, state_dir, *args)
+        if args[4] == 2:  # the epoch just saved
+            raise Crash
+
+    monkeypatch.setattr(Trainer, "_save", save_then_die_after_epoch_two)
+    with pytest.raises(Crash):
+        train_classifier(split, "cnn", config, seed=5, state_dir=tmp_path / "cut", quiet=True)
+    monkeypatch.setattr(Trainer, "_save", real_save)
+    resumed, resumed_result = train_classifier(
+        split, "cnn", config, seed=5, state_dir=tmp_path / "cut", resume=True, quiet=True
+    )
+    for key, value in full.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+    assert resumed_result.history == full_result.history
+    assert len(resumed_result.history) == 4
+
+
+def test_nan_loss_raises_a_clear_training_error(split):
+    class Exploding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def training_step(self, batch):
+            return StepOutput(self.w * float("nan"))
+
+    with pytest.raises(TrainingError, match="loss became nan at epoch 1, step 1"):
+        Trainer(TrainConfig(epochs=1, precision="fp32"), quiet=True).fit(
+            Exploding(), split.train.images, split.train.labels, split.normalization
+        )
+
+
+def test_early_stopping_stops_and_keeps_the_best_epoch(split):
+    scores = iter([0.5, 0.7, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6])
+    model = build_classifier("cnn", 1, 10, 8)
+    trainer = Trainer(TrainConfig(epochs=8, batch_size=64, patience=2, precision="fp32"), quiet=True)
+    result = trainer.fit(
+        model,
+        split.train.images,
+        split.train.labels,
+        split.normalization,
+        validate=lambda m: {"macro_f1": next(scores)},
+    )
+    assert result.epochs_run == 4 and result.best_epoch == 2
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    trainer = Trainer(TrainConfig(lr=1.0, warmup_fraction=0.1, precision="fp32"), quiet=True)
+    lrs = [trainer.lr_at(step, 100) for step in range(100)]
+    assert lrs[0] < lrs[9] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+    assert lrs[-1] < 0.01
+
+
+def test_precision_resolution():
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu).dtype is None
+    bf16 = resolve_precision("bf16", cpu)
+    assert bf16.dtype == torch.bfloat16 and bf16.channels_last
+    assert resolve_precision("auto", cpu).name in ("fp32", "bf16")
+    with pytest.raises(ConfigError, match="--precision"):
+        resolve_precision("fp8", cpu)
+
+
+def test_bf16_training_learns(split):
+    trained, _ = train_classifier(
+        split, "cnn", TrainConfig(epochs=4, batch_size=32, precision="bf16"), seed=0, quiet=True
+    )
+    accuracy = (trained.predict_proba(split.test.images).argmax(1) == split.test.labels.numpy()).mean()
+    assert accuracy > 0.8
