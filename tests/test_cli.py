@@ -67,7 +67,7 @@ def test_train_evaluate_predict_on_a_folder(cli, tmp_path):
 
     predicted = cli("predict", "--checkpoint", out, "--input", root / "dog", "--out", tmp_path / "pred")
     assert predicted.code == 0, predicted.err
-    rows = list(csv.DictReader(open(tmp_path / "pred" / "predictions.csv")))
+    rows = list(csv.DictReader((tmp_path / "pred" / "predictions.csv").read_text().splitlines()))
     assert len(rows) == 20
     assert set(rows[0]) == {"path", "predicted", "p_cat", "p_dog", "p_fox"}
     assert sum(float(rows[0][f"p_{c}"]) for c in ("cat", "dog", "fox")) == pytest.approx(1.0, abs=1e-4)

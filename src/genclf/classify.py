@@ -16,7 +16,7 @@ from genclf.errors import CheckpointError
 from genclf.models.classifiers import Classifier, build_classifier
 from genclf.training.checkpoint import read_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
-from genclf.training.trainer import Augment, FitResult, Trainer, TrainConfig
+from genclf.training.trainer import Augment, FitResult, TrainConfig, Trainer
 
 KIND = "classifier"
 

@@ -40,7 +40,8 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
     """Run (or resume) the strategy x seed grid of ``config`` into folder ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    strategies = [build_strategy(s) for s in config.strategies]  # validates names and params up front
+    for strategy_config in config.strategies:
+        build_strategy(strategy_config)  # validates names and params before any training
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     splits = {seed: _split_for(config, data, seed) for seed in config.seeds}  # validates k_per_class/imbalance
     save_config(config, out / "config.yaml")

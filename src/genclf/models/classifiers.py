@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
 from torch import nn
 
 from genclf.models.layers import conv_block, num_downsamplings
