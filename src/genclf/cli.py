@@ -122,6 +122,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
     _common(p, data=False, training=False)
 
+    from genclf.models.generative import GENERATORS
+
+    p = sub.add_parser(
+        "train-generator",
+        help="train a class-conditional generator (cgan, cvae, ddpm)",
+        description="Train a generator; writes model.safetensors and a samples.png grid every epoch.",
+    )
+    _common(p)
+    p.add_argument("--model", choices=GENERATORS.names(), help="generator (default: cvae)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"
+    )
+
+    p = sub.add_parser(
+        "sample",
+        help="generate images from a trained generator",
+        description="Write N images per class to an .npz file or to class sub-folders of PNGs.",
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train-generator'")
+    p.add_argument("--per-class", type=int, default=10, help="images per class (default: 10)")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p, data=False, training=False)
+
+    p = sub.add_parser(
+        "evaluate-generator",
+        help="FID/KID, precision/recall/density/coverage and CAS of a generator",
+        description="Score a generator against real data, in the feature space of a genclf classifier trained on the real data.",
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train-generator'")
+    p.add_argument("--per-class", type=int, help="generated images per class (default: min(largest class, 1000))")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p, training=False)
+
     p = sub.add_parser(
         "datasets",
         help="list data schemes, or describe one dataset",
@@ -166,10 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from genclf import commands
+    from genclf import commands, generator_commands
 
+    handler = f"cmd_{args.command.replace('-', '_')}"
     try:
-        getattr(commands, f"cmd_{args.command}")(args, _overrides(args, COMMON_KEYS))
+        (getattr(commands, handler, None) or getattr(generator_commands, handler))(args, _overrides(args, COMMON_KEYS))
     except GenclfError as exc:
         sys.stderr.write(f"genclf: error: {' '.join(str(exc).split())}\n")
         return EXIT_USAGE

@@ -69,6 +69,17 @@ class TrainJobConfig:
     seed: int = 0
 
 
+@dataclass
+class GeneratorJobConfig:
+    """``genclf train-generator``: one class-conditional generator on one dataset."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=2e-3))
+    model: str = "cvae"
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 

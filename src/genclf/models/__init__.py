@@ -4,3 +4,8 @@ from genclf.models.classifiers import CLASSIFIERS, Classifier, build_classifier
 from genclf.models.output import StepOutput
 
 __all__ = ["CLASSIFIERS", "Classifier", "StepOutput", "build_classifier"]
+
+from genclf.models import cgan, cvae, diffusion  # noqa: E402,F401  (register the generators)
+from genclf.models.generative import GENERATORS, GenerativeModel, build_generator  # noqa: E402
+
+__all__ += ["GENERATORS", "GenerativeModel", "build_generator"]

@@ -64,3 +64,30 @@ def metric_bars(summary: dict[str, dict[str, float]], metric: str, path: str | P
     ax.set_title(f"{metric} (mean ± std over seeds)")
     ax.grid(axis="y", alpha=0.3)
     return save_figure(fig, path)
+
+
+def sample_grid(
+    images, labels, class_names: list[str], path: str | Path, per_class: int = 8, title: str | None = None
+) -> Path:
+    """One row per class, ``per_class`` images per row, class names on the left."""
+    import torch
+
+    rows = []
+    for cls in range(len(class_names)):
+        chosen = images[labels == cls][:per_class]
+        pad = per_class - len(chosen)
+        if pad > 0:
+            chosen = torch.cat([chosen, torch.zeros((pad, *images.shape[1:]), dtype=images.dtype)])
+        rows.append(chosen)
+    grid = torch.stack(rows)  # (K, per_class, C, H, W)
+    k, n, c, h, w = grid.shape
+    canvas = grid.permute(0, 3, 1, 4, 2).reshape(k * h, n * w, c).numpy()
+    fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * n + 1.2), max(2.0, 0.45 * k + 0.4)))
+    ax.imshow(
+        canvas[..., 0] if c == 1 else canvas, cmap="gray" if c == 1 else None, vmin=0, vmax=255, interpolation="nearest"
+    )
+    ax.set_yticks([h * (i + 0.5) for i in range(k)], class_names, fontsize=8)
+    ax.set_xticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)

@@ -3,8 +3,10 @@ atomic per-epoch checkpoints and exact resume."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,7 @@ class TrainConfig:
     """Training budget and numerics."""
 
     epochs: int = 10
-    batch_size: int = 64
+    batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05
@@ -88,11 +90,16 @@ class Trainer:
         augment: Augment | None = None,
         on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
         desc: str = "train",
+        keep_last: bool = False,
     ) -> FitResult:
-        """Train ``model`` in place; at the end it holds the best weights seen on validation.
+        """Train ``model`` in place.
+
+        At the end the model holds the weights of the best validation epoch (``monitor``, higher is
+        better), or the last epoch's with ``keep_last`` or without ``validate``. A NaN/inf loss rolls
+        the epoch back to its start and retries once at half the learning rate; a second one raises.
 
         Raises:
-            TrainingError: the loss became NaN or infinite.
+            TrainingError: the loss became NaN or infinite twice.
             CheckpointError: ``resume`` was asked for but the saved state does not fit the model.
         """
         cfg = self.config
@@ -107,96 +114,141 @@ class Trainer:
             else torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         )
         optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
+        for opt in optimizers:
+            for group in opt.param_groups:
+                group.setdefault("base_lr", group["lr"])
         batch_size = min(cfg.batch_size, len(images))
         steps_per_epoch = max(1, len(images) // batch_size)
         total_steps = cfg.epochs * steps_per_epoch
         history: list[dict[str, float]] = []
         best = {"score": -math.inf, "epoch": -1, "weights": None}
-        start_epoch, waited, seconds, seen = 0, 0, 0.0, 0
+        run = {"epoch": 0, "waited": 0, "seconds": 0.0, "seen": 0, "lr_factor": 1.0, "retried": False}
         if resume and state_dir is not None and (saved := load_state(state_dir)) is not None:
-            start_epoch, waited, seconds, seen = self._restore(model, optimizers, saved, best, history)
-        for epoch in range(start_epoch, cfg.epochs):
-            model.train()
+            self._restore(model, optimizers, saved, best, history, run)
+        keep_last = keep_last or validate is None
+        epoch = run["epoch"]
+        while epoch < cfg.epochs:
+            snapshot = _snapshot(model, optimizers)
             began = time.perf_counter()
-            sums: dict[str, float] = {}
-            batches = iterate_batches(
-                images,
-                labels,
-                batch_size,
-                normalization,
-                shuffle=True,
-                generator=generator(self.seed * 100_003 + epoch),
-                drop_last=True,
-                device=self.device,
-                channels_last=self.precision.channels_last,
-            )
-            aug_gen = generator(self.seed * 7_919 + epoch)
-            bar = tqdm(
-                batches,
-                total=steps_per_epoch,
-                desc=f"{desc} {epoch + 1}/{cfg.epochs}",
-                leave=False,
-                disable=self.quiet or None,
-            )
-            for step_in_epoch, (x, y) in enumerate(bar):
-                if augment is not None:
-                    x = augment(x, aug_gen)
-                lr_scale = self.lr_at(epoch * steps_per_epoch + step_in_epoch, total_steps) / cfg.lr
-                for opt in optimizers:
-                    for group in opt.param_groups:
-                        group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_scale
-                with self.precision.autocast(self.device):
-                    out = model.training_step((x, y))
-                if not torch.isfinite(out.loss.detach()):
+            try:
+                sums, seen = self._run_epoch(
+                    model,
+                    optimizers,
+                    owns,
+                    images,
+                    labels,
+                    normalization,
+                    augment,
+                    epoch,
+                    steps_per_epoch,
+                    total_steps,
+                    batch_size,
+                    run["lr_factor"],
+                    desc,
+                )
+            except _Diverged as diverged:
+                if run["retried"]:
                     raise TrainingError(
-                        desc,
-                        f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step_in_epoch + 1}; lower --lr or use --precision fp32",
-                    )
-                if not owns:
-                    optimizer.zero_grad(set_to_none=True)
-                    out.loss.backward()
-                    optimizer.step()
-                for key, value in out.logs.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                seen += x.shape[0]
-            seconds += time.perf_counter() - began
-            record = {
-                "epoch": epoch + 1,
-                **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()},
-            }
+                        desc, f"{diverged}; retried once at half the learning rate; lower --lr or use --precision fp32"
+                    ) from None
+                _restore_snapshot(model, optimizers, snapshot)
+                run.update(retried=True, lr_factor=run["lr_factor"] * 0.5)
+                warnings.warn(
+                    f"{desc}: {diverged}; rolled back to the start of epoch {epoch + 1} and halved the learning rate",
+                    stacklevel=2,
+                )
+                continue
+            run["seconds"] += time.perf_counter() - began
+            run["seen"] += seen
+            record = {"epoch": epoch + 1, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
             if validate is not None:
                 record.update({f"val_{k}": v for k, v in validate(model).items()})
-            score = record.get(f"val_{monitor}", -record.get("train_loss", 0.0))
             history.append(record)
-            if score > best["score"]:
+            epoch += 1
+            score = record.get(f"val_{monitor}", math.nan)
+            if keep_last or score > best["score"]:
                 best.update(
                     score=score,
-                    epoch=epoch + 1,
-                    weights={k: v.detach().clone() for k, v in model.state_dict().items()},
+                    epoch=epoch,
+                    weights=None if keep_last else {k: v.detach().clone() for k, v in model.state_dict().items()},
                 )
-                waited = 0
+                run["waited"] = 0
             else:
-                waited += 1
-            stop = cfg.patience > 0 and waited >= cfg.patience
+                run["waited"] += 1
+            run["epoch"] = epoch
             if state_dir is not None:
-                self._save(state_dir, model, optimizers, best, history, epoch + 1, waited, seconds, seen)
+                self._save(state_dir, model, optimizers, best, history, run)
             if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, record)
-            if stop:
+                on_epoch_end(epoch, record)
+            if cfg.patience > 0 and run["waited"] >= cfg.patience:
                 break
         if best["weights"] is not None:
             model.load_state_dict(best["weights"])
         model.eval()
+        seconds = run["seconds"]
         return FitResult(
-            len(history),
-            best["epoch"],
-            best["score"],
-            history,
-            seconds,
-            seen / seconds if seconds else 0.0,
+            len(history), best["epoch"], best["score"], history, seconds, run["seen"] / seconds if seconds else 0.0
         )
 
-    def _save(self, state_dir, model, optimizers, best, history, epoch, waited, seconds, seen) -> None:
+    def _run_epoch(
+        self,
+        model,
+        optimizers,
+        owns,
+        images,
+        labels,
+        normalization,
+        augment,
+        epoch,
+        steps_per_epoch,
+        total_steps,
+        batch_size,
+        lr_factor,
+        desc,
+    ):
+        model.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        batches = iterate_batches(
+            images,
+            labels,
+            batch_size,
+            normalization,
+            shuffle=True,
+            generator=generator(self.seed * 100_003 + epoch),
+            drop_last=True,
+            device=self.device,
+            channels_last=self.precision.channels_last,
+        )
+        aug_gen = generator(self.seed * 7_919 + epoch)
+        bar = tqdm(
+            batches,
+            total=steps_per_epoch,
+            desc=f"{desc} {epoch + 1}/{self.config.epochs}",
+            leave=False,
+            disable=self.quiet or None,
+        )
+        for step, (x, y) in enumerate(bar):
+            if augment is not None:
+                x = augment(x, aug_gen)
+            scale = lr_factor * self.lr_at(epoch * steps_per_epoch + step, total_steps) / self.config.lr
+            for opt in optimizers:
+                for group in opt.param_groups:
+                    group["lr"] = group["base_lr"] * scale
+            with self.precision.autocast(self.device):
+                out = model.training_step((x, y))
+            if not torch.isfinite(out.loss.detach()):
+                raise _Diverged(f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step + 1}")
+            if not owns:
+                optimizers[0].zero_grad(set_to_none=True)
+                out.loss.backward()
+                optimizers[0].step()
+            for key, value in out.logs.items():
+                sums[key] = sums.get(key, 0.0) + value
+            seen += x.shape[0]
+        return sums, seen
+
+    def _save(self, state_dir, model, optimizers, best, history, run) -> None:
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
         if best["weights"] is not None:
             tensors.update({f"best.{k}": v for k, v in best["weights"].items()})
@@ -206,12 +258,10 @@ class Trainer:
             flat, meta = optimizer_to_flat(opt, f"optim{index}")
             tensors.update(flat)
             optim_meta.append(meta)
+        score = best["score"]
         meta = {
-            "epoch": epoch,
-            "waited": waited,
-            "seconds": seconds,
-            "seen": seen,
-            "best_score": best["score"],
+            **run,
+            "best_score": None if score is None or math.isnan(score) or math.isinf(score) else score,
             "best_epoch": best["epoch"],
             "history": history,
             "optimizers": optim_meta,
@@ -219,12 +269,11 @@ class Trainer:
         }
         save_state(state_dir, tensors, meta)
 
-    def _restore(self, model, optimizers, saved, best, history) -> tuple[int, int, float, int]:
+    def _restore(self, model, optimizers, saved, best, history, run) -> None:
         tensors, meta = saved
         if meta.get("seed") != self.seed:
             raise CheckpointError(
-                "--resume",
-                f"saved state was trained with seed {meta.get('seed')}, this run uses seed {self.seed}",
+                "--resume", f"saved state was trained with seed {meta.get('seed')}, this run uses seed {self.seed}"
             )
         weights = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         try:
@@ -233,14 +282,33 @@ class Trainer:
                 optimizer_from_flat(opt, f"optim{index}", tensors, meta["optimizers"][index])
         except (RuntimeError, KeyError, ValueError, IndexError) as exc:
             raise CheckpointError(
-                "--resume",
-                f"saved training state does not fit this model ({str(exc).splitlines()[0]})",
+                "--resume", f"saved training state does not fit this model ({str(exc).splitlines()[0]})"
             ) from None
         best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
-        best.update(score=meta["best_score"], epoch=meta["best_epoch"], weights=best_weights or None)
+        score = meta["best_score"]
+        best.update(score=-math.inf if score is None else score, epoch=meta["best_epoch"], weights=best_weights or None)
         history.extend(meta["history"])
         torch.set_rng_state(tensors["rng.torch"])
-        return meta["epoch"], meta["waited"], meta["seconds"], meta["seen"]
+        run.update({key: meta[key] for key in run})
+
+
+class _Diverged(Exception):
+    """A non-finite loss inside an epoch."""
+
+
+def _snapshot(model: nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, Any]:
+    return {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "optimizers": [copy.deepcopy(opt.state_dict()) for opt in optimizers],
+        "rng": torch.get_rng_state(),
+    }
+
+
+def _restore_snapshot(model: nn.Module, optimizers: list[torch.optim.Optimizer], snapshot: dict[str, Any]) -> None:
+    model.load_state_dict(snapshot["model"])
+    for opt, state in zip(optimizers, snapshot["optimizers"]):
+        opt.load_state_dict(state)
+    torch.set_rng_state(snapshot["rng"])
 
 
 def describe(result: FitResult) -> dict[str, Any]:

@@ -1,0 +1,127 @@
+"""Training throughput: genclf's Trainer vs a plain hand-written fp32 PyTorch loop, same cnn, same data.
+
+MNIST 28x28 from ../shared/datasets, batch 128. Runs are interleaved (genclf fp32, plain fp32, genclf auto,
+then again) so machine noise hits all three alike. Writes bench/results/throughput.json.
+
+    python bench/throughput.py [--epochs 2] [--rounds 2] [--data idx:../shared/datasets/mnist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from genclf.classify import predict_proba
+from genclf.data import load_dataset, make_split
+from genclf.models import build_classifier
+from genclf.training.trainer import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA = f"idx:{ROOT.parents[1] / 'shared' / 'datasets' / 'mnist'}"
+
+
+def accuracy(model, split) -> float:
+    proba = predict_proba(model, split.test.images, split.normalization)
+    return float((proba.argmax(1) == split.test.labels.numpy()).mean())
+
+
+def run_genclf(split, epochs: int, batch: int, precision: str, seed: int) -> dict:
+    torch.manual_seed(seed)
+    model = build_classifier("cnn", 1, 10, 28)
+    trainer = Trainer(TrainConfig(epochs=epochs, batch_size=batch, lr=2e-3, precision=precision), seed=seed, quiet=True)
+    result = trainer.fit(model, split.train.images, split.train.labels, split.normalization)
+    model.to(memory_format=torch.contiguous_format)
+    return {
+        "img_per_s": result.images_per_second,
+        "accuracy": accuracy(model, split),
+        "resolved": trainer.precision.name,
+    }
+
+
+def run_plain(split, epochs: int, batch: int, seed: int) -> dict:
+    """The loop most people write: pre-normalised float tensors, randperm batches, AdamW, fp32."""
+    torch.manual_seed(seed)
+    model = build_classifier("cnn", 1, 10, 28)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    images = split.normalization.apply(split.train.images)
+    labels = split.train.labels
+    steps = epochs * (len(images) // batch)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps, pct_start=0.05)
+    seen, seconds = 0, 0.0
+    for _ in range(epochs):
+        model.train()
+        began = time.perf_counter()
+        order = torch.randperm(len(images))
+        for start in range(0, len(images) - batch + 1, batch):
+            index = order[start : start + batch]
+            loss = F.cross_entropy(model(images[index]), labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            seen += batch
+        seconds += time.perf_counter() - began
+    return {"img_per_s": seen / seconds, "accuracy": accuracy(model, split)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "throughput.json")
+    args = parser.parse_args()
+    split = make_split(load_dataset(args.data), 0, val_fraction=0.0)
+    runs: dict[str, list[dict]] = {"genclf_fp32": [], "plain_fp32": [], "genclf_auto": []}
+    for round_index in range(args.rounds):
+        runs["genclf_fp32"].append(run_genclf(split, args.epochs, args.batch_size, "fp32", round_index))
+        runs["plain_fp32"].append(run_plain(split, args.epochs, args.batch_size, round_index))
+        runs["genclf_auto"].append(run_genclf(split, args.epochs, args.batch_size, "auto", round_index))
+        print(
+            f"round {round_index + 1}: " + ", ".join(f"{k} {v[-1]['img_per_s']:.0f} img/s" for k, v in runs.items()),
+            flush=True,
+        )
+    table = {
+        name: {
+            "img_per_s": statistics.median(r["img_per_s"] for r in results),
+            "accuracy": statistics.mean(r["accuracy"] for r in results),
+        }
+        for name, results in runs.items()
+    }
+    plain = table["plain_fp32"]["img_per_s"]
+    report = {
+        "benchmark": "throughput",
+        "data": args.data,
+        "model": "cnn",
+        "batch_size": args.batch_size,
+        "epochs_per_run": args.epochs,
+        "rounds": args.rounds,
+        "auto_resolved_to": runs["genclf_auto"][0]["resolved"],
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "results": table,
+        "ratio_genclf_fp32_over_plain": table["genclf_fp32"]["img_per_s"] / plain,
+        "ratio_genclf_auto_over_plain": table["genclf_auto"]["img_per_s"] / plain,
+        "accuracy_gap_auto_minus_fp32_points": 100
+        * (table["genclf_auto"]["accuracy"] - table["genclf_fp32"]["accuracy"]),
+        "runs": runs,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\n{'run':<14}{'img/s':>10}{'test acc':>10}{'ratio':>8}")
+    for name, row in table.items():
+        print(f"{name:<14}{row['img_per_s']:>10.0f}{row['accuracy']:>10.4f}{row['img_per_s'] / plain:>8.2f}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

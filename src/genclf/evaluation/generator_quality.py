@@ -1,0 +1,123 @@
+"""Generator quality, offline.
+
+No Inception weights can be downloaded at run time, so every feature here comes from a genclf
+classifier trained on the real training split of the same data (``features(x)``, the layer before
+its linear head). Numbers are comparable between generators on the same data, not with published FIDs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy import linalg
+
+from genclf.classify import TrainedClassifier
+
+
+@torch.no_grad()
+def extract_features(classifier: TrainedClassifier, images: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    model = classifier.model.eval()
+    device = next(model.parameters()).device
+    parts = []
+    for start in range(0, len(images), batch_size):
+        batch = classifier.normalization.apply(images[start : start + batch_size].to(device))
+        parts.append(model.features(batch).float().cpu())
+    return torch.cat(parts).numpy().astype(np.float64)
+
+
+def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
+    """FID formula on two feature sets: |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2)."""
+    mu_r, mu_f = real.mean(0), fake.mean(0)
+    cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    root, _ = linalg.sqrtm(cov_r @ cov_f, disp=False)
+    if not np.isfinite(root).all():  # singular product: regularise (as in pytorch-fid)
+        offset = np.eye(len(cov_r)) * 1e-6
+        root = linalg.sqrtm((cov_r + offset) @ (cov_f + offset))
+    return float(max(0.0, ((mu_r - mu_f) ** 2).sum() + np.trace(cov_r + cov_f - 2 * root.real)))
+
+
+def kernel_inception_distance(
+    real: np.ndarray, fake: np.ndarray, subsets: int = 10, subset_size: int = 500, seed: int = 0
+) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): unbiased MMD^2 with the cubic polynomial kernel; mean and std over subsets."""
+    rng = np.random.default_rng(seed)
+    size = min(subset_size, len(real), len(fake))
+    dim = real.shape[1]
+    values = []
+    for _ in range(subsets):
+        x = real[rng.choice(len(real), size, replace=False)]
+        y = fake[rng.choice(len(fake), size, replace=False)]
+        kxx, kyy, kxy = ((a @ b.T / dim + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+        off = size * (size - 1)
+        values.append((kxx.sum() - np.trace(kxx)) / off + (kyy.sum() - np.trace(kyy)) / off - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values))
+
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
+    """Precision, recall, density and coverage with k-NN balls (Naeem et al. 2020)."""
+    real_t, fake_t = torch.from_numpy(real).float(), torch.from_numpy(fake).float()
+    real_real = torch.cdist(real_t, real_t)
+    fake_fake = torch.cdist(fake_t, fake_t)
+    real_fake = torch.cdist(real_t, fake_t)  # (R, F)
+    radius_real = real_real.kthvalue(k + 1, dim=1).values  # +1: the point itself is at distance 0
+    radius_fake = fake_fake.kthvalue(k + 1, dim=1).values
+    inside = real_fake < radius_real[:, None]  # fake j inside real i's ball
+    return {
+        "precision": float(inside.any(dim=0).float().mean()),
+        "recall": float((real_fake < radius_fake[None, :]).any(dim=1).float().mean()),
+        "density": float(inside.float().sum(dim=0).mean() / k),
+        "coverage": float((real_fake.min(dim=1).values < radius_real).float().mean()),
+    }
+
+
+def assess_generator(
+    generator, split, train_config, seed: int = 0, per_class: int | None = None, quiet: bool = True
+) -> dict:
+    """Every generator-quality number for ``generator`` (a ``TrainedGenerator``) on ``split``.
+
+    Trains two genclf ``cnn`` classifiers: one on the real training images (the feature space and the
+    real-data reference accuracy) and one on generated images only (CAS, Ravuri & Vinyals 2019).
+    """
+    from dataclasses import replace
+
+    from genclf.classify import train_classifier
+
+    real_clf, _ = train_classifier(split, "cnn", train_config, seed, quiet=quiet)
+    test_labels = split.test.labels.numpy()
+    real_accuracy = float((real_clf.predict_proba(split.test.images).argmax(1) == test_labels).mean())
+    counts = split.train.class_counts()
+    per_class = per_class or max(counts)
+    fake = generator.sample_per_class(per_class, seed=seed)
+    f_train = extract_features(real_clf, split.train.images)
+    f_test = extract_features(real_clf, split.test.images)
+    f_fake = extract_features(real_clf, fake.images)
+    synthetic_split = replace(split, train=fake, val=fake.subset(torch.arange(0)))
+    cas_clf, _ = train_classifier(synthetic_split, "cnn", train_config, seed, quiet=quiet)
+    cas = float((cas_clf.predict_proba(split.test.images).argmax(1) == test_labels).mean())
+    fake_pred = real_clf.predict_proba(fake.images).argmax(1)
+    fake_labels = fake.labels.numpy()
+    n = min(len(f_test), len(f_fake), 5000)
+    rng = np.random.default_rng(seed)
+    sub_test, sub_fake = (
+        f_test[rng.choice(len(f_test), n, replace=False)],
+        f_fake[rng.choice(len(f_fake), n, replace=False)],
+    )
+    kid, kid_std = kernel_inception_distance(f_train, f_fake, seed=seed)
+    kid_floor, _ = kernel_inception_distance(f_train, f_test, seed=seed)
+    return {
+        "feature_space": "penultimate layer of a genclf 'cnn' trained on the real training split (no Inception weights offline)",
+        "generator": generator.name,
+        "n_generated": len(fake),
+        "fid": frechet_distance(f_train, f_fake),
+        "fid_floor_real_train_vs_test": frechet_distance(f_train, f_test),
+        "kid": kid,
+        "kid_std": kid_std,
+        "kid_floor_real_train_vs_test": kid_floor,
+        **prdc(sub_test, sub_fake),
+        "cas": cas,
+        "real_data_accuracy": real_accuracy,
+        "generated_accuracy_by_real_classifier": float((fake_pred == fake_labels).mean()),
+        "per_class_generated_accuracy": {
+            name: float((fake_pred[fake_labels == c] == c).mean()) for c, name in enumerate(fake.class_names)
+        },
+    }

@@ -1,0 +1,123 @@
+"""One-call generator pipelines: train, save, load, sample; with divergence safety and a collapse check."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genclf.data.images import ImageSet
+from genclf.errors import CheckpointError
+from genclf.models.generative import GenerativeModel, build_generator, generator_normalization
+from genclf.seeding import generator as make_generator
+from genclf.training.checkpoint import read_model, save_model
+from genclf.training.trainer import FitResult, TrainConfig, Trainer
+
+KIND = "generator"
+
+
+@dataclass
+class TrainedGenerator:
+    model: GenerativeModel
+    name: str
+    options: dict[str, Any]
+    class_names: list[str]
+
+    def sample(self, labels: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        return self.model.sample_batched(labels, make_generator(seed))
+
+    def sample_per_class(self, per_class: int, seed: int = 0) -> ImageSet:
+        labels = torch.arange(len(self.class_names)).repeat_interleave(per_class)
+        return ImageSet(self.sample(labels, seed), labels, list(self.class_names))
+
+    def meta(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "model": self.name,
+            "model_options": self.options,
+            "in_channels": self.model.in_channels,
+            "image_size": self.model.image_size,
+            "class_names": self.class_names,
+            **extra,
+        }
+
+
+def train_generator(
+    images: ImageSet,
+    model_name: str,
+    train_config: TrainConfig,
+    seed: int,
+    state_dir: str | Path | None = None,
+    resume: bool = False,
+    quiet: bool = False,
+    options: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float], TrainedGenerator], None] | None = None,
+) -> tuple[TrainedGenerator, FitResult]:
+    """Train a registered class-conditional generator on ``images``.
+
+    If the loss turns NaN/inf, training restarts once from the last good epoch with half the learning
+    rate (see ``Trainer``); a second divergence raises ``TrainingError``.
+    """
+    torch.manual_seed(seed)
+    options = dict(options or {})
+    model = build_generator(model_name, images.channels, images.num_classes, images.image_size, **options)
+    trained = TrainedGenerator(model, model_name, options, list(images.class_names))
+    config = train_config
+    if not getattr(model, "supports_bf16", True) and config.precision != "fp32":
+        config = TrainConfig(**{**vars(train_config), "precision": "fp32"})
+    trainer = Trainer(config, seed=seed, quiet=quiet)
+    hook = (lambda epoch, record: on_epoch_end(epoch, record, trained)) if on_epoch_end else None
+    result = trainer.fit(
+        model,
+        images.images,
+        images.labels,
+        generator_normalization(images.channels),
+        state_dir=state_dir,
+        resume=resume,
+        on_epoch_end=hook,
+        desc=model_name,
+        monitor="none",
+        keep_last=True,
+    )
+    model.eval()
+    return trained, result
+
+
+def diversity_warnings(samples: ImageSet, real: ImageSet, threshold: float = 0.25) -> list[str]:
+    """Classes whose generated images vary far less than the real ones (a sign of mode collapse)."""
+    found = []
+    for cls, name in enumerate(samples.class_names):
+        fake = samples.images[samples.labels == cls].flatten(1).float()
+        true = real.images[real.labels == cls].flatten(1).float()
+        if len(fake) < 2 or len(true) < 2:
+            continue
+        ratio = float(torch.pdist(fake[:200]).mean() / torch.pdist(true[:200]).mean().clamp_min(1e-6))
+        if ratio < threshold:
+            found.append(f"class {name!r}: generated images are {ratio:.2f}x as diverse as real ones (mode collapse?)")
+    for message in found:
+        warnings.warn(message, stacklevel=2)
+    return found
+
+
+def save_generator(folder: str | Path, trained: TrainedGenerator, **extra: Any) -> Path:
+    return save_model(folder, trained.model, trained.meta(**extra))
+
+
+def load_generator(folder: str | Path) -> TrainedGenerator:
+    tensors, meta = read_model(folder, KIND)
+    try:
+        model = build_generator(
+            meta["model"], meta["in_channels"], len(meta["class_names"]), meta["image_size"], **meta["model_options"]
+        )
+        model.load_state_dict(tensors)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(
+            folder,
+            f"weights do not match the {meta.get('model')!r} generator described by its metadata ({str(exc).splitlines()[0]})",
+        ) from None
+    model.eval()
+    return TrainedGenerator(model, meta["model"], meta["model_options"], meta["class_names"])

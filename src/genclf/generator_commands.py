@@ -1,0 +1,142 @@
+"""CLI commands of the generation module: train-generator, sample, evaluate-generator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from genclf.cli import default_out
+from genclf.config import GeneratorJobConfig, load_config, save_config, to_dict
+from genclf.data import load_dataset, make_split
+from genclf.errors import CheckpointError, ConfigError
+from genclf.evaluation.generator_quality import assess_generator
+from genclf.files import atomic_write, write_json
+from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
+from genclf.reporting.plots import sample_grid
+from genclf.training.checkpoint import STATE_FILE
+from genclf.training.trainer import TrainConfig, describe
+
+
+def cmd_train_generator(args: argparse.Namespace, overrides: list) -> None:
+    config = load_config(GeneratorJobConfig, args.config, overrides)
+    if args.resume and args.out is None:
+        raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
+    out = args.out or default_out("train-generator")
+    if args.resume and not (out / STATE_FILE).is_file():
+        raise CheckpointError(
+            out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train-generator')"
+        )
+    d = config.data
+    data = load_dataset(d.spec, d.image_size, d.channels)
+    split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    if not args.quiet:
+        print(f"{data.name}: training {config.model} on {len(split.train)} images, {split.train.num_classes} classes")
+    extra = {
+        "config": to_dict(config),
+        "data": {"spec": d.spec, "image_size": split.train.image_size, "channels": split.train.channels},
+    }
+
+    def after_epoch(epoch: int, record: dict, trained) -> None:
+        samples = trained.sample_per_class(8, seed=config.seed)
+        sample_grid(
+            samples.images,
+            samples.labels,
+            samples.class_names,
+            out / "samples.png",
+            title=f"{config.model}, epoch {epoch}",
+        )
+        save_generator(out, trained, epoch=epoch, **extra)
+
+    trained, result = train_generator(
+        split.train,
+        config.model,
+        config.train,
+        config.seed,
+        state_dir=out,
+        resume=args.resume,
+        quiet=args.quiet,
+        options=config.options,
+        on_epoch_end=after_epoch,
+    )
+    save_generator(out, trained, epoch=result.epochs_run, fit=describe(result), **extra)
+    diversity_warnings(trained.sample_per_class(50, seed=config.seed), split.train)
+    print(
+        f"trained {config.model}: {result.epochs_run} epochs, {result.train_seconds:.1f} s, {result.images_per_second:.0f} img/s"
+    )
+    print(f"checkpoint: {out}\nsamples: {out / 'samples.png'}")
+
+
+def cmd_sample(args: argparse.Namespace, overrides: list) -> None:
+    if args.per_class < 1:
+        raise ConfigError("--per-class", f"expected a positive integer, got {args.per_class}")
+    trained = load_generator(args.checkpoint)
+    samples = trained.sample_per_class(args.per_class, seed=args.seed)
+    out = args.out or default_out("sample") / "samples.npz"
+    images = samples.images.permute(0, 2, 3, 1).numpy()
+    if out.suffix == ".npz":
+        x = images[..., 0] if images.shape[-1] == 1 else images
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, x=x, y=samples.labels.numpy(), class_names=np.asarray(samples.class_names))
+
+        atomic_write(out, write)
+    else:
+        for index, (image, label) in enumerate(zip(images, samples.labels.tolist())):
+            pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+            atomic_write(
+                out / _safe(samples.class_names[label]) / f"{index:06d}.png",
+                lambda tmp, p=pil: p.save(tmp, format="PNG"),
+            )
+    print(f"{len(images)} images ({args.per_class} per class) -> {out}")
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"
+
+
+def assessment_budget(train_size: int) -> TrainConfig:
+    """A fixed training budget for the two assessment classifiers: about 1,500 steps, 3 to 30 epochs."""
+    return TrainConfig(epochs=int(min(30, max(3, math.ceil(1500 * 128 / max(train_size, 1))))), batch_size=128, lr=2e-3)
+
+
+def cmd_evaluate_generator(args: argparse.Namespace, overrides: list) -> None:
+    trained = load_generator(args.checkpoint)
+    meta = (
+        json.loads((args.checkpoint / "model.json").read_text()) if (args.checkpoint / "model.json").is_file() else {}
+    )
+    spec = args.data or meta.get("data", {}).get("spec", "digits")
+    data = load_dataset(spec, trained.model.image_size, trained.model.in_channels)
+    if data.train.class_names != trained.class_names:
+        raise CheckpointError(
+            args.checkpoint, f"generator classes {trained.class_names} differ from {spec}'s {data.train.class_names}"
+        )
+    split = make_split(data, args.seed)
+    per_class = args.per_class or min(max(split.train.class_counts()), 1000)
+    torch.manual_seed(args.seed)
+    metrics = assess_generator(
+        trained, split, assessment_budget(len(split.train)), seed=args.seed, per_class=per_class, quiet=args.quiet
+    )
+    out = args.out or default_out("evaluate-generator")
+    write_json(out / "generator_metrics.json", {"data": spec, **metrics})
+    samples = trained.sample_per_class(10, seed=args.seed)
+    sample_grid(
+        samples.images,
+        samples.labels,
+        samples.class_names,
+        out / "samples.png",
+        per_class=10,
+        title=f"{trained.name} samples",
+    )
+    print(
+        f"FID {metrics['fid']:.2f} (real floor {metrics['fid_floor_real_train_vs_test']:.2f})  precision {metrics['precision']:.3f}  recall {metrics['recall']:.3f}  CAS {metrics['cas']:.4f} (real-data accuracy {metrics['real_data_accuracy']:.4f})"
+    )
+    print(f"metrics: {out / 'generator_metrics.json'}")

@@ -1,0 +1,136 @@
+"""Conditional GAN: DCGAN-style generator, spectral-norm discriminator with projection conditioning
+(Miyato & Koyama 2018), hinge loss, EMA of the generator weights, optional DiffAugment (Zhao et al. 2020)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from genclf.models.generative import GENERATORS, GenerativeModel, to_uint8, upsampling_plan
+from genclf.models.output import StepOutput
+
+
+class Generator(nn.Module):
+    def __init__(self, channels: int, num_classes: int, base: int, steps: int, latent_dim: int, width: int):
+        super().__init__()
+        self.base, self.top = base, width * 2**steps
+        self.embed = nn.Embedding(num_classes, latent_dim)
+        self.project = nn.Sequential(
+            nn.Linear(2 * latent_dim, self.top * base * base), nn.BatchNorm1d(self.top * base * base), nn.ReLU()
+        )
+        blocks: list[nn.Module] = []
+        for i in reversed(range(steps)):
+            blocks += [
+                nn.Upsample(scale_factor=2),
+                nn.Conv2d(width * 2 ** (i + 1), width * 2**i, 3, padding=1),
+                nn.BatchNorm2d(width * 2**i),
+                nn.ReLU(),
+            ]
+        self.blocks = nn.Sequential(*blocks, nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.project(torch.cat([z, self.embed(labels)], dim=1)).view(-1, self.top, self.base, self.base)
+        return self.blocks(h)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, channels: int, num_classes: int, steps: int, width: int):
+        super().__init__()
+        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, width, 3, padding=1)), nn.LeakyReLU(0.2)]
+        for i in range(steps):
+            layers += [
+                spectral_norm(nn.Conv2d(width * 2**i, width * 2 ** (i + 1), 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.2),
+            ]
+        self.body = nn.Sequential(*layers)
+        self.feature_dim = width * 2**steps
+        self.linear = spectral_norm(nn.Linear(self.feature_dim, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, self.feature_dim))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).sum(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.features(x)
+        return (self.linear(h) + (self.embed(labels) * h).sum(dim=1, keepdim=True)).squeeze(1).float()
+
+
+def diff_augment(x: torch.Tensor) -> torch.Tensor:
+    """Differentiable translation (up to 1/8 of the size) and cutout (half size), applied to real and fake alike."""
+    n, _, h, w = x.shape
+    shift = max(1, h // 8)
+    dx, dy = torch.randint(-shift, shift + 1, (2,)).tolist()
+    x = torch.roll(F.pad(x, (shift, shift, shift, shift)), shifts=(dy, dx), dims=(2, 3))[
+        :, :, shift : shift + h, shift : shift + w
+    ]
+    cy, cx = torch.randint(0, h, (1,)).item(), torch.randint(0, w, (1,)).item()
+    mask = torch.ones_like(x[:1, :1])
+    mask[:, :, max(0, cy - h // 4) : cy + h // 4, max(0, cx - w // 4) : cx + w // 4] = 0
+    return x * mask
+
+
+@GENERATORS.register("cgan")
+class ConditionalGAN(GenerativeModel):
+    """The GAN owns its two optimizers and its alternating step, so the Trainer stays generic."""
+
+    owns_optimization = True
+    supports_bf16 = False
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        latent_dim: int = 64,
+        width: int = 32,
+        lr: float = 2e-4,
+        ema_decay: float = 0.999,
+        diff_augment: bool = True,
+    ):
+        super().__init__(in_channels, num_classes, image_size)
+        base, steps = upsampling_plan(image_size)
+        self.latent_dim, self.lr, self.ema_decay, self.use_diff_augment = latent_dim, lr, ema_decay, diff_augment
+        self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width)
+        self.discriminator = Discriminator(in_channels, num_classes, steps, width)
+        self.ema = copy.deepcopy(self.generator).requires_grad_(False)
+
+    def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.0, 0.9))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.0, 0.9))
+        return [self.opt_g, self.opt_d]
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x) if self.use_diff_augment else x
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        real, labels = batch
+        z = torch.randn(len(real), self.latent_dim, device=real.device)
+        fake = self.generator(z, labels)
+        loss_d = (
+            F.relu(1 - self.discriminator(self._augment(real), labels)).mean()
+            + F.relu(1 + self.discriminator(self._augment(fake.detach()), labels)).mean()
+        )
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        loss_g = -self.discriminator(self._augment(fake), labels).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        with torch.no_grad():
+            for ema, live in zip(self.ema.parameters(), self.generator.parameters()):
+                ema.lerp_(live, 1 - self.ema_decay)
+            for ema, live in zip(self.ema.buffers(), self.generator.buffers()):
+                ema.copy_(live)
+        return StepOutput((loss_d + loss_g).detach(), {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+
+    @torch.no_grad()
+    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.parameters()).device
+        z = torch.randn(len(labels), self.latent_dim, generator=generator).to(device)
+        self.ema.eval()
+        return to_uint8(self.ema(z, labels.to(device))).cpu()

@@ -1,0 +1,148 @@
+"""Generators, parametrized over the registry; generator-quality metrics on known cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_TRAIN
+
+from genclf.data import load_dataset, make_split
+from genclf.errors import TrainingError
+from genclf.evaluation.generator_quality import frechet_distance, kernel_inception_distance, prdc
+from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
+from genclf.models import GENERATORS
+from genclf.models.output import StepOutput
+from genclf.training.trainer import TrainConfig, Trainer
+
+TINY = TrainConfig(epochs=2, batch_size=32, lr=2e-3, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def tiny_digits():
+    return make_split(load_dataset("digits"), 0, k_per_class=16).train
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
+def test_generator_trains_samples_and_round_trips(name, tiny_digits, tmp_path):
+    trained, result = train_generator(tiny_digits, name, TINY, seed=0, quiet=True)
+    assert result.epochs_run == 2 and np.isfinite(
+        result.history[-1]["train_" + ("loss_d" if name == "cgan" else "loss")]
+    )
+    labels = torch.tensor([3, 3, 7, 0, 9])
+    images = trained.sample(labels, seed=1)
+    assert images.dtype == torch.uint8 and images.shape == (5, 1, 8, 8)
+    assert torch.equal(images, trained.sample(labels, seed=1))  # same seed, same images
+    save_generator(tmp_path, trained)
+    loaded = load_generator(tmp_path)
+    assert loaded.name == name and torch.equal(loaded.sample(labels, seed=1), images)
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
+def test_generator_resume_equals_uninterrupted(name, tiny_digits, tmp_path, monkeypatch):
+    config = TrainConfig(epochs=3, batch_size=32, lr=2e-3, precision="fp32")
+    full, _ = train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "full", quiet=True)
+    real_save = Trainer._save
+
+    def die_after_first(self, state_dir, *args):
+        real_save(self, state_dir, *args)
+        if args[-1]["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", die_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "cut", quiet=True)
+    monkeypatch.setattr(Trainer, "_save", real_save)
+    resumed, _ = train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "cut", resume=True, quiet=True)
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+class FlakyModel(torch.nn.Module):
+    """Loss is NaN on the given calls; otherwise a simple quadratic."""
+
+    def __init__(self, bad_calls):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(3))
+        self.calls, self.bad_calls = 0, set(bad_calls)
+
+    def training_step(self, batch):
+        self.calls += 1
+        loss = (self.w**2).sum()
+        return StepOutput(loss * float("nan") if self.calls in self.bad_calls else loss, {"loss": loss.item()})
+
+
+def test_divergence_rolls_back_once_with_half_the_learning_rate(tiny_digits):
+    trainer = Trainer(TrainConfig(epochs=2, batch_size=32, precision="fp32"), quiet=True)
+    model = FlakyModel(bad_calls={3})
+    with pytest.warns(UserWarning, match="rolled back to the start of epoch 1 and halved the learning rate"):
+        result = trainer.fit(model, tiny_digits.images, tiny_digits.labels, _norm())
+    assert result.epochs_run == 2 and torch.isfinite(model.w).all()
+
+
+def test_second_divergence_is_a_clear_error(tiny_digits):
+    trainer = Trainer(TrainConfig(epochs=2, batch_size=32, precision="fp32"), quiet=True)
+    with pytest.warns(UserWarning), pytest.raises(TrainingError, match="retried once at half the learning rate"):
+        trainer.fit(FlakyModel(bad_calls={2, 9}), tiny_digits.images, tiny_digits.labels, _norm())
+
+
+def _norm():
+    from genclf.models.generative import generator_normalization
+
+    return generator_normalization(1)
+
+
+def test_collapsed_generator_is_reported(tiny_digits):
+    from genclf.data.images import ImageSet
+
+    collapsed = ImageSet(
+        tiny_digits.images[:1].repeat(len(tiny_digits), 1, 1, 1), tiny_digits.labels, tiny_digits.class_names
+    )
+    with pytest.warns(UserWarning, match="mode collapse"):
+        assert len(diversity_warnings(collapsed, tiny_digits)) == 10
+    assert diversity_warnings(tiny_digits, tiny_digits) == []
+
+
+def test_fid_is_zero_for_identical_sets_and_large_for_disjoint_ones():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(500, 8))
+    assert frechet_distance(real, real) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(real, real + 10.0) == pytest.approx(800.0, rel=0.05)  # |mu diff|^2 = 8 * 100
+    assert frechet_distance(real, rng.normal(size=(500, 8))) < 1.0
+
+
+def test_kid_is_near_zero_for_the_same_distribution_and_positive_otherwise():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(600, 8)), rng.normal(size=(600, 8))
+    same, _ = kernel_inception_distance(a, b, subsets=5, subset_size=300)
+    shifted, _ = kernel_inception_distance(a, b + 2.0, subsets=5, subset_size=300)
+    assert abs(same) < 0.05 and shifted > 1.0
+
+
+def test_prdc_on_toy_gaussians():
+    rng = np.random.default_rng(2)
+    real = rng.normal(size=(400, 2))
+    same = prdc(real, rng.normal(size=(400, 2)))
+    assert same["precision"] > 0.8 and same["recall"] > 0.8 and same["coverage"] > 0.8
+    far = prdc(real, rng.normal(size=(400, 2)) + 20)
+    assert far["precision"] == 0.0 and far["recall"] == 0.0 and far["coverage"] == 0.0
+    narrow = prdc(real, rng.normal(size=(400, 2)) * 0.1)  # mode-collapsed fakes: precise, poor recall
+    assert narrow["precision"] > 0.9 and narrow["recall"] < 0.3
+
+
+def test_generator_cli_train_sample_and_load_back(cli, tmp_path):
+    out = tmp_path / "gen"
+    result = cli("train-generator", "--model", "cvae", "--k-per-class", "10", "--out", out, *TINY_TRAIN)
+    assert result.code == 0, result.err
+    assert (out / "samples.png").stat().st_size > 0 and (out / "model.safetensors").is_file()
+    assert cli("sample", "--checkpoint", out, "--per-class", "3", "--out", tmp_path / "s.npz").code == 0
+    back = load_dataset(f"npz:{tmp_path / 's.npz'}")
+    assert back.train.class_counts() == [3] * 10 and back.train.class_names == [str(i) for i in range(10)]
+    assert cli("sample", "--checkpoint", out, "--per-class", "2", "--out", tmp_path / "folder").code == 0
+    assert load_dataset(f"folder:{tmp_path / 'folder'}", image_size=8).train.class_counts() == [2] * 10
+
+
+def test_sample_refuses_a_classifier_checkpoint(cli, tmp_path):
+    assert cli("train", "--out", tmp_path / "clf", *TINY_TRAIN).code == 0
+    result = cli("sample", "--checkpoint", tmp_path / "clf", "--out", tmp_path / "s.npz")
+    assert result.code == 2 and "expected a 'generator' checkpoint" in result.err
