@@ -108,13 +108,13 @@ def test_run_writes_results_summary_and_figures_and_resumes(cli, tmp_path):
     assert result.code == 0, result.err
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 4
-    assert set(results["strategy"]) == {"baseline[cnn]", "baseline[crnn]"} and set(results["seed"]) == {0, 1}
+    assert set(results["strategy"]) == {"baseline", "baseline[crnn]"} and set(results["seed"]) == {0, 1}
     assert {"accuracy", "macro_f1", "macro_precision", "macro_recall", "roc_auc_ovr", "train_seconds"} <= set(
         results.columns
     )
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["strategies"]["baseline[cnn]"]["macro_f1"]["n"] == 2
-    assert (out / "figures" / "macro_f1.png").stat().st_size > 0
+    assert summary["budgets_detail"]["10"]["strategies"]["baseline"]["macro_f1"]["n"] == 2
+    assert (out / "figures" / "macro_f1_k10.png").stat().st_size > 0 and (out / "report.html").is_file()
     assert (out / "config.yaml").is_file()
     # A second invocation finds every cell done and trains nothing.
     before = (out / "results.csv").read_text()

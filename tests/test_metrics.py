@@ -34,3 +34,16 @@ def test_missing_class_in_labels_gives_no_auc_but_other_metrics():
     m = compute_metrics(np.array([0, 0]), np.array([[0.8, 0.2], [0.6, 0.4]]), ["a", "b"])
     assert m.roc_auc_ovr is None and m.accuracy == 1.0
     assert set(m.scalars()) >= {"accuracy", "macro_f1", "macro_precision", "macro_recall", "log_loss"}
+
+
+def test_fast_validation_macro_f1_equals_scikit_learn():
+    import torch
+    from sklearn.metrics import f1_score
+
+    from genclf.classify import macro_f1
+
+    rng = np.random.default_rng(3)
+    labels, predicted = rng.integers(0, 5, 300), rng.integers(0, 5, 300)
+    predicted[predicted == 4] = 3  # a class never predicted: zero_division path
+    expected = f1_score(labels, predicted, average="macro", labels=range(5), zero_division=0)
+    assert macro_f1(torch.from_numpy(labels), predicted, 5) == pytest.approx(expected)

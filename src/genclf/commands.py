@@ -39,8 +39,12 @@ def cmd_run(args: argparse.Namespace, overrides: list) -> None:
     config = load_config(RunConfig, args.config_file or args.config or default_config_path(), overrides)
     out = args.out or default_out("run")
     result = run_experiment(config, out, quiet=args.quiet)
-    print(format_table(result.summary))
-    print(f"results: {out / 'results.csv'}\nsummary: {out / 'summary.json'}\nfigures: {out / 'figures'}")
+    for budget, block in result.summary["budgets_detail"].items():
+        print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
+        print(format_table(block["strategies"]))
+        for name, lines in block["verdicts"].items():
+            print(f"  {name}: {lines[0]}")
+    print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
 
 
 def cmd_train(args: argparse.Namespace, overrides: list) -> None:

@@ -31,8 +31,13 @@ class DataConfig:
     channels: int | None = None
     val_fraction: float = 0.1
     test_fraction: float = 0.2
-    k_per_class: int | None = None
+    k_per_class: int | list[int] | None = None
     imbalance: Imbalance | None = None
+
+    def budgets(self) -> list[int | None]:
+        """The data-budget sweep: each ``k_per_class`` value, or [None] for all labeled images."""
+        k = self.k_per_class
+        return list(k) if isinstance(k, list) else [k]
 
 
 @dataclass
@@ -46,7 +51,9 @@ class StrategyConfig:
 
     @property
     def display_name(self) -> str:
-        return self.label or f"{self.name}[{self.classifier}]"
+        if self.label:
+            return self.label
+        return self.name if self.classifier == "cnn" else f"{self.name}[{self.classifier}]"
 
 
 @dataclass
@@ -55,8 +62,10 @@ class RunConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    generator_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, batch_size=32, lr=2e-3))
     strategies: list[StrategyConfig] = field(default_factory=lambda: [StrategyConfig()])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    primary_metric: str = "macro_f1"
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""The main job: every strategy x seed on one dataset, scored the same way, resumable cell by cell."""
+"""The main job: every strategy x data budget x seed on one dataset, scored the same way, resumable.
+
+Paired by seed: for a given (budget, seed) every strategy sees the same labeled subset, and generators
+are trained once per (budget, seed) and shared. A cell whose row is already in ``results.csv`` is
+skipped, so a killed run picks up where it stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +12,32 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genclf.config import RunConfig, save_config
+from genclf.config import RunConfig, save_config, to_dict
 from genclf.data import load_dataset, make_split
-from genclf.data.splits import Split
 from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write, write_json
-from genclf.reporting.plots import confusion_figure, metric_bars
-from genclf.reporting.tables import summarize
+from genclf.reporting import plots
+from genclf.reporting.report import build_report
+from genclf.reporting.stats import CLASSICAL, paired_comparison, t_interval
 from genclf.strategies import Context, build_strategy
 
 RESULTS = "results.csv"
 SUMMARY = "summary.json"
+METRICS = (
+    "accuracy",
+    "macro_f1",
+    "macro_precision",
+    "macro_recall",
+    "weighted_f1",
+    "roc_auc_ovr",
+    "log_loss",
+    "train_seconds",
+)
 
 
 @dataclass
@@ -31,79 +47,268 @@ class RunOutput:
     summary: dict
 
 
-def _split_for(config: RunConfig, data, seed: int) -> Split:
-    d = config.data
-    return make_split(data, seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
+
+
+def _budget_key(budget: int | None) -> str:
+    return "all" if budget is None else str(budget)
 
 
 def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> RunOutput:
-    """Run (or resume) the strategy x seed grid of ``config`` into folder ``out``."""
+    """Run (or resume) the grid of ``config`` into folder ``out``; write results, summary, figures, report."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     for strategy_config in config.strategies:
-        build_strategy(strategy_config)  # validates names and params before any training
+        build_strategy(strategy_config)  # validate names and parameters before any training
+    names = [s.display_name for s in config.strategies]
+    if len(set(names)) != len(names):
+        raise_duplicate(names)
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
-    splits = {seed: _split_for(config, data, seed) for seed in config.seeds}  # validates k_per_class/imbalance
+    d = config.data
+    splits = {
+        (k, seed): make_split(data, seed, d.val_fraction, d.test_fraction, k, d.imbalance)
+        for k in d.budgets()
+        for seed in config.seeds
+    }
+    out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     results_path = out / RESULTS
-    rows = pd.read_csv(results_path).to_dict("records") if results_path.is_file() else []
-    done = {(r["strategy"], int(r["seed"])) for r in rows}
-    cells = [(s, seed) for seed in config.seeds for s in config.strategies]
+    rows = (
+        pd.read_csv(results_path, keep_default_na=False, na_values=[""]).to_dict("records")
+        if results_path.is_file()
+        else []
+    )
+    done = {
+        (r["strategy"], _budget_key(None if pd.isna(r["k_per_class"]) else int(r["k_per_class"])), int(r["seed"]))
+        for r in rows
+    }
+    cells = [(k, seed, s) for k in d.budgets() for seed in config.seeds for s in config.strategies]
+    contexts: dict[tuple, Context] = {}
     bar = tqdm(cells, desc="grid", unit="cell", disable=quiet or None)
-    for strategy_config, seed in bar:
+    for k, seed, strategy_config in bar:
         name = strategy_config.display_name
-        bar.set_postfix_str(f"{name} seed={seed}")
-        if (name, seed) in done:
+        if (name, _budget_key(k), seed) in done:
             continue
-        split = splits[seed]
+        bar.set_postfix_str(f"{name} k={_budget_key(k)} seed={seed}")
+        split = splits[(k, seed)]
+        context = contexts.setdefault(
+            (k, seed),
+            Context(
+                seed, config.train, config.generator_train, True, out / "generators" / f"k{_budget_key(k)}_seed{seed}"
+            ),
+        )
         strategy = build_strategy(strategy_config)
         torch.manual_seed(seed)
         began = time.perf_counter()
-        strategy.fit(split, Context(seed=seed, train=config.train, quiet=True))
-        train_seconds = time.perf_counter() - began
-        proba = strategy.predict_proba(split.test.images)
-        metrics = compute_metrics(split.test.labels.numpy(), proba, split.class_names)
-        row = {
-            "strategy": name,
-            "method": strategy_config.name,
-            "classifier": strategy_config.classifier,
-            "seed": seed,
-            "k_per_class": config.data.k_per_class,
-            "n_train": len(split.train),
-            "n_test": len(split.test),
-            **metrics.scalars(),
-            "train_seconds": round(train_seconds, 3),
-            **strategy.extra,
-        }
-        rows.append(row)
+        strategy.fit(split, context)
+        seconds = time.perf_counter() - began
+        metrics = compute_metrics(
+            split.test.labels.numpy(), strategy.predict_proba(split.test.images), split.class_names
+        )
+        rows.append(
+            {
+                "strategy": name,
+                "method": strategy_config.name,
+                "classifier": strategy_config.classifier,
+                "k_per_class": k,
+                "seed": seed,
+                "n_train": len(split.train),
+                "n_test": len(split.test),
+                **metrics.scalars(),
+                "train_seconds": round(seconds, 3),
+                **strategy.extra,
+            }
+        )
         write_json(
-            out / "cells" / f"{_slug(name)}_seed{seed}.json", {"strategy": name, "seed": seed, **metrics.to_dict()}
+            out / "cells" / f"{_slug(name)}_k{_budget_key(k)}_seed{seed}.json",
+            {"strategy": name, "k_per_class": k, "seed": seed, **metrics.to_dict()},
         )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
     results = pd.DataFrame(rows)
     summary = summarize(results, config)
-    summary["split"] = splits[config.seeds[0]].summary()
+    summary["split"] = splits[(d.budgets()[0], config.seeds[0])].summary()
+    figures = make_figures(results, summary, config, data.train.class_names, out)
+    summary["figures"] = [str(p.relative_to(out)) for p, _ in figures]
     write_json(out / SUMMARY, summary)
-    figures = out / "figures"
-    for name in dict.fromkeys(results["strategy"]):
-        cell = out / "cells" / f"{_slug(name)}_seed{config.seeds[0]}.json"
-        if not cell.is_file():
-            continue
-        matrix = json.loads(cell.read_text())["confusion_matrix"]
-        confusion_figure(
-            matrix,
-            data.train.class_names,
-            f"{name} (seed {config.seeds[0]})",
-            figures / f"confusion_{_slug(name)}.png",
-        )
-    metric_bars(
-        {n: s["macro_f1"] for n, s in summary["strategies"].items()},
-        "macro_f1",
-        figures / "macro_f1.png",
-    )
+    build_report(summary, figures, out / "report.html", title=f"genclf report: {data.name}")
     return RunOutput(out, results, summary)
 
 
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in name).strip("_")
+def raise_duplicate(names: list[str]) -> None:
+    from genclf.errors import ConfigError
+
+    duplicate = next(n for n in names if names.count(n) > 1)
+    raise ConfigError("strategies", f"two strategies are both named {duplicate!r}; give one a 'label'")
+
+
+def _per_seed(group: pd.DataFrame, metric: str) -> dict[int, float]:
+    return {int(s): float(v) for s, v in zip(group["seed"], group[metric]) if not pd.isna(v)}
+
+
+def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
+    """Mean/std/CI per strategy and budget, and paired comparisons against baseline and the best classical strategy."""
+    metric = config.primary_metric
+    detail: dict[str, dict] = {}
+    results = results.assign(budget=[_budget_key(None if pd.isna(k) else int(k)) for k in results["k_per_class"]])
+    for budget, block in results.groupby("budget", sort=False):
+        strategies: dict[str, dict] = {}
+        for name, group in block.groupby("strategy", sort=False):
+            entry = {}
+            for m in METRICS:
+                if m in group and group[m].notna().any():
+                    values = group[m].dropna().to_numpy(float)
+                    entry[m] = {
+                        "mean": float(values.mean()),
+                        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+                        "ci95": t_interval(values),
+                        "n": len(values),
+                    }
+            strategies[str(name)] = entry
+        methods = dict(zip(block["strategy"], block["method"]))
+        classical = [n for n in strategies if methods[n] in CLASSICAL and n in strategies]
+        baseline = next((n for n in strategies if methods[n] == "baseline"), None)
+        best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
+        comparisons, verdicts = [], {}
+        for name, group in block.groupby("strategy", sort=False):
+            lines = []
+            for reference in dict.fromkeys([baseline, best_classical]):
+                if reference is None or reference == name:
+                    continue
+                ref_group = block[block["strategy"] == reference]
+                cmp = paired_comparison(
+                    _per_seed(group, metric), _per_seed(ref_group, metric), str(name), str(reference), metric
+                )
+                if cmp is not None:
+                    comparisons.append(cmp.to_dict())
+                    lines.append(cmp.verdict())
+            verdicts[str(name)] = lines or ["reference strategy"]
+        detail[budget] = {
+            "strategies": strategies,
+            "baseline": baseline,
+            "best_classical": best_classical,
+            "comparisons": comparisons,
+            "verdicts": verdicts,
+            "headline": headline(comparisons, methods, best_classical, metric),
+        }
+    return {
+        "primary_metric": metric,
+        "seeds": list(config.seeds),
+        "budgets": [_budget_key(k) for k in config.data.budgets()],
+        "budgets_detail": detail,
+        "config": to_dict(config),
+        "generator_note": "Generators are trained on the labeled images of each (budget, seed) only, once, and shared by the strategies of that cell.",
+    }
+
+
+def headline(comparisons: list[dict], methods: dict[str, str], best_classical: str | None, metric: str) -> str:
+    """The answer to "does generation help here?" for one budget, in one sentence."""
+    if best_classical is None:
+        return "No classical strategy in the grid: add 'baseline' to compare against."
+    against = [
+        c for c in comparisons if c["reference"] == best_classical and methods.get(c["strategy"]) not in CLASSICAL
+    ]
+    if not against:
+        return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
+    best = max(against, key=lambda c: c["mean_diff"])
+    p = "n/a" if best["p_ttest"] is None else f"{best['p_ttest']:.3g}"
+    gains = [c for c in against if c["p_ttest"] is not None and c["p_ttest"] < 0.05 and c["mean_diff"] > 0]
+    if gains:
+        names = ", ".join(c["strategy"] for c in gains)
+        return f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy ({best_classical}); the largest gain is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points (p = {p})."
+    return (
+        f"No: no generative strategy is significantly better than the best classical strategy ({best_classical}) "
+        f"over {best['n']} seeds; the closest is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points (p = {p})."
+    )
+
+
+def make_figures(
+    results: pd.DataFrame, summary: dict, config: RunConfig, class_names: list[str], out: Path
+) -> list[tuple[Path, str]]:
+    figures_dir, figures = out / "figures", []
+    metric = summary["primary_metric"]
+    for budget, block in summary["budgets_detail"].items():
+        bars = {
+            n: {"mean": e[metric]["mean"], "ci": e[metric]["ci95"]}
+            for n, e in block["strategies"].items()
+            if metric in e
+        }
+        figures.append(
+            (
+                plots.metric_bars(bars, metric, figures_dir / f"{metric}_k{budget}.png"),
+                f"{metric} with 95% CI, budget {budget}",
+            )
+        )
+        cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob(f"*_k{budget}_seed*.json"))]
+        names = list(block["strategies"])
+        heat = np.array(
+            [
+                [
+                    np.mean([c["per_class"][cls]["f1"] for c in cells if c["strategy"] == n] or [np.nan])
+                    for cls in class_names
+                ]
+                for n in names
+            ]
+        )
+        figures.append(
+            (
+                plots.per_class_heatmap(
+                    heat,
+                    names,
+                    class_names,
+                    figures_dir / f"per_class_f1_k{budget}.png",
+                    f"per-class F1 (mean over seeds), budget {budget}",
+                ),
+                f"per-class F1, budget {budget}",
+            )
+        )
+        first_seed = [c for c in cells if c["seed"] == config.seeds[0]]
+        for cell in first_seed:
+            path = figures_dir / f"confusion_{_slug(cell['strategy'])}_k{budget}.png"
+            figures.append(
+                (
+                    plots.confusion_figure(
+                        cell["confusion_matrix"], class_names, f"{cell['strategy']} (seed {cell['seed']})", path
+                    ),
+                    f"confusion: {cell['strategy']}, budget {budget}",
+                )
+            )
+    if len(summary["budgets"]) > 1:
+        curves = {}
+        for name in dict.fromkeys(results["strategy"]):
+            xs, ys, cis = [], [], []
+            for budget, block in summary["budgets_detail"].items():
+                if budget != "all" and name in block["strategies"]:
+                    xs.append(int(budget))
+                    ys.append(block["strategies"][name][metric]["mean"])
+                    cis.append(block["strategies"][name][metric]["ci95"])
+            curves[name] = (xs, ys, cis)
+        figures.append(
+            (
+                plots.budget_curves(curves, metric, figures_dir / "budget_curves.png"),
+                f"{metric} vs labeled images per class",
+            )
+        )
+    figures.extend(_generator_grids(out, config, class_names))
+    return figures
+
+
+def _generator_grids(out: Path, config: RunConfig, class_names: list[str]) -> list[tuple[Path, str]]:
+    """Sample grids of the generators trained for the first seed of each budget."""
+    from genclf.generation import load_generator
+
+    grids = []
+    for budget in config.data.budgets():
+        cell = f"k{_budget_key(budget)}_seed{config.seeds[0]}"
+        for folder in sorted((out / "generators" / cell).glob("*/")):
+            if (folder / "model.safetensors").is_file():
+                samples = load_generator(folder).sample_per_class(8, seed=0)
+                path = plots.sample_grid(
+                    samples.images,
+                    samples.labels,
+                    class_names,
+                    out / "figures" / f"samples_{folder.name}_{cell}.png",
+                    title=f"{folder.name} ({cell})",
+                )
+                grids.append((path, f"generated samples: {folder.name}, {cell}"))
+    return grids

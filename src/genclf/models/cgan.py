@@ -97,6 +97,7 @@ class ConditionalGAN(GenerativeModel):
         self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width)
         self.discriminator = Discriminator(in_channels, num_classes, steps, width)
         self.ema = copy.deepcopy(self.generator).requires_grad_(False)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.0, 0.9))
@@ -122,8 +123,10 @@ class ConditionalGAN(GenerativeModel):
         loss_g.backward()
         self.opt_g.step()
         with torch.no_grad():
+            self.steps += 1
+            decay = min(self.ema_decay, (1 + self.steps.item()) / (10 + self.steps.item()))  # EMA warm-up
             for ema, live in zip(self.ema.parameters(), self.generator.parameters()):
-                ema.lerp_(live, 1 - self.ema_decay)
+                ema.lerp_(live, 1 - decay)
             for ema, live in zip(self.ema.buffers(), self.generator.buffers()):
                 ema.copy_(live)
         return StepOutput((loss_d + loss_g).detach(), {"loss_d": loss_d.item(), "loss_g": loss_g.item()})

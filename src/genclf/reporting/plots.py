@@ -50,19 +50,63 @@ def confusion_figure(matrix: list[list[int]], class_names: list[str], title: str
     return save_figure(fig, path)
 
 
-def metric_bars(summary: dict[str, dict[str, float]], metric: str, path: str | Path) -> Path:
-    """Mean ± std of ``metric`` per entry of ``summary`` ({name: {mean, std}})."""
+def metric_bars(summary: dict[str, dict[str, float]], metric: str, path: str | Path, title: str | None = None) -> Path:
+    """Mean with a 95% CI (``ci`` half-width) of ``metric`` per strategy ({name: {mean, ci}})."""
     names = list(summary)
     means = [summary[n]["mean"] for n in names]
-    stds = [summary[n]["std"] for n in names]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(names) + 1.5), 3.6))
-    ax.bar(range(len(names)), means, yerr=stds, capsize=4, color="#4C78A8")
-    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    errors = [summary[n].get("ci", 0.0) for n in names]
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.75 * len(names) + 1.5), 3.8))
+    colors = [
+        "#9aa5b1"
+        if n.split("[")[0] in ("baseline", "classic_augmentation", "random_oversampling", "smote", "class_weights")
+        else "#4C78A8"
+        for n in names
+    ]
+    ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=colors)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel(metric)
-    low = max(0.0, min(m - s for m, s in zip(means, stds)) - 0.05)
-    ax.set_ylim(low, min(1.0, max(m + s for m, s in zip(means, stds)) + 0.03))
-    ax.set_title(f"{metric} (mean ± std over seeds)")
+    low = max(0.0, min(m - e for m, e in zip(means, errors)) - 0.05)
+    ax.set_ylim(low, min(1.0, max(m + e for m, e in zip(means, errors)) + 0.03))
+    ax.set_title(title or f"{metric}: mean and 95% CI over seeds (grey = classical)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def budget_curves(curves: dict[str, tuple[list[int], list[float], list[float]]], metric: str, path: str | Path) -> Path:
+    """``metric`` against labeled images per class, one line per strategy ({name: (budgets, means, cis)})."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (budgets, means, cis) in curves.items():
+        ax.errorbar(budgets, means, yerr=cis, marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("labeled images per class")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"{metric} vs data budget", fontsize=10)
+    return save_figure(fig, path)
+
+
+def per_class_heatmap(
+    values: np.ndarray, strategies: list[str], class_names: list[str], path: str | Path, title: str
+) -> Path:
+    """Per-class F1 (rows: strategies, columns: classes)."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(class_names) + 2.5), max(2.5, 0.35 * len(strategies) + 1.2)))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(strategies)), strategies, fontsize=8)
+    if values.size <= 400:
+        for (row, col), value in np.ndenumerate(values):
+            ax.text(
+                col,
+                row,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if value < 0.6 else "black",
+            )
+    fig.colorbar(image, ax=ax, fraction=0.046, label="F1")
+    ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
 

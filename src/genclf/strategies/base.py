@@ -1,8 +1,14 @@
-"""Strategy protocol: ``fit(split, context)`` then ``predict_proba(images)``; no file I/O in here."""
+"""Strategy protocol: ``fit(split, context)`` then ``predict_proba(images)``; no file I/O in strategies.
+
+The runner hands each strategy a ``Context``: the seed, training budgets, and ``context.generator(...)``,
+which trains a class-conditional generator on the labeled images once per (data, budget, seed) and
+caches it (in memory, and on disk when the runner gives it a folder).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,16 +25,38 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 @dataclass
 class Context:
-    """What the runner shares between strategies of one (data, seed) cell: caches, settings."""
+    """What the runner shares between the strategies of one (data, budget, seed) cell."""
 
     seed: int
     train: TrainConfig
+    generator_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, batch_size=32, lr=2e-3))
     quiet: bool = True
+    generator_store: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+
+    def generator(self, name: str, split: Split, options: dict[str, Any] | None = None):
+        """The generator ``name`` trained on ``split.train``, trained at most once per context."""
+        from genclf.generation import load_generator, save_generator, train_generator
+
+        options = dict(options or {})
+        key = name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
+        if key in self.cache:
+            return self.cache[key]
+        folder = self.generator_store / key if self.generator_store is not None else None
+        if folder is not None and (folder / "model.safetensors").is_file():
+            trained = load_generator(folder)
+        else:
+            trained, _ = train_generator(
+                split.train, name, self.generator_train, self.seed, quiet=self.quiet, options=options
+            )
+            if folder is not None:
+                save_generator(folder, trained, seed=self.seed)
+        self.cache[key] = trained
+        return trained
 
 
 class Strategy:
-    """Base class. Subclasses set ``params`` defaults and implement ``fit`` and ``predict_proba``."""
+    """Base class. Subclasses set ``defaults`` (their parameters) and implement ``fit`` and ``predict_proba``."""
 
     defaults: dict[str, Any] = {}
 
@@ -37,11 +65,15 @@ class Strategy:
         unknown = set(config.params) - set(self.defaults)
         if unknown:
             raise ConfigError(
-                f"strategies.{config.name}.params",
+                f"strategies[{config.name}].params",
                 f"unknown parameter(s) {sorted(unknown)}; expected: {sorted(self.defaults) or 'none'}",
             )
         self.params = {**self.defaults, **config.params}
         self.extra: dict[str, Any] = {}  # columns the strategy adds to its results row
+        self.validate_params()
+
+    def validate_params(self) -> None:
+        """Raise ConfigError for parameter values that cannot work."""
 
     def fit(self, split: Split, context: Context) -> None:
         raise NotImplementedError

@@ -1,0 +1,90 @@
+"""Generator benchmark: train cgan, cvae and ddpm on MNIST and Fashion-MNIST (../shared/datasets),
+then score them offline (FID/KID/PRDC in a genclf classifier's feature space, and CAS).
+
+    python bench/generators.py [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
+
+Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from genclf.data import load_dataset, make_split
+from genclf.evaluation.generator_quality import assess_generator
+from genclf.generation import train_generator
+from genclf.generator_commands import assessment_budget
+from genclf.reporting.plots import sample_grid
+from genclf.training.trainer import TrainConfig
+
+ROOT = Path(__file__).resolve().parent
+SHARED = ROOT.parents[1] / "shared" / "datasets"
+BUDGETS = {
+    "cvae": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
+    "cgan": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
+    "ddpm": TrainConfig(epochs=4, batch_size=128, lr=2e-3),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
+    parser.add_argument("--models", nargs="+", default=list(BUDGETS))
+    parser.add_argument("--epochs", nargs="*", default=[], metavar="MODEL=N", help="override epochs per model")
+    parser.add_argument("--per-class", type=int, default=1000, help="generated images per class for CAS and FID")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
+    args = parser.parse_args()
+    for item in args.epochs:
+        name, value = item.split("=")
+        BUDGETS[name] = TrainConfig(**{**vars(BUDGETS[name]), "epochs": int(value)})
+    report = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "generators", "results": {}}
+    for dataset in args.datasets:
+        data = load_dataset(f"idx:{SHARED / dataset}")
+        split = make_split(data, 0)
+        for model in args.models:
+            began = time.perf_counter()
+            trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)
+            train_seconds = time.perf_counter() - began
+            torch.manual_seed(0)
+            metrics = assess_generator(
+                trained, split, assessment_budget(len(split.train)), seed=0, per_class=args.per_class, quiet=False
+            )
+            samples = trained.sample_per_class(10, seed=0)
+            grid = sample_grid(
+                samples.images,
+                samples.labels,
+                samples.class_names,
+                ROOT / "results" / f"samples_{model}_{dataset}.png",
+                per_class=10,
+                title=f"{model} on {dataset}",
+            )
+            row = {
+                "train_seconds": round(train_seconds, 1),
+                "epochs": BUDGETS[model].epochs,
+                "train_img_per_s": round(fit.images_per_second, 1),
+                "sample_grid": str(grid.relative_to(ROOT)),
+                **{k: v for k, v in metrics.items() if k != "per_class_generated_accuracy"},
+                "per_class_generated_accuracy": metrics["per_class_generated_accuracy"],
+            }
+            report["results"][f"{model}/{dataset}"] = row
+            args.out.write_text(
+                json.dumps(
+                    report, indent=2, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o)
+                )
+                + "\n"
+            )
+            print(
+                f"{dataset:>14} {model:>5}: train {train_seconds:6.0f} s  FID {row['fid']:8.2f} (floor {row['fid_floor_real_train_vs_test']:.2f})  P {row['precision']:.3f} R {row['recall']:.3f}  CAS {row['cas']:.4f}  real {row['real_data_accuracy']:.4f}",
+                flush=True,
+            )
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The self-contained HTML report: verdicts first, then tables and figures (images embedded)."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from genclf.files import write_text
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
+.headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555}
+figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px}
+figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
+"""
+
+
+def _img(path: Path, caption: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    size = " class='small'" if caption.startswith(("confusion", "generated")) else ""
+    return f'<figure{size}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def _verdict_table(comparisons: list[dict], metric: str) -> str:
+    rows = [
+        f"<table class='verdicts'><tr><th>strategy</th><th>compared with</th><th>Δ {metric} (points, mean ± std)</th>"
+        "<th>95% bootstrap CI</th><th>paired t-test p</th><th>verdict</th></tr>"
+    ]
+    for cmp in comparisons:
+        p = cmp["p_ttest"]
+        significant = p is not None and p < 0.05
+        word = (
+            ("significant gain" if cmp["mean_diff"] > 0 else "significant loss")
+            if significant
+            else "no significant difference"
+        )
+        rows.append(
+            f"<tr class='row' data-strategy='{html.escape(cmp['strategy'])}'><td>{html.escape(cmp['strategy'])}</td>"
+            f"<td>{html.escape(cmp['reference'])}</td><td>{100 * cmp['mean_diff']:+.1f} ± {100 * cmp['std_diff']:.1f}</td>"
+            f"<td>[{100 * cmp['ci_low']:+.1f}, {100 * cmp['ci_high']:+.1f}]</td><td>{'–' if p is None else f'{p:.3g}'}</td>"
+            f"<td class='{_verdict_class(word)}'>{word}</td></tr>"
+        )
+    return "".join(rows) + "</table>"
+
+
+def _verdict_class(line: str) -> str:
+    if line.startswith("significant gain"):
+        return "gain"
+    if line.startswith("significant loss"):
+        return "loss"
+    return "none"
+
+
+def build_report(
+    summary: dict, figures: list[tuple[Path, str]], path: str | Path, title: str = "genclf report"
+) -> Path:
+    """Write ``report.html`` from ``summary.json``'s content and a list of (png, caption)."""
+    metric = summary.get("primary_metric", "macro_f1")
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
+    ]
+    cfg = summary["config"]
+    parts.append(
+        f"<h1>{html.escape(title)}</h1><p class='sub'>data <b>{html.escape(str(cfg['data']['spec']))}</b>, seeds {summary['seeds']}, classifier budgets {summary['budgets']}, metric <b>{metric}</b></p>"
+    )
+    parts.append("<h2 id='verdicts'>Verdicts: does generation help here?</h2>")
+    for budget, block in summary["budgets_detail"].items():
+        parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
+        parts.append(f"<p class='headline'>{html.escape(block['headline'])}</p>")
+        parts.append(_verdict_table(block["comparisons"], metric))
+    parts.append(
+        "<p class='note'>Each verdict pairs runs by seed (same labeled images), tests the per-seed differences with a paired "
+        "t-test (Wilcoxon in summary.json) and gives a bootstrap 95% CI of the mean difference. With few seeds only large, "
+        "consistent differences reach significance; 'no significant difference' means the data cannot tell, not that there is none.</p>"
+    )
+    parts.append("<h2 id='results'>Results (mean ± std over seeds)</h2>")
+    columns = ["accuracy", "macro_f1", "macro_precision", "macro_recall", "roc_auc_ovr", "log_loss", "train_seconds"]
+    for budget, block in summary["budgets_detail"].items():
+        parts.append(
+            f"<h3>{html.escape(_budget_label(budget))}</h3><table><tr><th>strategy</th>"
+            + "".join(f"<th>{c}</th>" for c in columns)
+            + "</tr>"
+        )
+        for name, entry in block["strategies"].items():
+            cells = "".join(
+                f"<td>{entry[c]['mean']:.3f} ± {entry[c]['std']:.3f}</td>" if c in entry else "<td>–</td>"
+                for c in columns
+            )
+            parts.append(
+                f"<tr class='row' data-strategy='{html.escape(name)}'><td>{html.escape(name)}</td>{cells}</tr>"
+            )
+        parts.append("</table>")
+    parts.append("<h2 id='figures'>Figures</h2>")
+    parts.extend(_img(png, caption) for png, caption in figures if png.is_file())
+    if summary.get("generator_note"):
+        parts.append(f"<p class='note'>{html.escape(summary['generator_note'])}</p>")
+    parts.append("</body></html>\n")
+    return write_text(path, "\n".join(parts))
+
+
+def _budget_label(budget: str) -> str:
+    return "all labeled images" if budget in ("all", "None") else f"{budget} labeled images per class"

@@ -1,0 +1,81 @@
+"""Strategies that add generated images: synthetic augmentation and generative class balancing."""
+
+from __future__ import annotations
+
+import torch
+
+from genclf.classify import train_classifier
+from genclf.data.splits import Split
+from genclf.errors import ConfigError
+from genclf.models.generative import GENERATORS
+from genclf.strategies.base import STRATEGIES, Context
+from genclf.strategies.classical import ClassifierStrategy, majority_fill
+
+
+class GeneratedDataStrategy(ClassifierStrategy):
+    defaults = {"dropout": 0.2, "generator": "cvae", "generator_options": {}, "filter_confidence": 0.0}
+
+    def validate_params(self) -> None:
+        if self.params["generator"] not in GENERATORS:
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.generator",
+                f"unknown generator {self.params['generator']!r}; expected one of: {', '.join(GENERATORS.names())}",
+            )
+        if not 0.0 <= self.params["filter_confidence"] < 1.0:
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.filter_confidence",
+                f"expected a value in [0, 1), got {self.params['filter_confidence']}",
+            )
+
+    def generate(self, split: Split, context: Context, counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``counts[c]`` generated images of class c, optionally kept only where a real-trained
+        classifier gives the intended class at least ``filter_confidence``."""
+        self.extra["generator"] = self.params["generator"]
+        generator = context.generator(self.params["generator"], split, self.params["generator_options"])
+        threshold = self.params["filter_confidence"]
+        oversample = 3 if threshold > 0 else 1
+        labels = torch.cat([torch.full((n * oversample,), c, dtype=torch.long) for c, n in enumerate(counts)])
+        images = generator.sample(labels, seed=context.seed + 1)
+        if threshold > 0:
+            judge, _ = train_classifier(split, self.config.classifier, context.train, context.seed, quiet=True)
+            confidence = torch.from_numpy(judge.predict_proba(images))[torch.arange(len(labels)), labels]
+            keep = []
+            for cls, wanted in enumerate(counts):
+                members = torch.nonzero(labels == cls).flatten()
+                ranked = members[confidence[members].argsort(descending=True)]
+                passing = ranked[confidence[ranked] >= threshold]
+                keep.append((passing if len(passing) >= wanted else ranked)[:wanted])
+            index = torch.cat(keep)
+            self.extra["filter_pass_rate"] = float((confidence >= threshold).float().mean())
+            images, labels = images[index], labels[index]
+        return images, labels
+
+
+@STRATEGIES.register("synthetic_augmentation")
+class SyntheticAugmentation(GeneratedDataStrategy):
+    """Real images plus ``ratio`` x as many generated ones, class-balanced."""
+
+    defaults = {**GeneratedDataStrategy.defaults, "ratio": 1.0}
+
+    def validate_params(self) -> None:
+        super().validate_params()
+        if not isinstance(self.params["ratio"], (int, float)) or self.params["ratio"] < 0:
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.ratio", f"expected a number >= 0, got {self.params['ratio']!r}"
+            )
+
+    def training_data(self, split: Split, context: Context):
+        per_class = round(self.params["ratio"] * len(split.train) / split.train.num_classes)
+        images, labels = self.generate(split, context, [per_class] * split.train.num_classes)
+        self.extra["n_synthetic"] = len(labels)
+        return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])
+
+
+@STRATEGIES.register("generative_balancing")
+class GenerativeBalancing(GeneratedDataStrategy):
+    """Fill every minority class with generated images up to the majority count."""
+
+    def training_data(self, split: Split, context: Context):
+        images, labels = self.generate(split, context, majority_fill(split.train.labels, split.train.num_classes))
+        self.extra["n_synthetic"] = len(labels)
+        return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])

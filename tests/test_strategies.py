@@ -1,0 +1,82 @@
+"""Strategies, parametrized over the registry: each fits and predicts on tiny digits data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genclf.config import StrategyConfig
+from genclf.data import Imbalance, load_dataset, make_split
+from genclf.errors import ConfigError
+from genclf.strategies import STRATEGIES, Context, build_strategy
+from genclf.training.trainer import TrainConfig
+
+FAST = {
+    "semi_supervised_gan": {"epochs": 3},
+    "autoencoder_fusion": {"pretrain_epochs": 1},
+}
+
+
+@pytest.fixture(scope="module")
+def split():
+    return make_split(load_dataset("digits"), 0, k_per_class=8, imbalance=Imbalance(classes=[0, 1], ratio=0.5))
+
+
+@pytest.fixture(scope="module")
+def context():
+    # One context for the module: generators are trained once and shared, as in the runner.
+    return Context(
+        seed=0,
+        train=TrainConfig(epochs=3, batch_size=16, precision="fp32"),
+        generator_train=TrainConfig(epochs=3, batch_size=16, precision="fp32"),
+    )
+
+
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_strategy_fits_and_predicts_probabilities(name, split, context):
+    strategy = build_strategy(StrategyConfig(name=name, params=FAST.get(name, {})))
+    strategy.fit(split, context)
+    proba = strategy.predict_proba(split.test.images[:40])
+    assert proba.shape == (40, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
+    assert (proba >= 0).all()
+
+
+def test_balancing_strategies_fill_minority_classes(split, context):
+    for name in ("random_oversampling", "generative_balancing", "smote"):
+        strategy = build_strategy(StrategyConfig(name=name))
+        images, labels = strategy.training_data(split, context)
+        counts = np.bincount(labels.numpy(), minlength=10)
+        assert (counts == counts.max()).all(), name
+        assert images.shape[1:] == split.train.images.shape[1:]
+
+
+def test_synthetic_augmentation_ratio_sets_the_number_of_generated_images(split, context):
+    strategy = build_strategy(StrategyConfig(name="synthetic_augmentation", params={"ratio": 2.0}))
+    images, labels = strategy.training_data(split, context)
+    assert len(labels) == len(split.train) + strategy.extra["n_synthetic"]
+    assert strategy.extra["n_synthetic"] == 10 * round(2.0 * len(split.train) / 10)
+
+
+def test_generators_are_trained_once_per_context(split, context):
+    first = context.generator("cvae", split)
+    assert context.generator("cvae", split) is first
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"),
+    [
+        ("synthetic_augmentation", {"ratio": -1}, "params.ratio"),
+        ("synthetic_augmentation", {"generator": "vqgan"}, "params.generator"),
+        ("baseline", {"colour": 1}, "params"),
+        ("feature_fusion", {"source": "pixels"}, "params.source"),
+    ],
+)
+def test_bad_strategy_parameters_are_config_errors(name, params, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        build_strategy(StrategyConfig(name=name, params=params))
+
+
+def test_unknown_strategy_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown strategy 'magic'"):
+        build_strategy(StrategyConfig(name="magic"))
