@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from genclf.classify import train_classifier
 from genclf.data import load_dataset, make_split
 from genclf.evaluation.generator_quality import assess_generator
 from genclf.generation import train_generator
@@ -47,6 +48,10 @@ def main() -> None:
     for dataset in args.datasets:
         data = load_dataset(f"idx:{SHARED / dataset}")
         split = make_split(data, 0)
+        budget = assessment_budget(len(split.train))
+        began = time.perf_counter()
+        real_classifier, _ = train_classifier(split, "cnn", budget, 0, quiet=True)
+        print(f"{dataset}: real-data classifier trained in {time.perf_counter() - began:.0f} s", flush=True)
         for model in args.models:
             began = time.perf_counter()
             trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)

@@ -47,25 +47,31 @@ def cmd_run(args: argparse.Namespace, overrides: list) -> None:
     print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
 
 
-def cmd_train(args: argparse.Namespace, overrides: list) -> None:
-    config = load_config(TrainJobConfig, args.config, overrides)
+def prepare_training(args: argparse.Namespace, config, command: str):
+    """Output folder, data and split of a training command; checks that ``--resume`` has something to resume."""
     if args.resume and args.out is None:
         raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
-    out = args.out or default_out("train")
+    out = args.out or default_out(command)
     if args.resume and not (out / STATE_FILE).is_file():
         raise CheckpointError(
-            out,
-            f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train')",
+            out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"
         )
     d = config.data
     data = load_dataset(d.spec, d.image_size, d.channels)
     split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
-    _say(
-        args,
-        f"{data.name}: {split.summary()['train']} train / {len(split.val)} val / {len(split.test)} test images, {split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
-    )
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
+    return out, data, split
+
+
+def cmd_train(args: argparse.Namespace, overrides: list) -> None:
+    config = load_config(TrainJobConfig, args.config, overrides)
+    out, data, split = prepare_training(args, config, "train")
+    _say(
+        args,
+        f"{data.name}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test images, "
+        f"{split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
+    )
     trained, result = train_classifier(
         split,
         config.model,

@@ -12,36 +12,25 @@ import torch
 from PIL import Image
 
 from genclf.cli import default_out
-from genclf.config import GeneratorJobConfig, load_config, save_config, to_dict
+from genclf.commands import prepare_training
+from genclf.config import GeneratorJobConfig, load_config, to_dict
 from genclf.data import load_dataset, make_split
 from genclf.errors import CheckpointError, ConfigError
 from genclf.evaluation.generator_quality import assess_generator
 from genclf.files import atomic_write, write_json
 from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.reporting.plots import sample_grid
-from genclf.training.checkpoint import STATE_FILE
 from genclf.training.trainer import TrainConfig, describe
 
 
 def cmd_train_generator(args: argparse.Namespace, overrides: list) -> None:
     config = load_config(GeneratorJobConfig, args.config, overrides)
-    if args.resume and args.out is None:
-        raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
-    out = args.out or default_out("train-generator")
-    if args.resume and not (out / STATE_FILE).is_file():
-        raise CheckpointError(
-            out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf train-generator')"
-        )
-    d = config.data
-    data = load_dataset(d.spec, d.image_size, d.channels)
-    split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
+    out, data, split = prepare_training(args, config, "train-generator")
     if not args.quiet:
         print(f"{data.name}: training {config.model} on {len(split.train)} images, {split.train.num_classes} classes")
     extra = {
         "config": to_dict(config),
-        "data": {"spec": d.spec, "image_size": split.train.image_size, "channels": split.train.channels},
+        "data": {"spec": config.data.spec, "image_size": split.train.image_size, "channels": split.train.channels},
     }
 
     def after_epoch(epoch: int, record: dict, trained) -> None:

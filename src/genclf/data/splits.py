@@ -108,6 +108,11 @@ def make_split(
         DataError: a class has fewer images than ``k_per_class``.
         ConfigError: the imbalance names a class the data does not have.
     """
+    if k_per_class is not None and not isinstance(k_per_class, int):
+        raise ConfigError(
+            "k_per_class",
+            f"expected one integer here (a list is a budget sweep, for 'genclf run'), got {k_per_class!r}",
+        )
     num_classes = data.train.num_classes
     pool = data.train
     if data.test is None:

@@ -71,18 +71,25 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
 
 
 def assess_generator(
-    generator, split, train_config, seed: int = 0, per_class: int | None = None, quiet: bool = True
+    generator,
+    split,
+    train_config,
+    seed: int = 0,
+    per_class: int | None = None,
+    quiet: bool = True,
+    real_classifier=None,
 ) -> dict:
     """Every generator-quality number for ``generator`` (a ``TrainedGenerator``) on ``split``.
 
     Trains two genclf ``cnn`` classifiers: one on the real training images (the feature space and the
-    real-data reference accuracy) and one on generated images only (CAS, Ravuri & Vinyals 2019).
+    real-data reference accuracy; pass ``real_classifier`` to reuse one) and one on generated images
+    only (CAS, Ravuri & Vinyals 2019).
     """
     from dataclasses import replace
 
     from genclf.classify import train_classifier
 
-    real_clf, _ = train_classifier(split, "cnn", train_config, seed, quiet=quiet)
+    real_clf = real_classifier or train_classifier(split, "cnn", train_config, seed, quiet=quiet)[0]
     test_labels = split.test.labels.numpy()
     real_accuracy = float((real_clf.predict_proba(split.test.images).argmax(1) == test_labels).mean())
     counts = split.train.class_counts()

@@ -89,7 +89,7 @@ class ConditionalGAN(GenerativeModel):
         width: int = 32,
         lr: float = 2e-4,
         ema_decay: float = 0.999,
-        diff_augment: bool = True,
+        diff_augment: bool = False,
     ):
         super().__init__(in_channels, num_classes, image_size)
         base, steps = upsampling_plan(image_size)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genclf.models.layers import conv_block, num_downsamplings
+from genclf.models.layers import conv_body
 from genclf.models.output import StepOutput
 from genclf.registry import Registry
 
@@ -57,14 +57,7 @@ class CNN(Classifier):
         width: int = 32,
     ):
         super().__init__(in_channels, num_classes, image_size, dropout)
-        stages = max(1, min(3, num_downsamplings(image_size)))
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for stage in range(stages):
-            out = width * 2**stage
-            layers += [conv_block(channels, out), nn.MaxPool2d(2)]
-            channels = out
-        self.body = nn.Sequential(*layers)
+        self.body, channels = conv_body(in_channels, image_size, width)
         self.feature_dim = channels
         self.build_head()
 
@@ -86,18 +79,8 @@ class CRNN(Classifier):
         hidden: int = 128,
     ):
         super().__init__(in_channels, num_classes, image_size, dropout)
-        stages = max(1, min(3, num_downsamplings(image_size)))
-        layers: list[nn.Module] = []
-        channels = in_channels
-        for stage in range(stages):
-            out = width * 2**stage
-            # The last stage pools height only, so the sequence keeps more columns.
-            layers += [
-                conv_block(channels, out),
-                nn.MaxPool2d((2, 1) if stage == stages - 1 and stages > 1 else 2),
-            ]
-            channels = out
-        self.body = nn.Sequential(*layers)
+        # The last stage pools height only, so the GRU reads more columns.
+        self.body, channels = conv_body(in_channels, image_size, width, last_pool=(2, 1))
         self.rnn = nn.GRU(channels, hidden, batch_first=True, bidirectional=True)
         self.feature_dim = 2 * hidden
         self.build_head()

@@ -24,3 +24,20 @@ def num_downsamplings(image_size: int, smallest: int = 2, most: int = 4) -> int:
         image_size //= 2
         count += 1
     return count
+
+
+def conv_body(
+    in_channels: int, image_size: int, width: int, last_pool: int | tuple[int, int] = 2
+) -> tuple[nn.Sequential, int]:
+    """Up to three (conv_block, max-pool) stages, widths ``width * 2**stage``; returns (body, out_channels).
+
+    ``last_pool`` is the last stage's pooling window ((2, 1) keeps the width for sequence readers)."""
+    stages = max(1, min(3, num_downsamplings(image_size)))
+    layers: list[nn.Module] = []
+    channels = in_channels
+    for stage in range(stages):
+        out = width * 2**stage
+        pool = last_pool if stage == stages - 1 and stages > 1 else 2
+        layers += [conv_block(channels, out), nn.MaxPool2d(pool)]
+        channels = out
+    return nn.Sequential(*layers), channels

@@ -2,17 +2,6 @@
 
 from __future__ import annotations
 
-SUMMARY_METRICS = (
-    "accuracy",
-    "macro_f1",
-    "macro_precision",
-    "macro_recall",
-    "weighted_f1",
-    "roc_auc_ovr",
-    "log_loss",
-    "train_seconds",
-)
-
 
 def format_table(strategies: dict, metrics: tuple[str, ...] = ("accuracy", "macro_f1", "train_seconds")) -> str:
     """Plain-text table of mean ± std per strategy, for the terminal."""
