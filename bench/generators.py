@@ -27,9 +27,9 @@ from genclf.training.trainer import TrainConfig
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"
 BUDGETS = {
-    "cvae": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
-    "cgan": TrainConfig(epochs=8, batch_size=128, lr=2e-3),
-    "ddpm": TrainConfig(epochs=4, batch_size=128, lr=2e-3),
+    "cvae": TrainConfig(epochs=5, batch_size=128, lr=2e-3),
+    "cgan": TrainConfig(epochs=2, batch_size=128, lr=2e-3),
+    "ddpm": TrainConfig(epochs=1, batch_size=128, lr=2e-3),
 }
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--models", nargs="+", default=list(BUDGETS))
     parser.add_argument("--epochs", nargs="*", default=[], metavar="MODEL=N", help="override epochs per model")
-    parser.add_argument("--per-class", type=int, default=1000, help="generated images per class for CAS and FID")
+    parser.add_argument("--per-class", type=int, default=500, help="generated images per class for CAS and FID")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
     args = parser.parse_args()
     for item in args.epochs:
