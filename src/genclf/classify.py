@@ -11,9 +11,8 @@ import torch
 
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization, Split
-from genclf.errors import CheckpointError
 from genclf.models.classifiers import Classifier, build_classifier
-from genclf.training.checkpoint import read_model, save_model
+from genclf.training.checkpoint import load_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 from genclf.training.trainer import Augment, FitResult, TrainConfig, Trainer
 
@@ -158,21 +157,7 @@ def load_classifier(folder: str | Path, device: str = "cpu") -> TrainedClassifie
     Raises:
         CheckpointError: the folder is missing, holds another kind of model, or weights do not fit.
     """
-    tensors, meta = read_model(folder, KIND)
-    try:
-        model = build_classifier(
-            meta["model"],
-            meta["in_channels"],
-            len(meta["class_names"]),
-            meta["image_size"],
-            **meta["model_options"],
-        )
-        model.load_state_dict(tensors)
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(
-            folder,
-            f"weights do not match the {meta.get('model')!r} model described by its metadata ({str(exc).splitlines()[0]})",
-        ) from None
+    model, meta = load_model(folder, KIND, build_classifier)
     model.to(resolve_device(device)).eval()
     norm = Normalization(meta["normalization"]["mean"], meta["normalization"]["std"])
     return TrainedClassifier(model, meta["model"], meta["model_options"], meta["class_names"], norm)

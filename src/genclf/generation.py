@@ -11,10 +11,9 @@ from typing import Any
 import torch
 
 from genclf.data.images import ImageSet
-from genclf.errors import CheckpointError
 from genclf.models.generative import GenerativeModel, build_generator, generator_normalization
 from genclf.seeding import generator as make_generator
-from genclf.training.checkpoint import read_model, save_model
+from genclf.training.checkpoint import load_model, save_model
 from genclf.training.trainer import FitResult, TrainConfig, Trainer
 
 KIND = "generator"
@@ -108,16 +107,5 @@ def save_generator(folder: str | Path, trained: TrainedGenerator, **extra: Any) 
 
 
 def load_generator(folder: str | Path) -> TrainedGenerator:
-    tensors, meta = read_model(folder, KIND)
-    try:
-        model = build_generator(
-            meta["model"], meta["in_channels"], len(meta["class_names"]), meta["image_size"], **meta["model_options"]
-        )
-        model.load_state_dict(tensors)
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise CheckpointError(
-            folder,
-            f"weights do not match the {meta.get('model')!r} generator described by its metadata ({str(exc).splitlines()[0]})",
-        ) from None
-    model.eval()
+    model, meta = load_model(folder, KIND, build_generator)
     return TrainedGenerator(model, meta["model"], meta["model_options"], meta["class_names"])

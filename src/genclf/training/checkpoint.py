@@ -67,6 +67,27 @@ def read_model(folder: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], 
     return tensors, meta
 
 
+def load_model(folder: str | Path, kind: str, build) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a model of ``kind`` from its folder alone: ``build(name, in_channels, num_classes, image_size,
+    **options)`` makes the network described by the metadata, then the weights are loaded into it.
+
+    Raises:
+        CheckpointError: the folder is missing, holds another kind of model, or the weights do not fit.
+    """
+    tensors, meta = read_model(folder, kind)
+    try:
+        model = build(
+            meta["model"], meta["in_channels"], len(meta["class_names"]), meta["image_size"], **meta["model_options"]
+        )
+        model.load_state_dict(tensors)
+    except (KeyError, RuntimeError, TypeError) as exc:
+        raise CheckpointError(
+            folder,
+            f"weights do not match the {meta.get('model')!r} model described by its metadata ({str(exc).splitlines()[0]})",
+        ) from None
+    return model.eval(), meta
+
+
 def save_state(folder: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     _save(Path(folder) / STATE_FILE, tensors, meta)
 
