@@ -138,6 +138,8 @@ def test_run_resumes_without_redoing_finished_cells(cli, tmp_path, monkeypatch):
         ("strategies: [{name: synthetic_augmentation, params: {ratio: -0.5}}]\n", "params.ratio"),
         ("data: {k_per_class: 5000}\n", "k_per_class"),
         ("data: {imbalance: {classes: [42], ratio: 0.1}}\n", "imbalance.classes"),
+        ("evaluation: {robustness: true, corruptions: [fog]}\n", "evaluation.corruptions"),
+        ("evaluation: {robustness: true, severities: [1, 6]}\n", "evaluation.severities"),
     ],
 )
 def test_bad_run_configs_are_one_line_errors(cli, tmp_path, yaml_text, fragment):

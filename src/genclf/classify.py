@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ class TrainedClassifier:
         self, images: torch.Tensor, batch_size: int = 512, precision: Precision | None = None
     ) -> np.ndarray:
         return predict_proba(self.model, images, self.normalization, batch_size, precision)
+
+    def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The network in eval mode as a differentiable function of [0, 1] images (N, C, H, W) -> logits."""
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        mean = torch.tensor(self.normalization.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(self.normalization.std, device=device).view(1, -1, 1, 1)
+        return lambda x: self.model((x.to(device) - mean) / std).float()
 
     def meta(self, **extra: Any) -> dict[str, Any]:
         return {

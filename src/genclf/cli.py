@@ -111,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write metrics.json and confusion.png for a checkpoint on a dataset.",
     )
     p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
+    p.add_argument(
+        "--robustness",
+        action="store_true",
+        help="accuracy under common corruptions x severities (robustness.json, severity.png)",
+    )
+    p.add_argument(
+        "--corruptions",
+        help="comma-separated subset of: gaussian_noise, shot_noise, gaussian_blur, contrast, brightness, "
+        "jpeg_compression, pixelate, occlusion, rotation (default: all)",
+    )
+    p.add_argument("--severities", default="1..5", help="severities in 1..5: a range '1..5' or a list '1,3,5'")
+    p.add_argument("--adversarial", action="store_true", help="FGSM and PGD (L-inf) accuracy at each --eps")
+    p.add_argument("--eps", default="0,0.05,0.1,0.2", help="comma-separated L-inf radii in [0, 1] pixel units")
+    p.add_argument("--pgd-steps", type=int, default=10, help="PGD iterations (step size 2.5 eps / steps)")
+    p.add_argument(
+        "--max-images", type=int, default=2000, help="test images used for robustness (a fixed random subset)"
+    )
     _common(p, training=False)
 
     p = sub.add_parser(

@@ -14,14 +14,15 @@ import torch
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import default_config_path, default_out
-from genclf.config import RunConfig, TrainJobConfig, load_config, save_config, to_dict
+from genclf.config import EvaluationConfig, RunConfig, TrainJobConfig, load_config, save_config, to_dict
 from genclf.data import SCHEMES, load_dataset, make_split
 from genclf.data.image_folder import decode_image, read_image_paths
-from genclf.errors import CheckpointError, DataError
+from genclf.errors import CheckpointError, ConfigError, DataError
+from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.experiment import run_experiment
 from genclf.files import atomic_write, write_json, write_text
-from genclf.reporting.plots import confusion_figure
+from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
 from genclf.reporting.tables import format_table
 from genclf.training.checkpoint import STATE_FILE
 from genclf.training.trainer import describe
@@ -44,6 +45,9 @@ def cmd_run(args: argparse.Namespace, overrides: list) -> None:
         print(format_table(block["strategies"]))
         for name, lines in block["verdicts"].items():
             print(f"  {name}: {lines[0]}")
+        print(block["headline"])
+        if block.get("robustness"):
+            print(block["robustness"]["headline"])
     print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
 
 
@@ -113,18 +117,98 @@ def cmd_evaluate(args: argparse.Namespace, overrides: list) -> None:
         if data.test is not None
         else make_split(data, 0, test_fraction=config.get("data", {}).get("test_fraction", 0.2)).test
     )
-    metrics = compute_metrics(test.labels.numpy(), trained.predict_proba(test.images), trained.class_names)
+    proba = trained.predict_proba(test.images)
+    metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
+    evaluation = evaluation_options(args)
     out = args.out or default_out("evaluate")
-    write_json(out / "metrics.json", metrics.to_dict())
+    columns, detail = extended_evaluation(
+        trained.predict_proba, trained.pixel_model(), (test.images, test.labels), evaluation, test_proba=proba
+    )
+    write_json(out / "metrics.json", {**metrics.to_dict(), "ece": columns["ece"], "nll": columns["nll"]})
     confusion_figure(
         metrics.confusion_matrix,
         trained.class_names,
         f"{trained.name} on {data.name} (test)",
         out / "confusion.png",
     )
-    print(
-        f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  on {len(test)} images\nmetrics: {out / 'metrics.json'}"
+    reliability_diagrams(
+        {trained.name: (detail["calibration"]["reliability"], columns["ece"])},
+        out / "reliability.png",
+        f"reliability on {data.name} (test)",
     )
+    print(
+        f"test accuracy {metrics.accuracy:.4f}  macro-F1 {metrics.macro_f1:.4f}  ECE {columns['ece']:.4f}  on {len(test)} images"
+    )
+    if evaluation.robustness or evaluation.adversarial:
+        write_robustness(out, detail, trained.name, data.name)
+    print(f"metrics: {out / 'metrics.json'}")
+
+
+def evaluation_options(args: argparse.Namespace) -> EvaluationConfig:
+    """--robustness/--corruptions/--severities/--adversarial/--eps as a validated EvaluationConfig."""
+    corruptions = [c.strip() for c in args.corruptions.split(",") if c.strip()] if args.corruptions else None
+    return validate_evaluation(
+        EvaluationConfig(
+            robustness=args.robustness,
+            corruptions=corruptions,
+            severities=_int_list(args.severities, "--severities"),
+            adversarial=args.adversarial,
+            eps=_float_list(args.eps, "--eps"),
+            pgd_steps=args.pgd_steps,
+            max_images=args.max_images,
+        ),
+        where=None,
+    )
+
+
+def _int_list(text: str, flag: str) -> list[int]:
+    """'1..5' or '1,3,5' -> [1, ...]."""
+    try:
+        if ".." in text:
+            low, high = text.split("..")
+            return list(range(int(low), int(high) + 1))
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(flag, f"expected a range like 1..5 or a list like 1,3,5, got {text!r}") from None
+
+
+def _float_list(text: str, flag: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(flag, f"expected comma-separated numbers, got {text!r}") from None
+
+
+def write_robustness(out: Path, detail: dict, model: str, data: str) -> None:
+    """robustness.json, accuracy-vs-severity curves (one line per corruption) and the attack curves."""
+    write_json(out / "robustness.json", detail)
+    corruption = detail.get("corruptions")
+    if corruption:
+        severities = [0, *corruption["severities"]]
+        curves = {
+            name: (severities, [corruption["clean_accuracy"], *row.values()])
+            for name, row in corruption["accuracy"].items()
+        }
+        severity_curves(curves, out / "severity.png", f"{model} on {data}: accuracy vs corruption severity")
+        print(
+            f"clean accuracy {corruption['clean_accuracy']:.4f}  mean corruption accuracy "
+            f"{corruption['mean_corruption_accuracy']:.4f}  ({corruption['n_images']} images)"
+        )
+        for name, row in corruption["accuracy"].items():
+            print(f"  {name:<17}" + "  ".join(f"s{s}: {a:.3f}" for s, a in row.items()))
+    attack = detail.get("adversarial")
+    if attack:
+        adversarial_curves(
+            {
+                f"{model} FGSM": (attack["eps"], attack["fgsm_accuracy"]),
+                f"{model} PGD": (attack["eps"], attack["pgd_accuracy"]),
+            },
+            out / "adversarial.png",
+            f"{model} on {data}: accuracy under L-inf attacks",
+        )
+        for e, f, p in zip(attack["eps"], attack["fgsm_accuracy"], attack["pgd_accuracy"]):
+            print(f"  eps {e:g}: FGSM {f:.4f}  PGD-{attack['pgd_steps']} {p:.4f}")
+    print(f"robustness: {out / 'robustness.json'}")
 
 
 def _saved_config(folder: Path) -> dict:

@@ -57,6 +57,20 @@ class StrategyConfig:
 
 
 @dataclass
+class EvaluationConfig:
+    """What is measured beyond the test metrics. Calibration (ECE, NLL, temperature scaling on the
+    validation split) is always measured; robustness is opt-in because it multiplies evaluation time."""
+
+    robustness: bool = False  # accuracy under common corruptions, and mCE relative to 'baseline'
+    corruptions: list[str] | None = None  # None = all of genclf.evaluation.robustness.CORRUPTIONS
+    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    adversarial: bool = False  # FGSM and PGD accuracy at each eps
+    eps: list[float] = field(default_factory=lambda: [0.0, 0.05, 0.1, 0.2])  # 0 = clean, on the same images
+    pgd_steps: int = 10
+    max_images: int = 2000  # test images used for robustness (the first N of a fixed shuffle)
+
+
+@dataclass
 class RunConfig:
     """The main job: strategies x seeds on one dataset."""
 
@@ -66,6 +80,7 @@ class RunConfig:
     strategies: list[StrategyConfig] = field(default_factory=lambda: [StrategyConfig()])
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     primary_metric: str = "macro_f1"
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
 @dataclass

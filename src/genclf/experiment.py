@@ -19,7 +19,9 @@ from tqdm.auto import tqdm
 
 from genclf.config import RunConfig, save_config, to_dict
 from genclf.data import load_dataset, make_split
+from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
+from genclf.evaluation.robustness import corruption_error
 from genclf.files import atomic_write, write_json
 from genclf.reporting import plots
 from genclf.reporting.report import build_report
@@ -34,10 +36,23 @@ METRICS = (
     "macro_precision",
     "macro_recall",
     "weighted_f1",
+    "acsa",
+    "gmean",
     "roc_auc_ovr",
     "log_loss",
+    "ece",
+    "ece_scaled",
+    "corruption_accuracy",
+    "mce",
     "train_seconds",
 )
+ATTACK_PREFIXES = ("fgsm_acc@", "pgd_acc@")
+
+
+def metric_columns(results: pd.DataFrame) -> list[str]:
+    """The summarised columns present in ``results``: METRICS, then the adversarial ones."""
+    attacks = [c for c in results.columns if c.startswith(ATTACK_PREFIXES)]
+    return [m for m in METRICS if m in results.columns] + attacks
 
 
 @dataclass
@@ -60,6 +75,7 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
     out = Path(out)
     for strategy_config in config.strategies:
         build_strategy(strategy_config)  # validate names and parameters before any training
+    validate_evaluation(config.evaluation)
     names = [s.display_name for s in config.strategies]
     if len(set(names)) != len(names):
         raise_duplicate(names)
@@ -102,8 +118,16 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
         began = time.perf_counter()
         strategy.fit(split, context)
         seconds = time.perf_counter() - began
-        metrics = compute_metrics(
-            split.test.labels.numpy(), strategy.predict_proba(split.test.images), split.class_names
+        proba = strategy.predict_proba(split.test.images)
+        metrics = compute_metrics(split.test.labels.numpy(), proba, split.class_names)
+        extended, detail = extended_evaluation(
+            strategy.predict_proba,
+            strategy.pixel_model(),
+            (split.test.images, split.test.labels),
+            config.evaluation,
+            seed=seed,
+            val=(split.val.images, split.val.labels),
+            test_proba=proba,
         )
         rows.append(
             {
@@ -115,17 +139,19 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
                 "n_train": len(split.train),
                 "n_test": len(split.test),
                 **metrics.scalars(),
+                **extended,
                 "train_seconds": round(seconds, 3),
                 **strategy.extra,
             }
         )
         write_json(
             out / "cells" / f"{_slug(name)}_k{_budget_key(k)}_seed{seed}.json",
-            {"strategy": name, "k_per_class": k, "seed": seed, **metrics.to_dict()},
+            {"strategy": name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail},
         )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
-    results = pd.DataFrame(rows)
+    results = add_mce(pd.DataFrame(rows), out)
+    atomic_write(results_path, lambda tmp: results.to_csv(tmp, index=False))
     summary = summarize(results, config)
     summary["split"] = splits[(d.budgets()[0], config.seeds[0])].summary()
     figures = make_figures(results, summary, config, data.train.class_names, out)
@@ -155,7 +181,7 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
         strategies: dict[str, dict] = {}
         for name, group in block.groupby("strategy", sort=False):
             entry = {}
-            for m in METRICS:
+            for m in metric_columns(results):
                 if m in group and group[m].notna().any():
                     values = group[m].dropna().to_numpy(float)
                     entry[m] = {
@@ -166,31 +192,16 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
                     }
             strategies[str(name)] = entry
         methods = dict(zip(block["strategy"], block["method"]))
-        classical = [n for n in strategies if methods[n] in CLASSICAL and n in strategies]
         baseline = next((n for n in strategies if methods[n] == "baseline"), None)
-        best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
-        comparisons, verdicts = [], {}
-        for name, group in block.groupby("strategy", sort=False):
-            lines = []
-            for reference in dict.fromkeys([baseline, best_classical]):
-                if reference is None or reference == name:
-                    continue
-                ref_group = block[block["strategy"] == reference]
-                cmp = paired_comparison(
-                    _per_seed(group, metric), _per_seed(ref_group, metric), str(name), str(reference), metric
-                )
-                if cmp is not None:
-                    comparisons.append(cmp.to_dict())
-                    lines.append(cmp.verdict())
-            verdicts[str(name)] = lines or ["reference strategy"]
         detail[budget] = {
             "strategies": strategies,
             "baseline": baseline,
-            "best_classical": best_classical,
-            "comparisons": comparisons,
-            "verdicts": verdicts,
-            "headline": headline(comparisons, methods, best_classical, metric),
+            **_compare(block, strategies, methods, metric),
         }
+        if any("corruption_accuracy" in e for e in strategies.values()):
+            robust = _compare(block, strategies, methods, "corruption_accuracy")
+            robust["headline"] = "Robustness: " + robust["headline"]
+            detail[budget]["robustness"] = robust
     return {
         "primary_metric": metric,
         "seeds": list(config.seeds),
@@ -199,6 +210,61 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
         "config": to_dict(config),
         "generator_note": "Generators are trained on the labeled images of each (budget, seed) only, once, and shared by the strategies of that cell.",
     }
+
+
+def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], metric: str) -> dict:
+    """Paired comparisons of every strategy with 'baseline' and with the best classical strategy on ``metric``."""
+    classical = [n for n in strategies if methods[n] in CLASSICAL and metric in strategies[n]]
+    baseline = next((n for n in strategies if methods[n] == "baseline"), None)
+    best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
+    comparisons, verdicts = [], {}
+    for name, group in block.groupby("strategy", sort=False):
+        lines = []
+        for reference in dict.fromkeys([baseline, best_classical]):
+            if reference is None or reference == name:
+                continue
+            ref_group = block[block["strategy"] == reference]
+            cmp = paired_comparison(
+                _per_seed(group, metric), _per_seed(ref_group, metric), str(name), str(reference), metric
+            )
+            if cmp is None:
+                continue
+            comparisons.append(cmp.to_dict())
+            if methods.get(name) != "baseline" and cmp.mean_diff == 0 and cmp.std_diff == 0:
+                lines.append(f"identical to {reference} on every seed: the strategy changed nothing on this data")
+            else:
+                lines.append(cmp.verdict())
+        verdicts[str(name)] = lines or ["reference strategy"]
+    return {
+        "best_classical": best_classical,
+        "comparisons": comparisons,
+        "verdicts": verdicts,
+        "headline": headline(comparisons, methods, best_classical, metric),
+    }
+
+
+def add_mce(results: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Add ``mce``: each row's corruption error relative to 'baseline' of the same budget and seed
+    (Hendrycks & Dietterich 2019), from the per-severity accuracies kept in cells/*.json."""
+    if "corruption_accuracy" not in results.columns or not (results["method"] == "baseline").any():
+        return results
+    tables = {}
+    for path in (out / "cells").glob("*.json"):
+        cell = json.loads(path.read_text())
+        if cell.get("corruptions"):
+            tables[(cell["strategy"], _budget_key(cell["k_per_class"]), int(cell["seed"]))] = cell["corruptions"][
+                "accuracy"
+            ]
+    baseline = results.loc[results["method"] == "baseline", "strategy"].iloc[0]
+    mce = []
+    for _, row in results.iterrows():
+        budget = _budget_key(None if pd.isna(row["k_per_class"]) else int(row["k_per_class"]))
+        ours, ref = (
+            tables.get((row["strategy"], budget, int(row["seed"]))),
+            tables.get((baseline, budget, int(row["seed"]))),
+        )
+        mce.append(corruption_error(ours, ref)["mce"] if ours and ref else np.nan)
+    return results.assign(mce=mce)
 
 
 def headline(comparisons: list[dict], methods: dict[str, str], best_classical: str | None, metric: str) -> str:
@@ -290,6 +356,84 @@ def make_figures(
             )
         )
     figures.extend(_generator_grids(out, config, class_names))
+    figures.extend(_robustness_figures(out, summary))
+    return figures
+
+
+def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
+    """Reliability diagrams (first seed), and with robustness measured: accuracy vs corruption severity,
+    accuracy per corruption, accuracy under attack (means over seeds)."""
+    figures, folder = [], out / "figures"
+    first_seed = summary["seeds"][0]
+    for budget, block in summary["budgets_detail"].items():
+        cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob(f"*_k{budget}_seed*.json"))]
+        names = [n for n in block["strategies"] if any(c["strategy"] == n for c in cells)]
+        by_name = {n: [c for c in cells if c["strategy"] == n] for n in names}
+        reliab = {
+            n: (c["calibration"]["reliability"], c["calibration"]["ece"])
+            for n in names
+            for c in by_name[n]
+            if c["seed"] == first_seed and c.get("calibration")
+        }
+        if reliab:
+            path = plots.reliability_diagrams(
+                reliab, folder / f"reliability_k{budget}.png", f"reliability on the test set (seed {first_seed})"
+            )
+            figures.append((path, f"calibration: reliability diagrams, budget {budget}"))
+        robust = {n: [c["corruptions"] for c in by_name[n] if c.get("corruptions")] for n in names}
+        robust = {n: v for n, v in robust.items() if v}
+        if robust:
+            curves, heat = {}, []
+            corruptions = list(next(iter(robust.values()))[0]["accuracy"])
+            for n, tables in robust.items():
+                severities = [int(s) for s in tables[0]["severities"]]
+                clean = float(np.mean([t["clean_accuracy"] for t in tables]))
+                per_severity = [
+                    float(np.mean([t["accuracy"][c][str(s)] for t in tables for c in t["accuracy"]]))
+                    for s in severities
+                ]
+                curves[n] = ([0, *severities], [clean, *per_severity])
+                heat.append(
+                    [float(np.mean([np.mean(list(t["accuracy"][c].values())) for t in tables])) for c in corruptions]
+                )
+            figures.append(
+                (
+                    plots.severity_curves(
+                        curves,
+                        folder / f"severity_k{budget}.png",
+                        "accuracy vs corruption severity (mean over corruptions and seeds)",
+                    ),
+                    f"robustness: accuracy vs severity, budget {budget}",
+                )
+            )
+            figures.append(
+                (
+                    plots.per_class_heatmap(
+                        np.array(heat),
+                        list(robust),
+                        corruptions,
+                        folder / f"corruptions_k{budget}.png",
+                        "accuracy per corruption (mean over severities and seeds)",
+                    ),
+                    f"robustness: accuracy per corruption, budget {budget}",
+                )
+            )
+        attacks = {n: [c["adversarial"] for c in by_name[n] if c.get("adversarial")] for n in names}
+        attacks = {n: v for n, v in attacks.items() if v}
+        if attacks:
+            curves = {}
+            for n, runs in attacks.items():
+                for kind in ("fgsm", "pgd"):
+                    accs = np.mean([r[f"{kind}_accuracy"] for r in runs], axis=0)
+                    curves[f"{n} {kind.upper()}"] = (runs[0]["eps"], accs.tolist())
+            figures.append(
+                (
+                    plots.adversarial_curves(
+                        curves, folder / f"adversarial_k{budget}.png", "accuracy under L-inf attacks (mean over seeds)"
+                    ),
+                    f"robustness: adversarial accuracy, budget {budget}",
+                )
+            )
     return figures
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from imblearn.metrics import geometric_mean_score
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     confusion_matrix,
     log_loss,
     precision_recall_fscore_support,
@@ -21,6 +23,8 @@ class ClassificationMetrics:
     macro_precision: float
     macro_recall: float
     weighted_f1: float
+    acsa: float  # average class-specific accuracy (mean per-class recall)
+    gmean: float  # geometric mean of the per-class recalls
     roc_auc_ovr: float | None
     log_loss: float
     per_class: dict[str, dict[str, float]]
@@ -59,6 +63,8 @@ def compute_metrics(labels: np.ndarray, proba: np.ndarray, class_names: list[str
         macro_precision=float(macro[0]),
         macro_recall=float(macro[1]),
         weighted_f1=float(weighted[2]),
+        acsa=float(balanced_accuracy_score(labels, predicted)),
+        gmean=float(geometric_mean_score(labels, predicted, labels=classes, average="multiclass")),
         roc_auc_ovr=roc_auc,
         log_loss=float(log_loss(labels, proba, labels=classes)),
         per_class=per_class,

@@ -135,3 +135,61 @@ def sample_grid(
     if title:
         ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
+
+
+def severity_curves(curves: dict[str, tuple[list[int], list[float]]], path: str | Path, title: str) -> Path:
+    """Accuracy against corruption severity (0 = clean), one line per strategy ({name: (severities, accs)})."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (severities, accuracy) in curves.items():
+        ax.plot(severities, accuracy, marker="o", label=name)
+    ax.set_xlabel("corruption severity (0 = clean)")
+    ax.set_ylabel("accuracy")
+    ax.set_xticks(sorted({s for xs, _ in curves.values() for s in xs}))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+def reliability_diagrams(curves: dict, path: str | Path, title: str = "reliability") -> Path:
+    """One panel per model: accuracy against confidence per bin, the diagonal is perfect calibration.
+    ``curves`` maps a name to a ``Reliability`` (or its dict) and optionally its ECE: {name: (reliability, ece)}."""
+    names = list(curves)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        rel, ece = curves[name]
+        rel = rel if isinstance(rel, dict) else vars(rel)
+        edges = np.asarray(rel["edges"])
+        centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+        accuracy = np.nan_to_num(np.asarray(rel["accuracy"], dtype=float))
+        ax.bar(centers, accuracy, width=width, color="#4C78A8", edgecolor="white", label="accuracy")
+        confidence = np.asarray(rel["confidence"], dtype=float)
+        gap = np.where(np.isnan(confidence), 0, confidence - accuracy)
+        ax.bar(centers, gap, bottom=accuracy, width=width, color="#E45756", alpha=0.35, label="gap")
+        ax.plot([0, 1], [0, 1], color="#333", lw=1, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(f"{name}\nECE {ece:.3f}", fontsize=8)
+        ax.set_xlabel("confidence", fontsize=8)
+        ax.set_ylabel("accuracy", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def adversarial_curves(curves: dict[str, tuple[list[float], list[float]]], path: str | Path, title: str) -> Path:
+    """Accuracy under attack against eps, one line per (strategy, attack) ({label: (eps, accs)})."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, (eps, accuracy) in curves.items():
+        ax.plot(eps, accuracy, marker="o", ls="--" if name.endswith("PGD") else "-", label=name)
+    ax.set_xlabel("eps (L-infinity, pixel units in [0, 1])")
+    ax.set_ylabel("accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)

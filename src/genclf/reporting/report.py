@@ -14,14 +14,18 @@ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
 .headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555}
-figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px}
-figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
+figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:1280px}
+div.scroll{overflow-x:auto} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
 """
+
+
+ROBUSTNESS_CAPTIONS = ("robustness:", "calibration:")
 
 
 def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     size = " class='small'" if caption.startswith(("confusion", "generated")) else ""
+    size = " class='wide'" if caption.startswith("calibration:") else size
     return f'<figure{size}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
@@ -78,28 +82,71 @@ def build_report(
         "consistent differences reach significance; 'no significant difference' means the data cannot tell, not that there is none.</p>"
     )
     parts.append("<h2 id='results'>Results (mean ± std over seeds)</h2>")
-    columns = ["accuracy", "macro_f1", "macro_precision", "macro_recall", "roc_auc_ovr", "log_loss", "train_seconds"]
+    columns = [
+        "accuracy",
+        "macro_f1",
+        "macro_precision",
+        "macro_recall",
+        "acsa",
+        "gmean",
+        "roc_auc_ovr",
+        "log_loss",
+        "ece",
+        "train_seconds",
+    ]
     for budget, block in summary["budgets_detail"].items():
-        parts.append(
-            f"<h3>{html.escape(_budget_label(budget))}</h3><table><tr><th>strategy</th>"
-            + "".join(f"<th>{c}</th>" for c in columns)
-            + "</tr>"
-        )
-        for name, entry in block["strategies"].items():
-            cells = "".join(
-                f"<td>{entry[c]['mean']:.3f} ± {entry[c]['std']:.3f}</td>" if c in entry else "<td>–</td>"
-                for c in columns
-            )
-            parts.append(
-                f"<tr class='row' data-strategy='{html.escape(name)}'><td>{html.escape(name)}</td>{cells}</tr>"
-            )
-        parts.append("</table>")
+        parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
+        parts.append(_stat_table(block["strategies"], columns))
+    parts.append(
+        "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
+        "per-class recalls; ece: expected calibration error, 15 bins.</p>"
+    )
+    main = [(png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS)]
+    extra = [(png, caption) for png, caption in figures if caption.startswith(ROBUSTNESS_CAPTIONS)]
     parts.append("<h2 id='figures'>Figures</h2>")
-    parts.extend(_img(png, caption) for png, caption in figures if png.is_file())
+    parts.extend(_img(png, caption) for png, caption in main if png.is_file())
+    parts.append("<h2 id='robustness'>Robustness and calibration</h2>")
+    for budget, block in summary["budgets_detail"].items():
+        parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
+        robust = block.get("robustness")
+        if robust:
+            parts.append(f"<p class='headline'>{html.escape(robust['headline'])}</p>")
+            parts.append(_verdict_table(robust["comparisons"], "corruption_accuracy"))
+        first = next(iter(block["strategies"].values()), {})
+        attack_columns = [c for c in first if c.startswith(("fgsm_acc@", "pgd_acc@"))]
+        robust_columns = ["accuracy", "corruption_accuracy", "mce", *attack_columns, "ece", "ece_scaled", "log_loss"]
+        parts.append(_stat_table(block["strategies"], robust_columns))
+    if not any(b.get("robustness") for b in summary["budgets_detail"].values()):
+        parts.append(
+            "<p class='note'>Corruption and adversarial robustness were not measured in this run: set "
+            "<code>evaluation.robustness: true</code> (and <code>evaluation.adversarial: true</code>) in the config.</p>"
+        )
+    parts.append(
+        "<p class='note'>corruption_accuracy: mean accuracy over the corruptions and severities of the config; mce: "
+        "corruption error relative to baseline (1.0 = as robust as baseline, lower is better); ece_scaled: ECE after "
+        "temperature scaling fitted on the validation split.</p>"
+    )
+    parts.extend(_img(png, caption) for png, caption in extra if png.is_file())
     if summary.get("generator_note"):
         parts.append(f"<p class='note'>{html.escape(summary['generator_note'])}</p>")
     parts.append("</body></html>\n")
     return write_text(path, "\n".join(parts))
+
+
+def _stat_table(strategies: dict, columns: list[str]) -> str:
+    """mean ± std per strategy for the ``columns`` that at least one strategy has."""
+    columns = [c for c in columns if any(c in entry for entry in strategies.values())]
+    rows = [
+        "<div class='scroll'><table><tr><th>strategy</th>"
+        + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        + "</tr>"
+    ]
+    for name, entry in strategies.items():
+        cells = "".join(
+            f"<td>{entry[c]['mean']:.3f} ± {entry[c]['std']:.3f}</td>" if c in entry else "<td>–</td>" for c in columns
+        )
+        rows.append(f"<tr class='row' data-strategy='{html.escape(name)}'><td>{html.escape(name)}</td>{cells}</tr>")
+    return "".join(rows) + "</table></div>"
 
 
 def _budget_label(budget: str) -> str:

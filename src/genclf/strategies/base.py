@@ -7,6 +7,7 @@ caches it (in memory, and on disk when the runner gives it a folder).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,11 @@ class Strategy:
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
+
+    def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The fitted model as a differentiable map from [0, 1] images to logits, for gradient attacks;
+        None where the strategy has no such single network."""
+        return None
 
 
 def build_strategy(config: StrategyConfig) -> Strategy:

@@ -42,6 +42,9 @@ class ClassifierStrategy(Strategy):
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.classifier.predict_proba(images)
 
+    def pixel_model(self):
+        return self.classifier.pixel_model()
+
 
 @STRATEGIES.register("baseline")
 class Baseline(ClassifierStrategy):

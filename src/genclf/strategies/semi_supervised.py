@@ -116,3 +116,6 @@ class SemiSupervisedGANStrategy(Strategy):
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.classifier.predict_proba(images)
+
+    def pixel_model(self):
+        return self.classifier.pixel_model()

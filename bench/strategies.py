@@ -1,0 +1,69 @@
+"""Strategy benchmarks: run one of the shipped experiment configs (configs/*.yaml) on the real data in
+../shared/datasets and keep its summary.
+
+    python bench/strategies.py fashion_low_data   # or mnist_imbalance, fashion_imbalance, mnist_ssl_100
+    python bench/strategies.py mnist_imbalance --set seeds=[0]
+
+The run folder (results.csv, summary.json, figures, report.html) goes to runs/bench_<name>/ and is
+resumable: run the same command again after an interruption. The summary, wall time and peak memory go to
+bench/results/<name>.json; a table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+from genclf.config import RunConfig, load_config
+from genclf.experiment import run_experiment
+from genclf.reporting.tables import format_table
+
+ROOT = Path(__file__).resolve().parent
+REPO = ROOT.parent
+METRICS = ("accuracy", "macro_f1", "acsa", "gmean", "train_seconds")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", help="a config in configs/, without .yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/bench_<name>)")
+    args = parser.parse_args()
+    config = load_config(RunConfig, REPO / "configs" / f"{args.name}.yaml", args.set)
+    out = args.out or REPO / "runs" / f"bench_{args.name}"
+    began = time.perf_counter()
+    result = run_experiment(config, out)
+    wall = time.perf_counter() - began
+    summary = result.summary
+    report = {
+        "benchmark": args.name,
+        "command": " ".join(["python", "bench/strategies.py", *sys.argv[1:]]),
+        "data": config.data.spec,
+        "seeds": list(config.seeds),
+        "wall_seconds_this_invocation": round(wall, 1),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "primary_metric": summary["primary_metric"],
+        "split": summary.get("split"),
+        "budgets": {
+            budget: {
+                key: detail[key] for key in ("strategies", "headline", "verdicts", "comparisons", "best_classical")
+            }
+            for budget, detail in summary["budgets_detail"].items()
+        },
+    }
+    path = ROOT / "results" / f"{args.name}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    for budget, detail in summary["budgets_detail"].items():
+        print(f"\n{args.name}  k_per_class={budget}")
+        print(format_table(detail["strategies"], METRICS))
+        print(detail["headline"])
+    print(f"\nwrote {path} and {out / 'report.html'}")
+
+
+if __name__ == "__main__":
+    main()
