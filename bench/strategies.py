@@ -27,21 +27,18 @@ REPO = ROOT.parent
 METRICS = ("accuracy", "macro_f1", "acsa", "gmean", "train_seconds")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("name", help="a config in configs/, without .yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-    parser.add_argument("--out", type=Path, help="run folder (default runs/bench_<name>)")
-    args = parser.parse_args()
-    config = load_config(RunConfig, REPO / "configs" / f"{args.name}.yaml", args.set)
-    out = args.out or REPO / "runs" / f"bench_{args.name}"
+def run_benchmark(name: str, overrides: list[str], out: Path | None = None, metrics=METRICS) -> dict:
+    """Run configs/<name>.yaml (resumable), write bench/results/<name>.json, print the tables."""
+    config = load_config(RunConfig, REPO / "configs" / f"{name}.yaml", overrides)
+    out = out or REPO / "runs" / f"bench_{name}"
     began = time.perf_counter()
     result = run_experiment(config, out)
     wall = time.perf_counter() - began
     summary = result.summary
+    keys = ("strategies", "headline", "verdicts", "comparisons", "best_classical", "robustness")
     report = {
-        "benchmark": args.name,
-        "command": " ".join(["python", "bench/strategies.py", *sys.argv[1:]]),
+        "benchmark": name,
+        "command": " ".join(["python", *sys.argv]),
         "data": config.data.spec,
         "seeds": list(config.seeds),
         "wall_seconds_this_invocation": round(wall, 1),
@@ -49,20 +46,30 @@ def main() -> None:
         "primary_metric": summary["primary_metric"],
         "split": summary.get("split"),
         "budgets": {
-            budget: {
-                key: detail[key] for key in ("strategies", "headline", "verdicts", "comparisons", "best_classical")
-            }
+            budget: {key: detail[key] for key in keys if key in detail}
             for budget, detail in summary["budgets_detail"].items()
         },
     }
-    path = ROOT / "results" / f"{args.name}.json"
+    path = ROOT / "results" / f"{name}.json"
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     for budget, detail in summary["budgets_detail"].items():
-        print(f"\n{args.name}  k_per_class={budget}")
-        print(format_table(detail["strategies"], METRICS))
+        print(f"\n{name}  k_per_class={budget}")
+        print(format_table(detail["strategies"], metrics))
         print(detail["headline"])
+        if detail.get("robustness"):
+            print(detail["robustness"]["headline"])
     print(f"\nwrote {path} and {out / 'report.html'}")
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name", help="a config in configs/, without .yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    parser.add_argument("--out", type=Path, help="run folder (default runs/bench_<name>)")
+    args = parser.parse_args()
+    run_benchmark(args.name, args.set, args.out)
 
 
 if __name__ == "__main__":

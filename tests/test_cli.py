@@ -15,7 +15,7 @@ from conftest import TINY_TRAIN, write_folder
 from genclf.cli import build_parser
 
 
-@pytest.mark.parametrize("command", ["run", "train", "evaluate", "predict", "datasets"])
+@pytest.mark.parametrize("command", sorted(build_parser()._subparsers._group_actions[0].choices))
 def test_every_command_has_help(cli, command):
     result = cli(command, "--help")
     assert result.code == 0 and "usage: genclf " + command in result.out

@@ -16,14 +16,14 @@ from genclf.errors import ConfigError, DataError
 
 @pytest.fixture
 def spec_for(idx_dir, npz_file, image_folder):
-    return {"digits": "digits", "idx": f"idx:{idx_dir}", "npz": f"npz:{npz_file}", "folder": f"folder:{image_folder}"}
+    return {"digits": "digits", "idx": f"idx:{idx_dir}", "npz": f"npz:{npz_file}", "folder": f"folder:{image_folder}", "shapes": "shapes:6"}
 
 
 @pytest.mark.parametrize("scheme", SCHEMES.names())
 def test_every_scheme_loads_uint8_images_with_labels(scheme, spec_for):
     data = load_dataset(spec_for[scheme], image_size=8)
     assert data.train.images.dtype == torch.uint8
-    assert data.train.images.shape[1:] == (1, 8, 8)
+    assert data.train.images.shape[1:] == (3 if scheme == "shapes" else 1, 8, 8)  # shapes is the colour one
     assert data.train.labels.max() < data.train.num_classes
     assert len(data.train) == len(data.train.labels) > 0
 

@@ -7,14 +7,16 @@ import pytest
 
 from genclf.config import StrategyConfig
 from genclf.data import Imbalance, load_dataset, make_split
-from genclf.errors import ConfigError
+from genclf.errors import ConfigError, DataError
 from genclf.strategies import STRATEGIES, Context, build_strategy
 from genclf.training.trainer import TrainConfig
 
 FAST = {
     "semi_supervised_gan": {"epochs": 3},
     "autoencoder_fusion": {"pretrain_epochs": 1},
+    "colorize_then_classify": {"colorizer": "unet_l1"},
 }
+NEEDS_COLOUR = {"colorize_then_classify"}
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +34,26 @@ def context():
     )
 
 
+@pytest.fixture(scope="module")
+def colour_split():
+    return make_split(load_dataset("shapes:20"), 0, k_per_class=8)
+
+
 @pytest.mark.parametrize("name", STRATEGIES.names())
-def test_strategy_fits_and_predicts_probabilities(name, split, context):
+def test_strategy_fits_and_predicts_probabilities(name, split, colour_split, context):
     strategy = build_strategy(StrategyConfig(name=name, params=FAST.get(name, {})))
-    strategy.fit(split, context)
-    proba = strategy.predict_proba(split.test.images[:40])
-    assert proba.shape == (40, 10)
+    data = colour_split if name in NEEDS_COLOUR else split
+    strategy.fit(data, context)
+    proba = strategy.predict_proba(data.test.images[:40])
+    assert proba.shape == (min(40, len(data.test)), data.train.num_classes)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-4)
     assert (proba >= 0).all()
+
+
+def test_colour_strategies_refuse_grey_data(split, context):
+    for name in NEEDS_COLOUR:
+        with pytest.raises(DataError, match="colour"):
+            build_strategy(StrategyConfig(name=name, params=FAST.get(name, {}))).fit(split, context)
 
 
 def test_balancing_strategies_fill_minority_classes(split, context):

@@ -172,6 +172,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _common(p, training=False)
 
+    from genclf.models.pix2pix import COLORIZERS
+
+    p = sub.add_parser(
+        "train-colorizer",
+        help="train a grey -> colour model (pix2pix, or the L1-only U-Net)",
+        description="Train a colorizer on the colour images of a dataset (labels unused); writes model.safetensors, "
+        "a grey | colorized | original strip.png every epoch, and test PSNR/SSIM in colorizer_metrics.json.",
+    )
+    _common(p)
+    p.add_argument("--model", choices=COLORIZERS.names(), help="colorizer (default: pix2pix)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"
+    )
+
+    p = sub.add_parser(
+        "colorize",
+        help="colorize grey images with a trained colorizer",
+        description="Colorize an image file or a folder (searched recursively; 1- or 3-channel grey, or colour, "
+        "which is made grey first). Writes one PNG per input under --out with the same relative name, and for "
+        "colour inputs a grey | colorized | original strip under --out/strips/.",
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train-colorizer'")
+    p.add_argument("--input", type=Path, required=True, help="an image file or a folder")
+    _common(p, data=False, training=False)
+
     p = sub.add_parser(
         "datasets",
         help="list data schemes, or describe one dataset",
@@ -216,11 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from genclf import commands, generator_commands
+    from genclf import colorize_commands, commands, generator_commands
 
     handler = f"cmd_{args.command.replace('-', '_')}"
     try:
-        (getattr(commands, handler, None) or getattr(generator_commands, handler))(args, _overrides(args, COMMON_KEYS))
+        module = next(m for m in (commands, generator_commands, colorize_commands) if hasattr(m, handler))
+        getattr(module, handler)(args, _overrides(args, COMMON_KEYS))
     except GenclfError as exc:
         sys.stderr.write(f"genclf: error: {' '.join(str(exc).split())}\n")
         return EXIT_USAGE

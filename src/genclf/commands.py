@@ -6,17 +6,15 @@ import argparse
 import csv
 import io
 import json
-import warnings
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import default_config_path, default_out
 from genclf.config import EvaluationConfig, RunConfig, TrainJobConfig, load_config, save_config, to_dict
 from genclf.data import SCHEMES, load_dataset, make_split
-from genclf.data.image_folder import decode_image, read_image_paths
+from genclf.data.image_folder import read_images
 from genclf.errors import CheckpointError, ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
@@ -219,21 +217,8 @@ def _saved_config(folder: Path) -> dict:
 def cmd_predict(args: argparse.Namespace, overrides: list) -> None:
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
-    arrays, paths, skipped = [], [], []
-    for path in read_image_paths(args.input):
-        array, _, problem = decode_image(str(path), trained.image_size, mode)
-        if problem.startswith("error"):
-            raise DataError(path, problem.removeprefix("error: "))
-        if problem:
-            skipped.append(path)
-            continue
-        arrays.append(torch.from_numpy(array).permute(2, 0, 1))
-        paths.append(path)
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", stacklevel=1)
-    if not arrays:
-        raise DataError(args.input, "no image files found")
-    proba = trained.predict_proba(torch.stack(arrays))
+    images, paths = read_images(args.input, trained.image_size, mode)
+    proba = trained.predict_proba(images)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["path", "predicted", *[f"p_{name}" for name in trained.class_names]])

@@ -104,6 +104,17 @@ class GeneratorJobConfig:
     seed: int = 0
 
 
+@dataclass
+class ColorizerJobConfig:
+    """``genclf train-colorizer``: one grey -> colour model on the colour images of one dataset."""
+
+    data: DataConfig = field(default_factory=lambda: DataConfig(spec="shapes"))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=32, lr=2e-3))
+    model: str = "pix2pix"
+    options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 

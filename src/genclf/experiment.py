@@ -18,14 +18,14 @@ import torch
 from tqdm.auto import tqdm
 
 from genclf.config import RunConfig, save_config, to_dict
-from genclf.data import load_dataset, make_split
+from genclf.data import ImageSet, load_dataset, make_split
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import corruption_error
 from genclf.files import atomic_write, write_json
 from genclf.reporting import plots
 from genclf.reporting.report import build_report
-from genclf.reporting.stats import CLASSICAL, paired_comparison, t_interval
+from genclf.reporting.stats import CLASSICAL, REFERENCES, paired_comparison, t_interval
 from genclf.strategies import Context, build_strategy
 
 RESULTS = "results.csv"
@@ -44,6 +44,11 @@ METRICS = (
     "ece_scaled",
     "corruption_accuracy",
     "mce",
+    "recovered_share",
+    "psnr",
+    "ssim",
+    "psnr_grey_baseline",
+    "ssim_grey_baseline",
     "train_seconds",
 )
 ATTACK_PREFIXES = ("fgsm_acc@", "pgd_acc@")
@@ -94,8 +99,12 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
         if results_path.is_file()
         else []
     )
-    done = {
-        (r["strategy"], _budget_key(None if pd.isna(r["k_per_class"]) else int(r["k_per_class"])), int(r["seed"]))
+    done = {  # keyed by the config entry's name: one entry may write several rows (views)
+        (
+            r.get("entry") if isinstance(r.get("entry"), str) else r["strategy"],
+            _budget_key(None if pd.isna(r["k_per_class"]) else int(r["k_per_class"])),
+            int(r["seed"]),
+        )
         for r in rows
     }
     cells = [(k, seed, s) for k in d.budgets() for seed in config.seeds for s in config.strategies]
@@ -118,43 +127,46 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
         began = time.perf_counter()
         strategy.fit(split, context)
         seconds = time.perf_counter() - began
-        proba = strategy.predict_proba(split.test.images)
-        metrics = compute_metrics(split.test.labels.numpy(), proba, split.class_names)
-        extended, detail = extended_evaluation(
-            strategy.predict_proba,
-            strategy.pixel_model(),
-            (split.test.images, split.test.labels),
-            config.evaluation,
-            seed=seed,
-            val=(split.val.images, split.val.labels),
-            test_proba=proba,
-        )
-        rows.append(
-            {
-                "strategy": name,
-                "method": strategy_config.name,
-                "classifier": strategy_config.classifier,
-                "k_per_class": k,
-                "seed": seed,
-                "n_train": len(split.train),
-                "n_test": len(split.test),
-                **metrics.scalars(),
-                **extended,
-                "train_seconds": round(seconds, 3),
-                **strategy.extra,
-            }
-        )
-        write_json(
-            out / "cells" / f"{_slug(name)}_k{_budget_key(k)}_seed{seed}.json",
-            {"strategy": name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail},
-        )
+        for view in strategy.views(split):
+            metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
+            extended, detail = extended_evaluation(
+                view.predict_proba or strategy.predict_proba,
+                view.pixel_model,
+                (split.test.images, split.test.labels),
+                config.evaluation,
+                seed=seed,
+                val=(split.val.images, split.val.labels),
+                test_proba=view.proba,
+            )
+            rows.append(
+                {
+                    "strategy": view.name,
+                    "entry": name,
+                    "method": view.method,
+                    "classifier": strategy_config.classifier,
+                    "k_per_class": k,
+                    "seed": seed,
+                    "n_train": len(split.train),
+                    "n_test": len(split.test),
+                    **metrics.scalars(),
+                    **extended,
+                    **view.columns,
+                    "train_seconds": round(seconds, 3),
+                    **strategy.extra,
+                }
+            )
+            write_json(
+                out / "cells" / f"{_slug(view.name)}_k{_budget_key(k)}_seed{seed}.json",
+                {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail},
+            )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
     results = add_mce(pd.DataFrame(rows), out)
     atomic_write(results_path, lambda tmp: results.to_csv(tmp, index=False))
     summary = summarize(results, config)
     summary["split"] = splits[(d.budgets()[0], config.seeds[0])].summary()
-    figures = make_figures(results, summary, config, data.train.class_names, out)
+    first = splits[(d.budgets()[0], config.seeds[0])]
+    figures = make_figures(results, summary, config, data.train.class_names, out, first.test)
     summary["figures"] = [str(p.relative_to(out)) for p, _ in figures]
     write_json(out / SUMMARY, summary)
     build_report(summary, figures, out / "report.html", title=f"genclf report: {data.name}")
@@ -216,6 +228,8 @@ def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], met
     """Paired comparisons of every strategy with 'baseline' and with the best classical strategy on ``metric``."""
     classical = [n for n in strategies if methods[n] in CLASSICAL and metric in strategies[n]]
     baseline = next((n for n in strategies if methods[n] == "baseline"), None)
+    if baseline is None:  # a grey-camera grid: the colour classifier fed grey frames is the do-nothing option
+        baseline = next((n for n in strategies if methods[n] == "grey_input"), None)
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
     comparisons, verdicts = [], {}
     for name, group in block.groupby("strategy", sort=False):
@@ -272,7 +286,9 @@ def headline(comparisons: list[dict], methods: dict[str, str], best_classical: s
     if best_classical is None:
         return "No classical strategy in the grid: add 'baseline' to compare against."
     against = [
-        c for c in comparisons if c["reference"] == best_classical and methods.get(c["strategy"]) not in CLASSICAL
+        c
+        for c in comparisons
+        if c["reference"] == best_classical and methods.get(c["strategy"]) not in CLASSICAL + REFERENCES
     ]
     if not against:
         return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
@@ -289,7 +305,12 @@ def headline(comparisons: list[dict], methods: dict[str, str], best_classical: s
 
 
 def make_figures(
-    results: pd.DataFrame, summary: dict, config: RunConfig, class_names: list[str], out: Path
+    results: pd.DataFrame,
+    summary: dict,
+    config: RunConfig,
+    class_names: list[str],
+    out: Path,
+    test: ImageSet | None = None,
 ) -> list[tuple[Path, str]]:
     figures_dir, figures = out / "figures", []
     metric = summary["primary_metric"]
@@ -355,7 +376,7 @@ def make_figures(
                 f"{metric} vs labeled images per class",
             )
         )
-    figures.extend(_generator_grids(out, config, class_names))
+    figures.extend(_generator_grids(out, config, class_names, test))
     figures.extend(_robustness_figures(out, summary))
     return figures
 
@@ -437,15 +458,28 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
     return figures
 
 
-def _generator_grids(out: Path, config: RunConfig, class_names: list[str]) -> list[tuple[Path, str]]:
-    """Sample grids of the generators trained for the first seed of each budget."""
+def _generator_grids(
+    out: Path, config: RunConfig, class_names: list[str], test: ImageSet | None = None
+) -> list[tuple[Path, str]]:
+    """Sample grids of the generators, and grey | colorized | original strips of the colorizers (on
+    ``test`` images), trained for the first seed of each budget."""
+    from genclf.colorize import colorization_strip, load_colorizer
     from genclf.generation import load_generator
 
     grids = []
     for budget in config.data.budgets():
         cell = f"k{_budget_key(budget)}_seed{config.seeds[0]}"
         for folder in sorted((out / "generators" / cell).glob("*/")):
-            if (folder / "model.safetensors").is_file():
+            if folder.name.startswith("colorizer_") and test is not None and (folder / "model.safetensors").is_file():
+                shown = torch.cat([torch.nonzero(test.labels == c).flatten()[:3] for c in range(test.num_classes)])
+                path = colorization_strip(
+                    test.images[shown],
+                    load_colorizer(folder).colorize(test.images[shown]),
+                    out / "figures" / f"colorized_{folder.name}_{cell}.png",
+                    f"{folder.name.removeprefix('colorizer_')} on test images ({cell})",
+                )
+                grids.append((path, f"colorized: {folder.name.removeprefix('colorizer_')}, {cell}"))
+            elif (folder / "model.safetensors").is_file():
                 samples = load_generator(folder).sample_per_class(8, seed=0)
                 path = plots.sample_grid(
                     samples.images,

@@ -230,3 +230,29 @@ def read_image_paths(target: Path) -> list[Path]:
     if not target.is_dir():
         raise DataError(target, "file or folder not found")
     return sorted(f for f in target.rglob("*") if f.is_file() and not f.name.startswith("."))
+
+
+def read_images(target: Path, size: int, mode: str) -> tuple[torch.Tensor, list[Path]]:
+    """Decode a file, or every image under a folder, to uint8 (N, C, size, size) in ``mode`` ('L' or 'RGB').
+
+    Non-image files inside a folder are skipped with a warning; a named file that is not an image, a
+    broken image, or a folder without images is a DataError naming it.
+    """
+    target = Path(target)
+    arrays, kept, skipped = [], [], []
+    for path in read_image_paths(target):
+        array, _, problem = decode_image(str(path), size, mode)
+        if problem.startswith("error"):
+            raise DataError(path, problem.removeprefix("error: "))
+        if problem:
+            if target.is_file():
+                raise DataError(path, "not an image file (expected PNG, JPEG, BMP, GIF, TIFF or WebP)")
+            skipped.append(path)
+            continue
+        arrays.append(torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1))
+        kept.append(path)
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} non-image file(s), e.g. {skipped[0]}", stacklevel=2)
+    if not arrays:
+        raise DataError(target, "no image files found")
+    return torch.stack(arrays), kept

@@ -193,3 +193,22 @@ def adversarial_curves(curves: dict[str, tuple[list[float], list[float]]], path:
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
+
+
+def image_strip(rows: list, row_labels: list[str], path: str | Path, title: str, max_images: int = 12) -> Path:
+    """A mosaic with one row per image set (uint8 (N, C, H, W) tensors of equal shape), N columns."""
+    n = min(max_images, len(rows[0]))
+    tiles = []
+    for images in rows:
+        x = images[:n].numpy()
+        if x.shape[1] == 1:
+            x = np.repeat(x, 3, axis=1)
+        tiles.append(np.concatenate(list(x.transpose(0, 2, 3, 1)), axis=1))
+    mosaic = np.concatenate(tiles, axis=0)
+    side = rows[0].shape[-1]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.75 * n), 0.8 * len(rows) + 0.6))
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([side * (i + 0.5) for i in range(len(rows))], row_labels, fontsize=8)
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)

@@ -55,6 +55,39 @@ class Context:
         self.cache[key] = trained
         return trained
 
+    def colorizer(self, name: str, images, options: dict[str, Any] | None = None):
+        """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context."""
+        from genclf.colorize import load_colorizer, save_colorizer, train_colorizer
+
+        options = dict(options or {})
+        key = "colorizer_" + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
+        if key in self.cache:
+            return self.cache[key]
+        folder = self.generator_store / key if self.generator_store is not None else None
+        if folder is not None and (folder / "model.safetensors").is_file():
+            trained = load_colorizer(folder)
+        else:
+            trained, _ = train_colorizer(
+                images, name, self.generator_train, self.seed, quiet=self.quiet, options=options
+            )
+            if folder is not None:
+                save_colorizer(folder, trained, seed=self.seed)
+        self.cache[key] = trained
+        return trained
+
+
+@dataclass
+class View:
+    """One row of results for a fitted strategy: a name, its method (for the verdicts), test-set
+    probabilities, and extra columns. Most strategies have one view; colorize_then_classify has four."""
+
+    name: str
+    method: str
+    proba: np.ndarray
+    columns: dict[str, Any] = field(default_factory=dict)
+    predict_proba: Callable[[torch.Tensor], np.ndarray] | None = None
+    pixel_model: Callable[[torch.Tensor], torch.Tensor] | None = None
+
 
 class Strategy:
     """Base class. Subclasses set ``defaults`` (their parameters) and implement ``fit`` and ``predict_proba``."""
@@ -81,6 +114,11 @@ class Strategy:
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
+
+    def views(self, split: Split) -> list[View]:
+        """The results rows this strategy contributes for ``split.test``."""
+        proba = self.predict_proba(split.test.images)
+        return [View(self.config.display_name, self.config.name, proba, {}, self.predict_proba, self.pixel_model())]
 
     def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """The fitted model as a differentiable map from [0, 1] images to logits, for gradient attacks;
