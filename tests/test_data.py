@@ -16,7 +16,13 @@ from genclf.errors import ConfigError, DataError
 
 @pytest.fixture
 def spec_for(idx_dir, npz_file, image_folder):
-    return {"digits": "digits", "idx": f"idx:{idx_dir}", "npz": f"npz:{npz_file}", "folder": f"folder:{image_folder}", "shapes": "shapes:6"}
+    return {
+        "digits": "digits",
+        "idx": f"idx:{idx_dir}",
+        "npz": f"npz:{npz_file}",
+        "folder": f"folder:{image_folder}",
+        "shapes": "shapes:6",
+    }
 
 
 @pytest.mark.parametrize("scheme", SCHEMES.names())

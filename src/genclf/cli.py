@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input or usage (one line on stderr), 1 internal bug
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -91,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N deterministic slices of the budget x seed x strategy grid "
+        "(one per machine; combine the run folders with 'genclf merge')",
+    )
+
+    p = sub.add_parser(
+        "merge",
+        help="combine the run folders of 'genclf run --shard I/N' into one run",
+        description="Concatenate the shards' results.csv in grid order, copy their cells and generators, and rebuild "
+        "summary.json, the figures and report.html. The shards must share one config.",
+    )
+    p.add_argument("runs", nargs="+", type=Path, help="run folders of the shards")
+    p.add_argument("--out", type=Path, required=True, help="folder of the merged run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser(
         "train",
@@ -172,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _common(p, training=False)
 
+    p = sub.add_parser(
+        "export",
+        help="export a trained classifier to ONNX",
+        description="Write a model file that runs without genclf: float32 images in [0, 1] (dynamic batch) -> class "
+        "probabilities, normalisation inside, class names in the metadata; checked against PyTorch with onnxruntime.",
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="folder written by 'genclf train'")
+    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--out", type=Path, required=True, help="output file, e.g. model.onnx")
+
     from genclf.models.pix2pix import COLORIZERS
 
     p = sub.add_parser(
@@ -243,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from genclf import colorize_commands, commands, generator_commands
 
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        args.quiet = True
     handler = f"cmd_{args.command.replace('-', '_')}"
     try:
         module = next(m for m in (commands, generator_commands, colorize_commands) if hasattr(m, handler))

@@ -18,7 +18,7 @@ from genclf.data.image_folder import read_images
 from genclf.errors import CheckpointError, ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
-from genclf.experiment import run_experiment
+from genclf.experiment import merge_runs, parse_shard, run_experiment
 from genclf.files import atomic_write, write_json, write_text
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
 from genclf.reporting.tables import format_table
@@ -36,8 +36,21 @@ def cmd_run(args: argparse.Namespace, overrides: list) -> None:
     if args.seed is not None and args.seeds is None:
         overrides.append(("seeds", [args.seed]))
     config = load_config(RunConfig, args.config_file or args.config or default_config_path(), overrides)
+    shard = parse_shard(args.shard)
     out = args.out or default_out("run")
-    result = run_experiment(config, out, quiet=args.quiet)
+    result = run_experiment(config, out, quiet=args.quiet, shard=shard)
+    if shard is not None:
+        print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
+    print_run(result, out)
+
+
+def cmd_merge(args: argparse.Namespace, overrides: list) -> None:
+    result = merge_runs(args.runs, args.out)
+    print(f"merged {len(args.runs)} run folder(s), {len(result.results)} results rows")
+    print_run(result, args.out)
+
+
+def print_run(result, out: Path) -> None:
     for budget, block in result.summary["budgets_detail"].items():
         print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
         print(format_table(block["strategies"]))
@@ -227,6 +240,17 @@ def cmd_predict(args: argparse.Namespace, overrides: list) -> None:
     out = args.out or default_out("predict")
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
+
+
+def cmd_export(args: argparse.Namespace, overrides: list) -> None:
+    from genclf.export import export_onnx
+
+    trained = load_classifier(args.checkpoint)
+    result = export_onnx(trained, args.out)
+    print(
+        f"exported {trained.name} ({len(trained.class_names)} classes) to {args.out}\n"
+        f"input: {result['genclf_input']}\nonnxruntime vs PyTorch: max |Δprob| = {result['max_abs_prob_diff']:.2e}"
+    )
 
 
 def cmd_datasets(args: argparse.Namespace, overrides: list) -> None:

@@ -8,6 +8,7 @@ skipped, so a killed run picks up where it stopped.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genclf.config import RunConfig, save_config, to_dict
-from genclf.data import ImageSet, load_dataset, make_split
+from genclf.config import RunConfig, load_config, save_config, to_dict
+from genclf.data import ImageSet, Split, load_dataset, make_split
+from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import corruption_error
@@ -75,8 +77,32 @@ def _budget_key(budget: int | None) -> str:
     return "all" if budget is None else str(budget)
 
 
-def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> RunOutput:
-    """Run (or resume) the grid of ``config`` into folder ``out``; write results, summary, figures, report."""
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/N"`` (1 <= i <= N) -> (i, N)."""
+    if text is None:
+        return None
+    left, _, right = str(text).partition("/")
+    try:
+        i, n = int(left), int(right)
+    except ValueError:
+        i = n = 0
+    if not 1 <= i <= n:
+        raise ConfigError("--shard", f"expected i/N with 1 <= i <= N (e.g. 2/4), got {text!r}")
+    return i, n
+
+
+def grid_cells(config: RunConfig, shard: tuple[int, int] | None = None) -> list[tuple]:
+    """The (budget, seed, strategy) cells in their canonical order; with ``shard=(i, N)`` every N-th one from the i-th."""
+    d = config.data
+    cells = [(k, seed, s) for k in d.budgets() for seed in config.seeds for s in config.strategies]
+    return cells if shard is None else cells[shard[0] - 1 :: shard[1]]
+
+
+def run_experiment(
+    config: RunConfig, out: str | Path, quiet: bool = False, shard: tuple[int, int] | None = None
+) -> RunOutput:
+    """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
+    results, summary, figures, report. Shards of one config are combined by ``merge_runs``."""
     out = Path(out)
     for strategy_config in config.strategies:
         build_strategy(strategy_config)  # validate names and parameters before any training
@@ -107,7 +133,7 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
         )
         for r in rows
     }
-    cells = [(k, seed, s) for k in d.budgets() for seed in config.seeds for s in config.strategies]
+    cells = grid_cells(config, shard)
     contexts: dict[tuple, Context] = {}
     bar = tqdm(cells, desc="grid", unit="cell", disable=quiet or None)
     for k, seed, strategy_config in bar:
@@ -161,16 +187,63 @@ def run_experiment(config: RunConfig, out: str | Path, quiet: bool = False) -> R
             )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
-    results = add_mce(pd.DataFrame(rows), out)
-    atomic_write(results_path, lambda tmp: results.to_csv(tmp, index=False))
-    summary = summarize(results, config)
-    summary["split"] = splits[(d.budgets()[0], config.seeds[0])].summary()
     first = splits[(d.budgets()[0], config.seeds[0])]
-    figures = make_figures(results, summary, config, data.train.class_names, out, first.test)
+    return finalize(pd.DataFrame(rows), config, out, data.name, data.train.class_names, first)
+
+
+def finalize(
+    results: pd.DataFrame, config: RunConfig, out: Path, data_name: str, class_names: list[str], first: Split
+) -> RunOutput:
+    """From results.csv's rows: mCE, summary.json, figures and report.html."""
+    results = add_mce(results, out)
+    atomic_write(out / RESULTS, lambda tmp: results.to_csv(tmp, index=False))
+    summary = summarize(results, config)
+    summary["split"] = first.summary()
+    figures = make_figures(results, summary, config, class_names, out, first.test)
     summary["figures"] = [str(p.relative_to(out)) for p, _ in figures]
     write_json(out / SUMMARY, summary)
-    build_report(summary, figures, out / "report.html", title=f"genclf report: {data.name}")
+    build_report(summary, figures, out / "report.html", title=f"genclf report: {data_name}")
     return RunOutput(out, results, summary)
+
+
+def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
+    """Combine the run folders of shards of one config (``genclf run --shard i/N``) into ``out``: their
+    results.csv rows in the grid's canonical order, cells/ and generators/, then summary, figures, report."""
+    folders, out = [Path(f) for f in folders], Path(out)
+    configs = []
+    for folder in folders:
+        if not (folder / RESULTS).is_file() or not (folder / "config.yaml").is_file():
+            raise ConfigError(folder, "not a genclf run folder (expected results.csv and config.yaml)")
+        configs.append(load_config(RunConfig, folder / "config.yaml"))
+    config = configs[0]
+    for folder, other in zip(folders[1:], configs[1:]):
+        if to_dict(other) != to_dict(config):
+            raise ConfigError(folder, f"its config.yaml differs from {folders[0]}'s: shards must share one config")
+    tables = [pd.read_csv(f / RESULTS, keep_default_na=False, na_values=[""]) for f in folders]
+    results = pd.concat(tables, ignore_index=True)
+    entry = results["entry"] if "entry" in results else results["strategy"]
+    order = {(_budget_key(k), seed, s.display_name): i for i, (k, seed, s) in enumerate(grid_cells(config))}
+    keys = [
+        order.get((_budget_key(None if pd.isna(k) else int(k)), int(seed), e), len(order))
+        for k, seed, e in zip(results["k_per_class"], results["seed"], entry)
+    ]
+    results = (
+        results.assign(_order=keys, _row=range(len(results)))
+        .sort_values(["_order", "_row"], kind="stable")
+        .drop_duplicates(subset=["strategy", "k_per_class", "seed"])
+        .drop(columns=["_order", "_row"])
+        .reset_index(drop=True)
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    for folder in folders:
+        for sub in ("cells", "generators"):
+            if (folder / sub).is_dir() and folder.resolve() != out.resolve():
+                shutil.copytree(folder / sub, out / sub, dirs_exist_ok=True)
+    data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
+    d = config.data
+    first = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
+    return finalize(results, config, out, data.name, data.train.class_names, first)
 
 
 def raise_duplicate(names: list[str]) -> None:

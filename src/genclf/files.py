@@ -13,9 +13,12 @@ from typing import Any
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path``.
 
-    The temporary file lives in the destination folder so the rename is atomic.
+    The temporary file lives in the destination folder so the rename is atomic. Under ``torchrun`` only
+    rank 0 writes; on the other ranks this is a no-op.
     """
     path = Path(path)
+    if os.environ.get("RANK", "0") != "0":
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -14,12 +14,15 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
-from genclf.errors import CheckpointError, TrainingError
+from genclf.errors import CheckpointError, ConfigError, TrainingError
+from genclf.models.output import StepOutput
 from genclf.seeding import generator, seed_everything
+from genclf.training import distributed
 from genclf.training.checkpoint import (
     load_state,
     optimizer_from_flat,
@@ -104,10 +107,25 @@ class Trainer:
         """
         cfg = self.config
         seed_everything(self.seed)
+        owns = getattr(model, "owns_optimization", False)
+        engine = None
+        if distributed.is_distributed():
+            if owns:
+                raise ConfigError(
+                    "torchrun",
+                    f"distributed training of {desc} (a model that steps its own optimizers) is not supported; "
+                    "run it in one process",
+                )
+            if self.device.type == "cuda":
+                self.device = torch.device("cuda", distributed.local_rank())
+            distributed.setup(self.device)
         model.to(self.device)
         if self.precision.channels_last:
             model.to(memory_format=torch.channels_last)
-        owns = getattr(model, "owns_optimization", False)
+        if distributed.is_distributed():  # DDP broadcasts rank 0's weights now and averages gradients later
+            engine = DistributedDataParallel(
+                distributed.StepModule(model), device_ids=[self.device.index] if self.device.type == "cuda" else None
+            )
         optimizer = (
             model.configure_optimizers(cfg)
             if owns
@@ -117,8 +135,9 @@ class Trainer:
         for opt in optimizers:
             for group in opt.param_groups:
                 group.setdefault("base_lr", group["lr"])
-        batch_size = min(cfg.batch_size, len(images))
-        steps_per_epoch = max(1, len(images) // batch_size)
+        local = len(images) // distributed.world_size()  # images per rank and epoch
+        batch_size = min(cfg.batch_size, local)
+        steps_per_epoch = max(1, local // batch_size)
         total_steps = cfg.epochs * steps_per_epoch
         history: list[dict[str, float]] = []
         best = {"score": -math.inf, "epoch": -1, "weights": None}
@@ -133,6 +152,7 @@ class Trainer:
             try:
                 sums, seen = self._run_epoch(
                     model,
+                    engine,
                     optimizers,
                     owns,
                     images,
@@ -193,6 +213,7 @@ class Trainer:
     def _run_epoch(
         self,
         model,
+        engine,
         optimizers,
         owns,
         images,
@@ -209,12 +230,15 @@ class Trainer:
         model.train()
         sums: dict[str, float] = {}
         seen = 0
+        if engine is not None:  # this rank's slice of the epoch (DistributedSampler)
+            order = distributed.shard_order(len(images), self.seed, epoch)
+            images, labels = images[order], labels[order]
         batches = iterate_batches(
             images,
             labels,
             batch_size,
             normalization,
-            shuffle=True,
+            shuffle=engine is None,
             generator=generator(self.seed * 100_003 + epoch),
             drop_last=True,
             device=self.device,
@@ -236,7 +260,7 @@ class Trainer:
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * scale
             with self.precision.autocast(self.device):
-                out = model.training_step((x, y))
+                out = model.training_step((x, y)) if engine is None else StepOutput(*engine(x, y))
             if not torch.isfinite(out.loss.detach()):
                 raise _Diverged(f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step + 1}")
             if not owns:
@@ -246,7 +270,9 @@ class Trainer:
             for key, value in out.logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             seen += x.shape[0]
-        return sums, seen
+        if engine is not None:
+            distributed.broadcast_buffers(model)
+        return distributed.mean_across_ranks(sums), seen * distributed.world_size()
 
     def _save(self, state_dir, model, optimizers, best, history, run) -> None:
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}

@@ -1,0 +1,92 @@
+"""Export a trained classifier to ONNX: one file that runs without genclf (onnxruntime, or any ONNX runtime).
+
+The exported graph takes float32 images in [0, 1], shape (batch, C, H, W) with a dynamic batch axis, applies
+genclf's normalisation inside, and returns class probabilities (batch, K). Class names, normalisation and the
+input contract are stored in the model's metadata (``metadata_props``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from genclf.classify import TrainedClassifier
+from genclf.errors import ConfigError
+from genclf.files import atomic_write
+
+FORMATS = ("onnx",)
+
+
+class Probabilities(nn.Module):
+    """[0, 1] images -> normalise -> network -> softmax."""
+
+    def __init__(self, trained: TrainedClassifier):
+        super().__init__()
+        self.model = trained.model
+        self.register_buffer("mean", torch.tensor(trained.normalization.mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(trained.normalization.std).view(1, -1, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.model((images - self.mean) / self.std).float(), dim=1)
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ConfigError("--format onnx", f"needs the '{module}' package: pip install 'genclf[export]'") from None
+
+
+def export_onnx(trained: TrainedClassifier, path: str | Path) -> dict:
+    """Write ``path`` (atomically) and check it against PyTorch with onnxruntime; returns the metadata
+    and the measured max |probability difference| on a random batch."""
+    onnx = _require("onnx")
+    ort = _require("onnxruntime")
+    _require("onnxscript")
+    path = Path(path)
+    wrapper = Probabilities(trained).eval().cpu()
+    example = torch.rand(2, trained.channels, trained.image_size, trained.image_size)
+    meta = {
+        "genclf_model": trained.name,
+        "genclf_class_names": json.dumps(trained.class_names),
+        "genclf_normalization": json.dumps({"mean": trained.normalization.mean, "std": trained.normalization.std}),
+        "genclf_input": f"float32 images in [0, 1], shape (batch, {trained.channels}, {trained.image_size}, {trained.image_size})",
+        "genclf_output": "float32 class probabilities, shape (batch, num_classes), in genclf_class_names order",
+    }
+
+    def write(tmp: Path) -> None:
+        scratch = tmp.with_name(tmp.name + ".export.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapper,
+                (example,),
+                str(scratch),
+                input_names=["images"],
+                output_names=["probabilities"],
+                dynamic_shapes={"images": {0: torch.export.Dim("batch")}},
+                dynamo=True,
+                verbose=False,
+            )
+        model = onnx.load(str(scratch))
+        for key, value in meta.items():
+            entry = model.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.save(model, str(tmp))
+        os.remove(scratch)
+
+    atomic_write(path, write)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    batch = torch.rand(
+        7, trained.channels, trained.image_size, trained.image_size, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        expected = wrapper(batch).numpy()
+    got = session.run(None, {"images": batch.numpy()})[0]
+    return {**meta, "max_abs_prob_diff": float(np.abs(got - expected).max())}

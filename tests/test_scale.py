@@ -1,0 +1,92 @@
+"""Grid sharding and merging, device errors, and distributed training with torchrun (gloo, 2 CPU processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+CONFIG = (
+    "data: {spec: digits, k_per_class: 5}\n"
+    "train: {epochs: 2, batch_size: 16, precision: fp32}\n"
+    "generator_train: {epochs: 2, batch_size: 16, precision: fp32}\n"
+    "strategies: [{name: baseline}, {name: class_weights}, {name: synthetic_augmentation}]\n"
+    "seeds: [0, 1]\n"
+)
+
+
+def _comparable(path) -> pd.DataFrame:
+    return pd.read_csv(path).drop(columns=["train_seconds"])
+
+
+def test_sharded_runs_merged_equal_the_unsharded_run(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(CONFIG)
+    assert cli("run", config, "--out", tmp_path / "full", "--quiet").code == 0
+    for i in (1, 2):
+        result = cli("run", config, "--shard", f"{i}/2", "--out", tmp_path / f"shard{i}", "--quiet")
+        assert result.code == 0, result.err
+        assert len(pd.read_csv(tmp_path / f"shard{i}" / "results.csv")) == 3  # 6 cells, half each
+    merged = cli("merge", tmp_path / "shard1", tmp_path / "shard2", "--out", tmp_path / "merged", "--quiet")
+    assert merged.code == 0, merged.err
+    pd.testing.assert_frame_equal(
+        _comparable(tmp_path / "merged" / "results.csv"), _comparable(tmp_path / "full" / "results.csv")
+    )
+    assert (tmp_path / "merged" / "report.html").stat().st_size > 0
+
+
+@pytest.mark.parametrize("shard", ["3/2", "0/2", "a/b", "2"])
+def test_bad_shard_is_a_one_line_error(cli, tmp_path, shard):
+    result = cli("run", "--shard", shard, "--out", tmp_path / "o", "--quiet")
+    assert result.code == 2 and "--shard" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_merge_refuses_shards_of_different_configs(cli, tmp_path):
+    for name, seeds in (("a", "[0]"), ("b", "[1]")):
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(
+            CONFIG.replace("seeds: [0, 1]", f"seeds: {seeds}").replace(", {name: synthetic_augmentation}", "")
+        )
+        assert cli("run", config, "--out", tmp_path / name, "--quiet").code == 0
+    result = cli("merge", tmp_path / "a", tmp_path / "b", "--out", tmp_path / "m")
+    assert result.code == 2 and "config.yaml differs" in result.err
+
+
+def test_cuda_on_a_machine_without_cuda_is_a_one_line_error(cli, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = cli("train", "--data", "digits", "--device", "cuda", "--epochs", "1", "--out", tmp_path / "o")
+    assert result.code == 2 and "--device" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def _torchrun(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path):
+    result = _torchrun(str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    rank0 = torch.load(tmp_path / "weights_rank0.pt")
+    rank1 = torch.load(tmp_path / "weights_rank1.pt")
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    assert (tmp_path / "ckpt" / "model.safetensors").is_file()
+    assert not list((tmp_path / "ckpt").glob(".*.tmp"))
+    # the logged training loss is the mean over ranks, so both ranks report the same numbers
+    assert (tmp_path / "history_rank0.txt").read_text() == (tmp_path / "history_rank1.txt").read_text()
+
+
+def test_genclf_train_under_torchrun_prints_and_writes_once(tmp_path):
+    out = tmp_path / "ckpt"
+    result = _torchrun("-m", "genclf", "train", "--data", "digits", "--epochs", "1", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("checkpoint:") == 1
+    assert (out / "model.safetensors").is_file() and (out / "metrics.json").is_file()
