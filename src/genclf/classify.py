@@ -78,7 +78,7 @@ def macro_f1(labels: torch.Tensor, predicted: np.ndarray, num_classes: int) -> f
     return float(f1.mean())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict_proba(
     model: torch.nn.Module,
     images: torch.Tensor,
