@@ -39,39 +39,27 @@ class Context:
         """The generator ``name`` trained on ``split.train``, trained at most once per context."""
         from genclf.generation import load_generator, save_generator, train_generator
 
-        options = dict(options or {})
-        key = name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
-        if key in self.cache:
-            return self.cache[key]
-        folder = self.generator_store / key if self.generator_store is not None else None
-        if folder is not None and (folder / "model.safetensors").is_file():
-            trained = load_generator(folder)
-        else:
-            trained, _ = train_generator(
-                split.train, name, self.generator_train, self.seed, quiet=self.quiet, options=options
-            )
-            if folder is not None:
-                save_generator(folder, trained, seed=self.seed)
-        self.cache[key] = trained
-        return trained
+        return self._trained_once(name, options, split.train, train_generator, load_generator, save_generator)
 
     def colorizer(self, name: str, images, options: dict[str, Any] | None = None):
         """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context."""
         from genclf.colorize import load_colorizer, save_colorizer, train_colorizer
 
+        return self._trained_once(name, options, images, train_colorizer, load_colorizer, save_colorizer, "colorizer_")
+
+    def _trained_once(self, name, options, images, train, load, save, prefix: str = ""):
+        """Memory cache, then the run's disk store, then train (and store)."""
         options = dict(options or {})
-        key = "colorizer_" + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
+        key = prefix + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
         if key in self.cache:
             return self.cache[key]
         folder = self.generator_store / key if self.generator_store is not None else None
         if folder is not None and (folder / "model.safetensors").is_file():
-            trained = load_colorizer(folder)
+            trained = load(folder)
         else:
-            trained, _ = train_colorizer(
-                images, name, self.generator_train, self.seed, quiet=self.quiet, options=options
-            )
+            trained, _ = train(images, name, self.generator_train, self.seed, quiet=self.quiet, options=options)
             if folder is not None:
-                save_colorizer(folder, trained, seed=self.seed)
+                save(folder, trained, seed=self.seed)
         self.cache[key] = trained
         return trained
 

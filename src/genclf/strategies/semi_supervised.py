@@ -72,7 +72,8 @@ class SemiSupervisedGAN(Classifier):
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        real_features = self.classifier.features(unlabeled).detach().mean(0)
+        with torch.no_grad():
+            real_features = self.classifier.features(unlabeled).mean(0)
         loss_g = (self.classifier.features(self._fake(len(x), x.device)).mean(0) - real_features).pow(2).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
