@@ -147,3 +147,19 @@ def test_bad_run_configs_are_one_line_errors(cli, tmp_path, yaml_text, fragment)
     config.write_text(yaml_text)
     result = cli("run", config, "--out", tmp_path / "o", "--quiet")
     assert result.code == 2 and fragment in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_headline_with_one_seed_says_it_cannot_tell():
+    from genclf.experiment import headline
+
+    comparison = {
+        "strategy": "semi_supervised_gan",
+        "reference": "baseline",
+        "mean_diff": 0.05,
+        "p_ttest": None,
+        "n": 1,
+    }
+    text = headline(
+        [comparison], {"semi_supervised_gan": "semi_supervised_gan", "baseline": "baseline"}, "baseline", "macro_f1"
+    )
+    assert text.startswith("Untested") and "+5.0 macro_f1 points" in text

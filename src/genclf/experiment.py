@@ -368,6 +368,12 @@ def headline(comparisons: list[dict], methods: dict[str, str], best_classical: s
     best = max(against, key=lambda c: c["mean_diff"])
     p = "n/a" if best["p_ttest"] is None else f"{best['p_ttest']:.3g}"
     gains = [c for c in against if c["p_ttest"] is not None and c["p_ttest"] < 0.05 and c["mean_diff"] > 0]
+    if best["n"] < 2:
+        return (
+            f"Untested: one seed cannot show significance; the best generative strategy, {best['strategy']}, is at "
+            f"{100 * best['mean_diff']:+.1f} {metric} points against the best classical strategy ({best_classical}). "
+            "Run more seeds for a verdict."
+        )
     if gains:
         names = ", ".join(c["strategy"] for c in gains)
         return f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy ({best_classical}); the largest gain is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points (p = {p})."
