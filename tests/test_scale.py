@@ -90,3 +90,11 @@ def test_genclf_train_under_torchrun_prints_and_writes_once(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("checkpoint:") == 1
     assert (out / "model.safetensors").is_file() and (out / "metrics.json").is_file()
+
+
+def test_precision_names(cli, tmp_path):
+    ok = cli("train", "--data", "digits", "--precision", "32", "--epochs", "1", "--out", tmp_path / "a", "--quiet")
+    assert ok.code == 0, ok.err
+    if not torch.cuda.is_available():
+        bad = cli("train", "--data", "digits", "--precision", "16-mixed", "--epochs", "1", "--out", tmp_path / "b")
+        assert bad.code == 2 and "16-mixed" in bad.err and "CUDA" in bad.err

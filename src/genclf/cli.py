@@ -62,8 +62,12 @@ def _common(parser: argparse.ArgumentParser, data: bool = True, training: bool =
         parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
         parser.add_argument(
             "--precision",
-            choices=("auto", "fp32", "bf16"),
-            help="auto = bf16 + channels_last where the hardware has native bf16, else fp32",
+            choices=("auto", "fp32", "32", "bf16", "bf16-mixed", "16-mixed"),
+            help="auto = bf16 + channels_last where the hardware has native bf16, else fp32; "
+            "16-mixed = fp16 autocast + GradScaler (CUDA)",
+        )
+        parser.add_argument(
+            "--compile", action="store_true", default=None, help="torch.compile the training step (long GPU runs)"
         )
         parser.add_argument(
             "--k-per-class",
@@ -257,6 +261,7 @@ COMMON_KEYS = {
     "batch_size": "train.batch_size",
     "lr": "train.lr",
     "precision": "train.precision",
+    "compile": "train.compile",
     "device": "train.device",
 }
 

@@ -10,7 +10,8 @@ import torch
 
 from genclf.errors import ConfigError
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "16-mixed")
+ALIASES = {"32": "fp32", "32-true": "fp32", "bf16-mixed": "bf16"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -45,6 +46,7 @@ class Precision:
     name: str
     dtype: torch.dtype | None
     channels_last: bool
+    grad_scaling: bool = False  # fp16 needs a GradScaler against gradient underflow; bf16 does not
 
     def autocast(self, device: torch.device):
         if self.dtype is None:
@@ -53,8 +55,15 @@ class Precision:
 
 
 def resolve_precision(name: str, device: torch.device) -> Precision:
+    name = ALIASES.get(str(name), name)
     if name not in PRECISIONS:
-        raise ConfigError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {name!r}")
+        raise ConfigError("--precision", f"expected one of {', '.join(PRECISIONS)} (or 32, bf16-mixed), got {name!r}")
+    if name == "16-mixed":
+        if device.type != "cuda":
+            raise ConfigError(
+                "--precision", f"16-mixed (fp16 autocast + GradScaler) needs a CUDA device, not {device.type}"
+            )
+        return Precision("16-mixed", torch.float16, channels_last=True, grad_scaling=True)
     if name == "auto":
         native = (
             cpu_has_native_bf16() if device.type == "cpu" else device.type == "cuda" and torch.cuda.is_bf16_supported()

@@ -44,8 +44,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_fraction: float = 0.05
     patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
-    precision: str = "auto"
+    precision: str = "auto"  # auto | fp32 (32) | bf16 (bf16-mixed) | 16-mixed (CUDA, with GradScaler)
     device: str = "auto"
+    compile: bool = False  # torch.compile the training step (worth it for long GPU runs)
 
 
 @dataclass
@@ -126,6 +127,9 @@ class Trainer:
             engine = DistributedDataParallel(
                 distributed.StepModule(model), device_ids=[self.device.index] if self.device.type == "cuda" else None
             )
+        if cfg.compile:
+            engine = torch.compile(engine if engine is not None else distributed.StepModule(model))
+        scaler = torch.amp.GradScaler(self.device.type) if self.precision.grad_scaling and not owns else None
         optimizer = (
             model.configure_optimizers(cfg)
             if owns
@@ -153,6 +157,7 @@ class Trainer:
                 sums, seen = self._run_epoch(
                     model,
                     engine,
+                    scaler,
                     optimizers,
                     owns,
                     images,
@@ -214,6 +219,7 @@ class Trainer:
         self,
         model,
         engine,
+        scaler,
         optimizers,
         owns,
         images,
@@ -230,7 +236,7 @@ class Trainer:
         model.train()
         sums: dict[str, float] = {}
         seen = 0
-        if engine is not None:  # this rank's slice of the epoch (DistributedSampler)
+        if distributed.is_distributed():  # this rank's slice of the epoch (DistributedSampler)
             order = distributed.shard_order(len(images), self.seed, epoch)
             images, labels = images[order], labels[order]
         batches = iterate_batches(
@@ -238,7 +244,7 @@ class Trainer:
             labels,
             batch_size,
             normalization,
-            shuffle=engine is None,
+            shuffle=not distributed.is_distributed(),
             generator=generator(self.seed * 100_003 + epoch),
             drop_last=True,
             device=self.device,
@@ -265,12 +271,17 @@ class Trainer:
                 raise _Diverged(f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step + 1}")
             if not owns:
                 optimizers[0].zero_grad(set_to_none=True)
-                out.loss.backward()
-                optimizers[0].step()
+                if scaler is None:
+                    out.loss.backward()
+                    optimizers[0].step()
+                else:
+                    scaler.scale(out.loss).backward()
+                    scaler.step(optimizers[0])
+                    scaler.update()
             for key, value in out.logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             seen += x.shape[0]
-        if engine is not None:
+        if distributed.is_distributed():
             distributed.broadcast_buffers(model)
         return distributed.mean_across_ranks(sums), seen * distributed.world_size()
 
