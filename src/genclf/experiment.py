@@ -306,6 +306,9 @@ def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], met
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
     comparisons, verdicts = [], {}
     for name, group in block.groupby("strategy", sort=False):
+        if methods.get(name) in REFERENCES:  # an upper bound shown for context, not a candidate
+            verdicts[str(name)] = ["reference (upper bound), not compared"]
+            continue
         lines = []
         for reference in dict.fromkeys([baseline, best_classical]):
             if reference is None or reference == name:

@@ -31,7 +31,7 @@ def _img(path: Path, caption: str) -> str:
 
 def _verdict_table(comparisons: list[dict], metric: str) -> str:
     rows = [
-        f"<table class='verdicts'><tr><th>strategy</th><th>compared with</th><th>Δ {metric} (points, mean ± std)</th>"
+        f"<div class='scroll'><table class='verdicts'><tr><th>strategy</th><th>compared with</th><th>Δ {metric} (points, mean ± std)</th>"
         "<th>95% bootstrap CI</th><th>paired t-test p</th><th>verdict</th></tr>"
     ]
     for cmp in comparisons:
@@ -48,7 +48,7 @@ def _verdict_table(comparisons: list[dict], metric: str) -> str:
             f"<td>[{100 * cmp['ci_low']:+.1f}, {100 * cmp['ci_high']:+.1f}]</td><td>{'–' if p is None else f'{p:.3g}'}</td>"
             f"<td class='{_verdict_class(word)}'>{word}</td></tr>"
         )
-    return "".join(rows) + "</table>"
+    return "".join(rows) + "</table></div>"
 
 
 def _verdict_class(line: str) -> str:
