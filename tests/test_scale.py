@@ -70,8 +70,9 @@ def _torchrun(*args: str, cwd=None) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
 
 
-def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path):
-    result = _torchrun(str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path))
+@pytest.mark.parametrize("kind", ["classifier", "cgan"])
+def test_torchrun_two_gloo_processes_end_with_identical_weights(tmp_path, kind):
+    result = _torchrun(str(Path(__file__).parent / "ddp_worker.py"), str(tmp_path), kind)
     assert result.returncode == 0, result.stderr[-2000:]
     rank0 = torch.load(tmp_path / "weights_rank0.pt")
     rank1 = torch.load(tmp_path / "weights_rank1.pt")

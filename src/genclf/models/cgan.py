@@ -12,6 +12,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genclf.models.generative import GENERATORS, GenerativeModel, to_uint8, upsampling_plan
 from genclf.models.output import StepOutput
+from genclf.training.distributed import net
 
 
 class Generator(nn.Module):
@@ -79,6 +80,7 @@ class ConditionalGAN(GenerativeModel):
 
     owns_optimization = True
     supports_bf16 = False
+    distributed_modules = ("generator", "discriminator")  # wrapped in DDP under torchrun
 
     def __init__(
         self,
@@ -109,16 +111,18 @@ class ConditionalGAN(GenerativeModel):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
         real, labels = batch
+        generator, discriminator = net(self, "generator"), net(self, "discriminator")
         z = torch.randn(len(real), self.latent_dim, device=real.device)
-        fake = self.generator(z, labels)
-        loss_d = (
-            F.relu(1 - self.discriminator(self._augment(real), labels)).mean()
-            + F.relu(1 + self.discriminator(self._augment(fake.detach()), labels)).mean()
+        fake = generator(z, labels)
+        # real and fake in one discriminator call: one forward per backward, as DDP expects
+        scores = discriminator(
+            torch.cat([self._augment(real), self._augment(fake.detach())]), torch.cat([labels, labels])
         )
+        loss_d = F.relu(1 - scores[: len(real)]).mean() + F.relu(1 + scores[len(real) :]).mean()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        loss_g = -self.discriminator(self._augment(fake), labels).mean()
+        loss_g = -discriminator(self._augment(fake), labels).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

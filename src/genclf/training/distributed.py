@@ -73,6 +73,23 @@ def broadcast_buffers(model: torch.nn.Module) -> None:
         dist.broadcast(buffer.data, src=0)
 
 
+def wrap_modules(model: torch.nn.Module, wrap) -> None:
+    """For a model that steps its own optimizers: wrap each network named in ``model.distributed_modules``
+    in DDP, kept outside the module tree (so state_dict keys do not change); ``net(model, name)`` finds it."""
+    wrapped = {name: wrap(getattr(model, name)) for name in model.distributed_modules}
+    object.__setattr__(model, "_distributed_wrappers", wrapped)
+
+
+def unwrap_modules(model: torch.nn.Module) -> None:
+    if "_distributed_wrappers" in vars(model):
+        object.__delattr__(model, "_distributed_wrappers")
+
+
+def net(model: torch.nn.Module, name: str):
+    """The DDP wrapper of ``model.<name>`` under torchrun, else the network itself."""
+    return vars(model).get("_distributed_wrappers", {}).get(name) or getattr(model, name)
+
+
 class StepModule(torch.nn.Module):
     """Routes ``training_step`` through ``forward`` so DistributedDataParallel sees (and syncs) it."""
 

@@ -111,7 +111,7 @@ class Trainer:
         owns = getattr(model, "owns_optimization", False)
         engine = None
         if distributed.is_distributed():
-            if owns:
+            if owns and not getattr(model, "distributed_modules", ()):
                 raise ConfigError(
                     "torchrun",
                     f"distributed training of {desc} (a model that steps its own optimizers) is not supported; "
@@ -124,9 +124,11 @@ class Trainer:
         if self.precision.channels_last:
             model.to(memory_format=torch.channels_last)
         if distributed.is_distributed():  # DDP broadcasts rank 0's weights now and averages gradients later
-            engine = DistributedDataParallel(
-                distributed.StepModule(model), device_ids=[self.device.index] if self.device.type == "cuda" else None
-            )
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            if owns:  # e.g. a GAN: each of its networks gets its own DDP wrapper, used by its training_step
+                distributed.wrap_modules(model, lambda m: DistributedDataParallel(m, device_ids=device_ids))
+            else:
+                engine = DistributedDataParallel(distributed.StepModule(model), device_ids=device_ids)
         if cfg.compile:
             engine = torch.compile(engine if engine is not None else distributed.StepModule(model))
         scaler = torch.amp.GradScaler(self.device.type) if self.precision.grad_scaling and not owns else None
@@ -207,6 +209,7 @@ class Trainer:
                 on_epoch_end(epoch, record)
             if cfg.patience > 0 and run["waited"] >= cfg.patience:
                 break
+        distributed.unwrap_modules(model)
         if best["weights"] is not None:
             model.load_state_dict(best["weights"])
         model.eval()
