@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         args.quiet = True
+        warnings.simplefilter("ignore")
     handler = f"cmd_{args.command.replace('-', '_')}"
     try:
         module = next(m for m in (commands, generator_commands, colorize_commands) if hasattr(m, handler))
