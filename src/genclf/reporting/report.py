@@ -42,6 +42,8 @@ def _verdict_table(comparisons: list[dict], metric: str) -> str:
             if significant
             else "no significant difference"
         )
+        if cmp["mean_diff"] == 0 and cmp["std_diff"] == 0:
+            word = "identical on every seed (changed nothing)"
         rows.append(
             f"<tr class='row' data-strategy='{html.escape(cmp['strategy'])}'><td>{html.escape(cmp['strategy'])}</td>"
             f"<td>{html.escape(cmp['reference'])}</td><td>{100 * cmp['mean_diff']:+.1f} ± {100 * cmp['std_diff']:.1f}</td>"
