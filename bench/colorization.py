@@ -57,7 +57,7 @@ def main() -> None:
         results["datasets"][dataset] = {
             "config": f"configs/{config}.yaml",
             "seeds": report["seeds"],
-            "wall_seconds": report["wall_seconds_this_invocation"],
+            "fit_seconds_all_cells": report["fit_seconds_all_cells"],
             "colorizers": table(report),
         }
         path.write_text(json.dumps(results, indent=2) + "\n")

@@ -517,6 +517,7 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
                         corruptions,
                         folder / f"corruptions_k{budget}.png",
                         "accuracy per corruption (mean over severities and seeds)",
+                        label="accuracy",
                     ),
                     f"robustness: accuracy per corruption, budget {budget}",
                 )

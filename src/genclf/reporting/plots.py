@@ -87,7 +87,7 @@ def budget_curves(curves: dict[str, tuple[list[int], list[float], list[float]]],
 
 
 def per_class_heatmap(
-    values: np.ndarray, strategies: list[str], class_names: list[str], path: str | Path, title: str
+    values: np.ndarray, strategies: list[str], class_names: list[str], path: str | Path, title: str, label: str = "F1"
 ) -> Path:
     """Per-class F1 (rows: strategies, columns: classes)."""
     fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(class_names) + 2.5), max(2.5, 0.35 * len(strategies) + 1.2)))
@@ -105,7 +105,7 @@ def per_class_heatmap(
                 fontsize=6,
                 color="white" if value < 0.6 else "black",
             )
-    fig.colorbar(image, ax=ax, fraction=0.046, label="F1")
+    fig.colorbar(image, ax=ax, fraction=0.046, label=label)
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
@@ -185,8 +185,11 @@ def reliability_diagrams(curves: dict, path: str | Path, title: str = "reliabili
 def adversarial_curves(curves: dict[str, tuple[list[float], list[float]]], path: str | Path, title: str) -> Path:
     """Accuracy under attack against eps, one line per (strategy, attack) ({label: (eps, accs)})."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    colours: dict[str, str] = {}
     for name, (eps, accuracy) in curves.items():
-        ax.plot(eps, accuracy, marker="o", ls="--" if name.endswith("PGD") else "-", label=name)
+        model = name.rsplit(" ", 1)[0]  # "<strategy> FGSM" and "<strategy> PGD" share a colour
+        colours.setdefault(model, f"C{len(colours) % 10}")
+        ax.plot(eps, accuracy, marker="o", ls="--" if name.endswith("PGD") else "-", color=colours[model], label=name)
     ax.set_xlabel("eps (L-infinity, pixel units in [0, 1])")
     ax.set_ylabel("accuracy")
     ax.grid(alpha=0.3)
