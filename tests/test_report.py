@@ -150,7 +150,7 @@ def test_bad_run_configs_are_one_line_errors(cli, tmp_path, yaml_text, fragment)
 
 
 def test_headline_with_one_seed_says_it_cannot_tell():
-    from genclf.experiment import headline
+    from genclf.reporting.summary import headline
 
     comparison = {
         "strategy": "semi_supervised_gan",
