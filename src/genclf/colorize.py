@@ -13,7 +13,7 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from genclf.data.images import ImageSet
-from genclf.data.splits import Normalization
+from genclf.data.splits import Normalization, Split
 from genclf.errors import DataError
 from genclf.models.pix2pix import Colorizer, build_colorizer, to_grey_rgb
 from genclf.training.checkpoint import load_model, save_model
@@ -47,6 +47,22 @@ class TrainedColorizer:
             "class_names": [],
             **extra,
         }
+
+
+def colour_pool(split: Split) -> ImageSet:
+    """Every colour image a colorizer may learn from: the labeled set plus the unlabeled pool (colour needs no labels)."""
+    if split.unlabeled is None or not len(split.unlabeled):
+        return split.train
+    return ImageSet(
+        torch.cat([split.train.images, split.unlabeled.images]),
+        torch.cat([split.train.labels, split.unlabeled.labels]),
+        split.class_names,
+    )
+
+
+def per_class_sample(images: ImageSet, per_class: int = 3) -> torch.Tensor:
+    """Indices of the first ``per_class`` images of every class, for strips a person looks at."""
+    return torch.cat([torch.nonzero(images.labels == c).flatten()[:per_class] for c in range(images.num_classes)])
 
 
 def require_colour(images: ImageSet, where: str) -> None:

@@ -13,7 +13,9 @@ from genclf.cli import default_out
 from genclf.colorize import (
     colorization_scores,
     colorization_strip,
+    colour_pool,
     load_colorizer,
+    per_class_sample,
     require_colour,
     save_colorizer,
     train_colorizer,
@@ -21,15 +23,10 @@ from genclf.colorize import (
 from genclf.commands import prepare_training
 from genclf.config import ColorizerJobConfig, load_config, to_dict
 from genclf.data.image_folder import read_images
-from genclf.data.images import ImageSet
 from genclf.errors import DataError
 from genclf.files import atomic_write, write_json
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.training.trainer import describe
-
-
-def _shown(images: ImageSet, per_class: int = 3) -> torch.Tensor:
-    return torch.cat([torch.nonzero(images.labels == c).flatten()[:per_class] for c in range(images.num_classes)])
 
 
 def cmd_train_colorizer(args: argparse.Namespace, overrides: list) -> None:
@@ -40,17 +37,11 @@ def cmd_train_colorizer(args: argparse.Namespace, overrides: list) -> None:
         )
     out, data, split = prepare_training(args, config, "train-colorizer")
     require_colour(split.train, config.data.spec)
-    pool = split.train
-    if split.unlabeled is not None and len(split.unlabeled):  # colour needs no labels: use every image
-        pool = ImageSet(
-            torch.cat([pool.images, split.unlabeled.images]),
-            torch.cat([pool.labels, split.unlabeled.labels]),
-            pool.class_names,
-        )
+    pool = colour_pool(split)
     if not args.quiet:
         print(f"{data.name}: training {config.model} on {len(pool)} colour images")
     extra = {"config": to_dict(config), "data": {"spec": config.data.spec, "image_size": pool.image_size}}
-    watch = split.val.images[_shown(split.val)]
+    watch = split.val.images[per_class_sample(split.val)]
 
     def after_epoch(epoch: int, record: dict, trained) -> None:
         colorization_strip(
@@ -73,7 +64,7 @@ def cmd_train_colorizer(args: argparse.Namespace, overrides: list) -> None:
     test = split.test
     scores = colorization_scores(test.images, trained.colorize(test.images))
     write_json(out / "colorizer_metrics.json", {"split": "test", "n_images": len(test), **scores})
-    shown = _shown(test)
+    shown = per_class_sample(test)
     colorization_strip(
         test.images[shown], trained.colorize(test.images[shown]), out / "strip.png", f"{config.model} on test images"
     )

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from genclf.config import RunConfig
 from genclf.data import ImageSet
@@ -176,7 +175,7 @@ def _generator_grids(
 ) -> list[tuple[Path, str]]:
     """Sample grids of the generators, and grey | colorized | original strips of the colorizers (on
     ``test`` images), trained for the first seed of each budget."""
-    from genclf.colorize import colorization_strip, load_colorizer
+    from genclf.colorize import colorization_strip, load_colorizer, per_class_sample
     from genclf.generation import load_generator
 
     grids = []
@@ -184,7 +183,7 @@ def _generator_grids(
         cell = f"k{budget_key(budget)}_seed{config.seeds[0]}"
         for folder in sorted((out / "generators" / cell).glob("*/")):
             if folder.name.startswith("colorizer_") and test is not None and (folder / "model.safetensors").is_file():
-                shown = torch.cat([torch.nonzero(test.labels == c).flatten()[:3] for c in range(test.num_classes)])
+                shown = per_class_sample(test)
                 path = colorization_strip(
                     test.images[shown],
                     load_colorizer(folder).colorize(test.images[shown]),

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from genclf.classify import train_classifier
-from genclf.colorize import colorization_scores, require_colour
+from genclf.colorize import colorization_scores, colour_pool, require_colour
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import ConfigError
@@ -62,14 +62,9 @@ class ColorizeThenClassify(Strategy):
         self.grey_trained, _ = train_classifier(
             grey, self.config.classifier, context.train, context.seed, quiet=context.quiet, options=options
         )
-        pool = split.train
-        if split.unlabeled is not None and len(split.unlabeled):
-            pool = ImageSet(
-                torch.cat([split.train.images, split.unlabeled.images]),
-                torch.cat([split.train.labels, split.unlabeled.labels]),
-                split.class_names,
-            )
-        self.colorizer = context.colorizer(self.params["colorizer"], pool, self.params["colorizer_options"])
+        self.colorizer = context.colorizer(
+            self.params["colorizer"], colour_pool(split), self.params["colorizer_options"]
+        )
         self.extra["colorizer"] = self.params["colorizer"]
 
     def colorized_proba(self, images: torch.Tensor) -> np.ndarray:
