@@ -1,5 +1,7 @@
-"""Conditional GAN: DCGAN-style generator, spectral-norm discriminator with projection conditioning
-(Miyato & Koyama 2018), hinge loss, EMA of the generator weights, optional DiffAugment (Zhao et al. 2020)."""
+"""Conditional GAN: DCGAN generator, spectral-norm discriminator with projection conditioning
+(Miyato & Koyama 2018) and an auxiliary classifier head (AC-GAN, Odena et al. 2017), hinge loss, a
+mode-seeking term (Mao et al. 2019) against per-class collapse, EMA of the generator weights, optional
+DiffAugment (Zhao et al. 2020)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from genclf.training.distributed import net
 
 
 class Generator(nn.Module):
+    """DCGAN generator: z and a class embedding -> base x base features -> stride-2 transposed convolutions."""
+
     def __init__(self, channels: int, num_classes: int, base: int, steps: int, latent_dim: int, width: int):
         super().__init__()
         self.base, self.top = base, width * 2**steps
@@ -24,14 +28,14 @@ class Generator(nn.Module):
             nn.Linear(2 * latent_dim, self.top * base * base), nn.BatchNorm1d(self.top * base * base), nn.ReLU()
         )
         blocks: list[nn.Module] = []
-        for i in reversed(range(steps)):
+        for i in reversed(range(1, steps)):
             blocks += [
-                nn.Upsample(scale_factor=2),
-                nn.Conv2d(width * 2 ** (i + 1), width * 2**i, 3, padding=1),
+                nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 4, stride=2, padding=1),
                 nn.BatchNorm2d(width * 2**i),
                 nn.ReLU(),
             ]
-        self.blocks = nn.Sequential(*blocks, nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
+        last = nn.ConvTranspose2d(width * 2, channels, 4, 2, 1) if steps else nn.Conv2d(width, channels, 3, padding=1)
+        self.blocks = nn.Sequential(*blocks, last, nn.Tanh())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.project(torch.cat([z, self.embed(labels)], dim=1)).view(-1, self.top, self.base, self.base)
@@ -39,25 +43,33 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
+    """Spectral-norm stride-2 convolutions, a 3x3 convolution at the base resolution, sum pooling; a projection
+    head (Miyato & Koyama 2018) and an auxiliary class head (Odena et al. 2017) on the pooled features."""
+
     def __init__(self, channels: int, num_classes: int, steps: int, width: int):
         super().__init__()
-        layers: list[nn.Module] = [spectral_norm(nn.Conv2d(channels, width, 3, padding=1)), nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = []
         for i in range(steps):
             layers += [
-                spectral_norm(nn.Conv2d(width * 2**i, width * 2 ** (i + 1), 4, stride=2, padding=1)),
+                spectral_norm(nn.Conv2d(channels if i == 0 else width * 2 ** (i - 1), width * 2**i, 4, 2, 1)),
                 nn.LeakyReLU(0.2),
             ]
-        self.body = nn.Sequential(*layers)
         self.feature_dim = width * 2**steps
+        last_in = width * 2 ** (steps - 1) if steps else channels
+        layers += [spectral_norm(nn.Conv2d(last_in, self.feature_dim, 3, padding=1)), nn.LeakyReLU(0.2)]
+        self.body = nn.Sequential(*layers)
         self.linear = spectral_norm(nn.Linear(self.feature_dim, 1))
         self.embed = spectral_norm(nn.Embedding(num_classes, self.feature_dim))
+        self.classify = spectral_norm(nn.Linear(self.feature_dim, num_classes))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x).sum(dim=(2, 3))
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(realness score per image, class logits)."""
         h = self.features(x)
-        return (self.linear(h) + (self.embed(labels) * h).sum(dim=1, keepdim=True)).squeeze(1).float()
+        score = self.linear(h) + (self.embed(labels) * h).sum(dim=1, keepdim=True)
+        return score.squeeze(1).float(), self.classify(h).float()
 
 
 def diff_augment(x: torch.Tensor) -> torch.Tensor:
@@ -76,7 +88,13 @@ def diff_augment(x: torch.Tensor) -> torch.Tensor:
 
 @GENERATORS.register("cgan")
 class ConditionalGAN(GenerativeModel):
-    """The GAN owns its two optimizers and its alternating step, so the Trainer stays generic."""
+    """The GAN owns its two optimizers and its alternating step, so the Trainer stays generic.
+
+    Args:
+        lr, lr_d: Adam learning rates of the generator and the discriminator (``lr_d`` defaults to ``lr``).
+        aux_weight: weight of the auxiliary classification loss (0 = projection conditioning only).
+        mode_seeking: weight of the mode-seeking term (0 = off).
+    """
 
     owns_optimization = True
     supports_bf16 = False
@@ -90,12 +108,17 @@ class ConditionalGAN(GenerativeModel):
         latent_dim: int = 64,
         width: int = 32,
         lr: float = 2e-4,
+        lr_d: float | None = None,
+        aux_weight: float = 1.0,
+        mode_seeking: float = 0.2,
         ema_decay: float = 0.999,
         diff_augment: bool = False,
     ):
         super().__init__(in_channels, num_classes, image_size)
         base, steps = upsampling_plan(image_size)
         self.latent_dim, self.lr, self.ema_decay, self.use_diff_augment = latent_dim, lr, ema_decay, diff_augment
+        self.lr_d = lr if lr_d is None else lr_d
+        self.aux_weight, self.mode_seeking = aux_weight, mode_seeking
         self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width)
         self.discriminator = Discriminator(in_channels, num_classes, steps, width)
         self.ema = copy.deepcopy(self.generator).requires_grad_(False)
@@ -103,7 +126,7 @@ class ConditionalGAN(GenerativeModel):
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.0, 0.9))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.0, 0.9))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=(0.0, 0.9))
         return [self.opt_g, self.opt_d]
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,18 +134,30 @@ class ConditionalGAN(GenerativeModel):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
         real, labels = batch
+        n, half = len(real), len(real) // 2 if self.mode_seeking else 0
         generator, discriminator = net(self, "generator"), net(self, "discriminator")
-        z = torch.randn(len(real), self.latent_dim, device=real.device)
-        fake = generator(z, labels)
+        # one generator call: n fakes, plus ``half`` more for the first half's labels (the mode-seeking pairs)
+        z = torch.randn(n + half, self.latent_dim, device=real.device)
+        generated = generator(z, torch.cat([labels, labels[:half]]))
+        fake = generated[:n]
         # real and fake in one discriminator call: one forward per backward, as DDP expects
-        scores = discriminator(
+        scores, logits = discriminator(
             torch.cat([self._augment(real), self._augment(fake.detach())]), torch.cat([labels, labels])
         )
-        loss_d = F.relu(1 - scores[: len(real)]).mean() + F.relu(1 + scores[len(real) :]).mean()
+        # hinge loss; the auxiliary head learns classes from real images only, so it never learns the fakes' errors
+        loss_d = F.relu(1 - scores[:n]).mean() + F.relu(1 + scores[n:]).mean()
+        loss_d = loss_d + self.aux_weight * F.cross_entropy(logits[:n], labels) + 0 * logits[n:].sum()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        loss_g = -discriminator(self._augment(fake), labels).mean()
+        scores, logits = discriminator(self._augment(fake), labels)
+        loss_g = -scores.mean() + self.aux_weight * F.cross_entropy(logits, labels)
+        if half:
+            # mode seeking (Mao et al. 2019): same label, two z; penalise images that differ less than their z do.
+            # Without it the generator learns to ignore z and draws one image per class.
+            pixels = (generated[:half] - generated[n:]).abs().flatten(1).mean(1)
+            ratio = pixels / (z[:half] - z[n:]).abs().mean(1)
+            loss_g = loss_g + self.mode_seeking / (ratio.mean() + 1e-5)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
