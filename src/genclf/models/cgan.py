@@ -18,7 +18,8 @@ from genclf.training.distributed import net
 
 
 class Generator(nn.Module):
-    """DCGAN generator: z and a class embedding -> base x base features -> stride-2 transposed convolutions."""
+    """DCGAN generator: z and a class embedding -> base x base features -> stride-2 transposed convolutions
+    -> a 3x3 convolution to the image channels."""
 
     def __init__(self, channels: int, num_classes: int, base: int, steps: int, latent_dim: int, width: int):
         super().__init__()
@@ -28,14 +29,14 @@ class Generator(nn.Module):
             nn.Linear(2 * latent_dim, self.top * base * base), nn.BatchNorm1d(self.top * base * base), nn.ReLU()
         )
         blocks: list[nn.Module] = []
-        for i in reversed(range(1, steps)):
+        for i in reversed(range(steps)):
             blocks += [
                 nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 4, stride=2, padding=1),
                 nn.BatchNorm2d(width * 2**i),
                 nn.ReLU(),
             ]
-        last = nn.ConvTranspose2d(width * 2, channels, 4, 2, 1) if steps else nn.Conv2d(width, channels, 3, padding=1)
-        self.blocks = nn.Sequential(*blocks, last, nn.Tanh())
+        # a 3x3 convolution at full resolution smooths the transposed convolutions' checkerboard
+        self.blocks = nn.Sequential(*blocks, nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.project(torch.cat([z, self.embed(labels)], dim=1)).view(-1, self.top, self.base, self.base)
