@@ -10,7 +10,7 @@ from conftest import TINY_TRAIN
 from genclf.data import load_dataset, make_split
 from genclf.errors import TrainingError
 from genclf.evaluation.generator_quality import frechet_distance, kernel_inception_distance, prdc
-from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
+from genclf.generation import diversity_ratios, diversity_warnings, load_generator, save_generator, train_generator
 from genclf.models import GENERATORS
 from genclf.models.output import StepOutput
 from genclf.training.trainer import TrainConfig, Trainer
@@ -148,16 +148,6 @@ def test_sample_refuses_a_classifier_checkpoint(cli, tmp_path):
     assert result.code == 2 and "expected a 'generator' checkpoint" in result.err
 
 
-def _diversity(images: torch.Tensor, labels: torch.Tensor, real) -> float:
-    """Mean over classes of (mean pairwise distance of generated images) / (same for real images)."""
-    ratios = []
-    for c in range(real.num_classes):
-        fake = images[labels == c].float().flatten(1)
-        true = real.images[real.labels == c].float().flatten(1)
-        ratios.append(float(torch.pdist(fake).mean() / torch.pdist(true).mean()))
-    return sum(ratios) / len(ratios)
-
-
 def test_cgan_mode_seeking_keeps_the_noise_in_use():
     """Without the mode-seeking term the generator leans towards one image per class; with it, samples of a
     class differ about as much as real ones do."""
@@ -167,5 +157,6 @@ def test_cgan_mode_seeking_keeps_the_noise_in_use():
     for weight in (0.0, 1.0):
         trained, _ = train_generator(split.train, "cgan", config, seed=0, quiet=True, options={"mode_seeking": weight})
         samples = trained.sample_per_class(40, seed=0)
-        ratios[weight] = _diversity(samples.images, samples.labels, split.train)
+        per_class = diversity_ratios(samples, split.train)
+        ratios[weight] = sum(per_class.values()) / len(per_class)
     assert ratios[1.0] > ratios[0.0] + 0.15 and ratios[1.0] > 0.7, ratios

@@ -86,17 +86,25 @@ def train_generator(
     return trained, result
 
 
-def diversity_warnings(samples: ImageSet, real: ImageSet, threshold: float = 0.25) -> list[str]:
-    """Classes whose generated images vary far less than the real ones (a sign of mode collapse)."""
-    found = []
+def diversity_ratios(samples: ImageSet, real: ImageSet) -> dict[str, float]:
+    """Per class: mean pairwise distance of generated images over that of real ones (up to 200 of each);
+    well under 1 means the generator draws near-copies (mode collapse)."""
+    ratios = {}
     for cls, name in enumerate(samples.class_names):
         fake = samples.images[samples.labels == cls].flatten(1).float()
         true = real.images[real.labels == cls].flatten(1).float()
-        if len(fake) < 2 or len(true) < 2:
-            continue
-        ratio = float(torch.pdist(fake[:200]).mean() / torch.pdist(true[:200]).mean().clamp_min(1e-6))
-        if ratio < threshold:
-            found.append(f"class {name!r}: generated images are {ratio:.2f}x as diverse as real ones (mode collapse?)")
+        if len(fake) >= 2 and len(true) >= 2:
+            ratios[name] = float(torch.pdist(fake[:200]).mean() / torch.pdist(true[:200]).mean().clamp_min(1e-6))
+    return ratios
+
+
+def diversity_warnings(samples: ImageSet, real: ImageSet, threshold: float = 0.25) -> list[str]:
+    """Classes whose generated images vary far less than the real ones (a sign of mode collapse)."""
+    found = [
+        f"class {name!r}: generated images are {ratio:.2f}x as diverse as real ones (mode collapse?)"
+        for name, ratio in diversity_ratios(samples, real).items()
+        if ratio < threshold
+    ]
     for message in found:
         warnings.warn(message, stacklevel=2)
     return found

@@ -147,7 +147,7 @@ class ConditionalGAN(GenerativeModel):
         )
         # hinge loss; the auxiliary head learns classes from real images only, so it never learns the fakes' errors
         loss_d = F.relu(1 - scores[:n]).mean() + F.relu(1 + scores[n:]).mean()
-        loss_d = loss_d + self.aux_weight * F.cross_entropy(logits[:n], labels) + 0 * logits[n:].sum()
+        loss_d = loss_d + self.aux_weight * F.cross_entropy(logits[:n], labels)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
