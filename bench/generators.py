@@ -3,7 +3,10 @@ then score them offline (FID/KID/PRDC in a genclf classifier's feature space, an
 
     python bench/generators.py [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
 
-Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png.
+Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png; the trained
+generators go to runs/bench_generators/<model>_<dataset>/ (re-score one with `genclf evaluate-generator`).
+CAS follows Ravuri & Vinyals (2019): by default the synthetic training set has as many images per class as
+the real training split (--per-class N for a smaller one).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 from genclf.classify import train_classifier
 from genclf.data import load_dataset, make_split
 from genclf.evaluation.generator_quality import assess_generator
-from genclf.generation import train_generator
+from genclf.generation import save_generator, train_generator
 from genclf.generator_commands import assessment_budget
 from genclf.reporting.plots import sample_grid
 from genclf.training.trainer import TrainConfig
@@ -38,7 +41,13 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--models", nargs="+", default=list(BUDGETS))
     parser.add_argument("--epochs", nargs="*", default=[], metavar="MODEL=N", help="override epochs per model")
-    parser.add_argument("--per-class", type=int, default=500, help="generated images per class for CAS and FID")
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="generated images per class for CAS and FID (default: as many as real)",
+    )
+    parser.add_argument("--checkpoints", type=Path, default=ROOT.parent / "runs" / "bench_generators")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
     args = parser.parse_args()
     for item in args.epochs:
@@ -56,6 +65,7 @@ def main() -> None:
             began = time.perf_counter()
             trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)
             train_seconds = time.perf_counter() - began
+            save_generator(args.checkpoints / f"{model}_{dataset}", trained, data={"spec": f"idx:{SHARED / dataset}"})
             torch.manual_seed(0)
             metrics = assess_generator(
                 trained, split, assessment_budget(len(split.train)), seed=0, per_class=args.per_class, quiet=False
