@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from genclf.config import RunConfig, load_config
-from genclf.evaluation.extended import validate_evaluation
-from genclf.strategies import build_strategy
+from genclf.experiment import validate_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [*sorted((REPO / "configs").glob("*.yaml")), REPO / "src" / "genclf" / "configs" / "default.yaml"]
@@ -24,8 +23,4 @@ def test_configs_are_shipped():
 def test_shipped_config_is_valid(path):
     config = load_config(RunConfig, path)
     assert config.seeds, f"{path.name} has no seeds"
-    for strategy_config in config.strategies:
-        build_strategy(strategy_config)
-    validate_evaluation(config.evaluation)
-    names = [s.display_name for s in config.strategies]
-    assert len(names) == len(set(names)), f"{path.name} repeats a strategy name"
+    validate_run_config(config)

@@ -60,18 +60,23 @@ def grid_cells(config: RunConfig, shard: tuple[int, int] | None = None) -> list[
     return cells if shard is None else cells[shard[0] - 1 :: shard[1]]
 
 
+def validate_run_config(config: RunConfig) -> None:
+    """Strategy names and parameters, evaluation settings and unique entry names, before any training."""
+    for strategy_config in config.strategies:
+        build_strategy(strategy_config)
+    validate_evaluation(config.evaluation)
+    names = [s.display_name for s in config.strategies]
+    if len(set(names)) != len(names):
+        raise_duplicate(names)
+
+
 def run_experiment(
     config: RunConfig, out: str | Path, quiet: bool = False, shard: tuple[int, int] | None = None
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``merge_runs``."""
     out = Path(out)
-    for strategy_config in config.strategies:
-        build_strategy(strategy_config)  # validate names and parameters before any training
-    validate_evaluation(config.evaluation)
-    names = [s.display_name for s in config.strategies]
-    if len(set(names)) != len(names):
-        raise_duplicate(names)
+    validate_run_config(config)
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     d = config.data
     splits = {
