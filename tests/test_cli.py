@@ -104,8 +104,16 @@ def test_run_writes_results_summary_and_figures_and_resumes(cli, tmp_path):
         "seeds: [0, 1]\n"
     )
     out = tmp_path / "run"
-    result = cli("run", config, "--out", out, "--quiet")
+    result = cli("run", config, "--out", out)
     assert result.code == 0, result.err
+    # stderr is not a terminal here, so instead of a bar each finished cell gets one line
+    cells = [line.split(":")[0] for line in result.err.splitlines() if line.startswith("cell ")]
+    assert cells == [
+        "cell 1/4 baseline k=10 seed=0",
+        "cell 2/4 baseline[crnn] k=10 seed=0",
+        "cell 3/4 baseline k=10 seed=1",
+        "cell 4/4 baseline[crnn] k=10 seed=1",
+    ], result.err
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 4
     assert set(results["strategy"]) == {"baseline", "baseline[crnn]"} and set(results["seed"]) == {0, 1}

@@ -62,6 +62,16 @@ def test_nan_loss_raises_a_clear_training_error(split):
         )
 
 
+def test_a_log_file_gets_one_line_per_epoch_and_quiet_gets_none(split, capsys):
+    config = TrainConfig(epochs=2, batch_size=64, precision="fp32")
+    train_classifier(split, "cnn", config, seed=0)  # pytest's captured stderr is not a terminal
+    lines = [line for line in capsys.readouterr().err.splitlines() if " epoch " in line]
+    assert [line.split(":")[0].split()[-1] for line in lines] == ["1/2", "2/2"]
+    assert all("train_loss" in line and "val_macro_f1" in line for line in lines)
+    train_classifier(split, "cnn", config, seed=0, quiet=True)
+    assert " epoch " not in capsys.readouterr().err
+
+
 def test_early_stopping_stops_and_keeps_the_best_epoch(split):
     scores = iter([0.5, 0.7, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6])
     model = build_classifier("cnn", 1, 10, 8)

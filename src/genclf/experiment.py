@@ -22,6 +22,7 @@ from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write, write_json
+from genclf.progress import log_line
 from genclf.reporting.report import build_report
 from genclf.reporting.run_figures import make_figures
 from genclf.reporting.summary import METRICS, add_mce, budget_key, budget_of, slug, summarize
@@ -103,7 +104,7 @@ def run_experiment(
     cells = grid_cells(config, shard)
     contexts: dict[tuple, Context] = {}
     bar = tqdm(cells, desc="grid", unit="cell", disable=quiet or None)
-    for k, seed, strategy_config in bar:
+    for index, (k, seed, strategy_config) in enumerate(bar, 1):
         name = strategy_config.display_name
         if (name, budget_key(k), seed) in done:
             continue
@@ -151,6 +152,11 @@ def run_experiment(
             write_json(
                 out / "cells" / f"{slug(view.name)}_k{budget_key(k)}_seed{seed}.json",
                 {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail},
+            )
+            log_line(
+                f"cell {index}/{len(cells)} {view.name} k={budget_key(k)} seed={seed}: "
+                f"macro_f1 {metrics.macro_f1:.4f}  [{seconds:.0f} s]",
+                quiet,
             )
         table = pd.DataFrame(rows)
         atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))

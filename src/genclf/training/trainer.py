@@ -21,6 +21,7 @@ from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
 from genclf.errors import CheckpointError, ConfigError, TrainingError
 from genclf.models.output import StepOutput
+from genclf.progress import log_line
 from genclf.seeding import generator, seed_everything
 from genclf.training import distributed
 from genclf.training.checkpoint import (
@@ -192,6 +193,8 @@ class Trainer:
                 record.update({f"val_{k}": v for k, v in validate(model).items()})
             history.append(record)
             epoch += 1
+            values = "  ".join(f"{key} {value:.4g}" for key, value in record.items() if key != "epoch")
+            log_line(f"{desc} epoch {epoch}/{cfg.epochs}: {values}  [{run['seconds']:.0f} s]", self.quiet)
             score = record.get(f"val_{monitor}", math.nan)
             if keep_last or score > best["score"]:
                 best.update(
