@@ -1,7 +1,7 @@
 """Generator benchmark: train cgan, cvae and ddpm on MNIST and Fashion-MNIST (../shared/datasets),
 then score them offline (FID/KID/PRDC in a genclf classifier's feature space, and CAS).
 
-    python bench/generators.py [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
+    python bench/generators.py [--models cgan] [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
 
 Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png; the trained
 generators go to runs/bench_generators/<model>_<dataset>/ (re-score one with `genclf evaluate-generator`).
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"
 BUDGETS = {
     "cvae": TrainConfig(epochs=5, batch_size=128, lr=2e-3),
-    "cgan": TrainConfig(epochs=2, batch_size=128, lr=2e-3),
+    "cgan": TrainConfig(epochs=15, batch_size=128, lr=2e-3),
     "ddpm": TrainConfig(epochs=1, batch_size=128, lr=2e-3),
 }
 
