@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"
 BUDGETS = {
     "cvae": TrainConfig(epochs=5, batch_size=128, lr=2e-3),
-    "cgan": TrainConfig(epochs=15, batch_size=128, lr=2e-3),
+    "cgan": TrainConfig(epochs=20, batch_size=128, lr=2e-3),
     "ddpm": TrainConfig(epochs=1, batch_size=128, lr=2e-3),
 }
 
