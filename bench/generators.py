@@ -20,12 +20,11 @@ from pathlib import Path
 import torch
 
 from genclf.classify import train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
-from genclf.evaluation.generator_quality import assess_generator
+from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.generation import save_generator, train_generator
-from genclf.generator_commands import assessment_budget
 from genclf.reporting.plots import sample_grid
-from genclf.training.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from genclf.classify import train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.export import export_onnx
-from genclf.training.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = f"idx:{ROOT.parents[1] / 'shared' / 'datasets' / 'mnist'}"

@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from genclf.classify import predict_proba
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import build_classifier
-from genclf.training.trainer import TrainConfig, Trainer
+from genclf.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = f"idx:{ROOT.parents[1] / 'shared' / 'datasets' / 'mnist'}"

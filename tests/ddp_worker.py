@@ -6,10 +6,10 @@ from pathlib import Path
 import torch
 
 from genclf.classify import save_classifier, train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.generation import save_generator, train_generator
 from genclf.training import distributed
-from genclf.training.trainer import TrainConfig
 
 out, kind = Path(sys.argv[1]), sys.argv[2]
 split = make_split(load_dataset("digits"), 0)

@@ -134,7 +134,7 @@ def test_run_without_arguments_uses_the_packaged_default_config():
     parser = build_parser()
     args = parser.parse_args(["run"])
     assert args.config_file is None
-    from genclf.cli import default_config_path
+    from genclf.cli.common import default_config_path
     from genclf.config import RunConfig, load_config
 
     config = load_config(RunConfig, default_config_path())

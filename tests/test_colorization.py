@@ -13,10 +13,10 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from genclf.colorize import load_colorizer, psnr, save_colorizer, ssim, train_colorizer
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import DataError
 from genclf.models.pix2pix import COLORIZERS, grey_lightness, lab_to_rgb, rgb_to_lab, to_grey_rgb
-from genclf.training.trainer import TrainConfig
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=2e-3, precision="fp32")
 

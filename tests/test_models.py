@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import CLASSIFIERS, build_classifier
-from genclf.training.trainer import TrainConfig
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS.names())

@@ -159,7 +159,5 @@ def test_headline_with_one_seed_says_it_cannot_tell():
         "p_ttest": None,
         "n": 1,
     }
-    text = headline(
-        [comparison], {"semi_supervised_gan": "semi_supervised_gan", "baseline": "baseline"}, "baseline", "macro_f1"
-    )
+    text = headline([comparison], {"semi_supervised_gan": "generative", "baseline": "baseline"}, "baseline", "macro_f1")
     assert text.startswith("Untested") and "+5.0 macro_f1 points" in text

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from genclf.classify import train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import ConfigError
 from genclf.evaluation.calibration import (
@@ -26,7 +27,6 @@ from genclf.evaluation.robustness import (
     corruption_error,
     fgsm_attack,
 )
-from genclf.training.trainer import TrainConfig
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genclf.config import StrategyConfig
+from genclf.config import StrategyConfig, TrainConfig
 from genclf.data import Imbalance, load_dataset, make_split
 from genclf.errors import ConfigError, DataError
 from genclf.strategies import STRATEGIES, Context, build_strategy
-from genclf.training.trainer import TrainConfig
 
 FAST = {
     "semi_supervised_gan": {"epochs": 3},

@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from genclf.classify import train_classifier
+from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import ConfigError, TrainingError
 from genclf.models import build_classifier
 from genclf.models.output import StepOutput
 from genclf.training.precision import resolve_precision
-from genclf.training.trainer import TrainConfig, Trainer
+from genclf.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

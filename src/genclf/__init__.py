@@ -6,12 +6,12 @@ Public API::
 """
 
 from genclf.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
-from genclf.config import DataConfig, RunConfig, StrategyConfig, TrainJobConfig, load_config
+from genclf.config import DataConfig, RunConfig, StrategyConfig, TrainConfig, TrainJobConfig, load_config
 from genclf.data import ImageSet, LoadedData, Split, load_dataset, make_split
 from genclf.errors import GenclfError
 from genclf.evaluation import ClassificationMetrics, compute_metrics
 from genclf.experiment import run_experiment
-from genclf.training.trainer import TrainConfig, Trainer
+from genclf.training.trainer import Trainer
 
 __version__ = "0.1.0"
 

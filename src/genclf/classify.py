@@ -10,12 +10,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization, Split
 from genclf.models.classifiers import Classifier, build_classifier
 from genclf.training.checkpoint import load_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
-from genclf.training.trainer import Augment, FitResult, TrainConfig, Trainer
+from genclf.training.trainer import Augment, FitResult, Trainer
 
 KIND = "classifier"
 

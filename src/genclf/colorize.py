@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import DataError
 from genclf.models.pix2pix import Colorizer, build_colorizer, to_grey_rgb
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.trainer import FitResult, TrainConfig, Trainer
+from genclf.training.trainer import FitResult, Trainer
 
 KIND = "colorizer"
 IDENTITY = Normalization([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])

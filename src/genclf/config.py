@@ -1,13 +1,18 @@
-"""Typed configuration: dataclasses, YAML round trip, dotted overrides and validation.
+"""Typed configuration: dataclasses, YAML round trip, dotted overrides and one validation step.
 
 Unknown keys and wrong value types are errors naming the field (``train.epochs: expected int, got 'ten'``).
+Each field's range or choice is declared beside it (``checked(..., rule)``); ``validate_config`` applies
+every rule and the cross-field ones to a resolved config, before any data is loaded or anything trained.
+Errors name the field, and the flag when the value came from one (``train.batch_size (--batch-size)``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union
@@ -17,21 +22,94 @@ import yaml
 from genclf.data.splits import Imbalance
 from genclf.errors import ConfigError
 from genclf.files import write_text
-from genclf.training.trainer import TrainConfig
 
 T = TypeVar("T")
+Rule = Callable[[Any], str | None]  # a value -> None when valid, else what was expected
+
+PRECISIONS = ("auto", "fp32", "32", "32-true", "bf16", "bf16-mixed", "16-mixed")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_SEED = 2**32 - 1  # numpy's limit; torch takes any seed numpy does
+
+
+def checked(default: Any = dataclasses.MISSING, rule: Rule | None = None, factory: Any = dataclasses.MISSING):
+    """A dataclass field whose values ``validate_config`` checks with ``rule``."""
+    return field(default=default, default_factory=factory, metadata={"rule": rule})
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def at_least(low: float) -> Rule:
+    def rule(value):
+        if value is None or (_number(value) and math.isfinite(value) and value >= low):
+            return None
+        return f"must be >= {low:g}, got {value!r}"
+
+    return rule
+
+
+def between(low: float, high: float, high_open: bool = True) -> Rule:
+    def rule(value):
+        ok = value is None or (_number(value) and low <= value and (value < high if high_open else value <= high))
+        return None if ok else f"must be in [{low:g}, {high:g}{')' if high_open else ']'}, got {value!r}"
+
+    return rule
+
+
+def one_of(*choices: Any) -> Rule:
+    def rule(value):
+        return (
+            None
+            if value is None or value in choices
+            else f"expected one of {', '.join(map(str, choices))}, got {value!r}"
+        )
+
+    return rule
+
+
+def each(rule: Rule, non_empty: bool = True) -> Rule:
+    """``rule`` on a scalar, or on every item of a list (which must not be empty)."""
+
+    def check(value):
+        if isinstance(value, list):
+            if non_empty and not value:
+                return "must not be an empty list"
+            return next((f"item {i}: {e}" for i, v in enumerate(value) if (e := rule(v))), None)
+        return rule(value)
+
+    return check
+
+
+positive = at_least(1)
+seed_rule = between(0, MAX_SEED, high_open=False)
+
+
+@dataclass
+class TrainConfig:
+    """Training budget and numerics."""
+
+    epochs: int = checked(10, positive)
+    batch_size: int = checked(128, positive)
+    lr: float = checked(2e-3, between(1e-12, 10.0, high_open=False))
+    weight_decay: float = checked(1e-4, between(0.0, 10.0, high_open=False))
+    warmup_fraction: float = checked(0.05, between(0.0, 1.0))
+    patience: int = checked(0, at_least(0))  # epochs without validation improvement before stopping; 0 = never
+    precision: str = checked("auto", one_of(*PRECISIONS))  # auto | fp32 | bf16 | 16-mixed (CUDA, GradScaler)
+    device: str = checked("auto", one_of(*DEVICES))
+    compile: bool = False  # torch.compile the training step (worth it for long GPU runs)
 
 
 @dataclass
 class DataConfig:
     """Which data, at what size, split how."""
 
-    spec: str = "digits"
-    image_size: int | None = None
-    channels: int | None = None
-    val_fraction: float = 0.1
-    test_fraction: float = 0.2
-    k_per_class: int | list[int] | None = None
+    spec: str = checked("digits", lambda v: None if v.strip() else "must not be empty")
+    image_size: int | None = checked(None, between(4, 4096, high_open=False))
+    channels: int | None = checked(None, one_of(1, 3))
+    val_fraction: float = checked(0.1, between(0.0, 1.0))
+    test_fraction: float = checked(0.2, between(0.0, 1.0))
+    k_per_class: int | list[int] | None = checked(None, each(positive))
     imbalance: Imbalance | None = None
 
     def budgets(self) -> list[int | None]:
@@ -63,11 +141,11 @@ class EvaluationConfig:
 
     robustness: bool = False  # accuracy under common corruptions, and mCE relative to 'baseline'
     corruptions: list[str] | None = None  # None = all of genclf.evaluation.robustness.CORRUPTIONS
-    severities: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    severities: list[int] = checked(rule=each(between(1, 5, high_open=False)), factory=lambda: [1, 2, 3, 4, 5])
     adversarial: bool = False  # FGSM and PGD accuracy at each eps
-    eps: list[float] = field(default_factory=lambda: [0.0, 0.05, 0.1, 0.2])  # 0 = clean, on the same images
-    pgd_steps: int = 10
-    max_images: int = 2000  # test images used for robustness (the first N of a fixed shuffle)
+    eps: list[float] = checked(rule=each(between(0.0, 1.0, high_open=False)), factory=lambda: [0.0, 0.05, 0.1, 0.2])
+    pgd_steps: int = checked(10, positive)
+    max_images: int = checked(2000, positive)  # test images used for robustness (the first N of a fixed shuffle)
 
 
 @dataclass
@@ -77,9 +155,13 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     generator_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, batch_size=32, lr=2e-3))
-    strategies: list[StrategyConfig] = field(default_factory=lambda: [StrategyConfig()])
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    primary_metric: str = "macro_f1"
+    strategies: list[StrategyConfig] = checked(
+        rule=lambda v: None if v else "must name at least one strategy", factory=lambda: [StrategyConfig()]
+    )
+    seeds: list[int] = checked(rule=each(seed_rule), factory=lambda: [0, 1, 2])
+    primary_metric: str = checked(
+        "macro_f1", one_of("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "acsa", "gmean")
+    )
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
 
 
@@ -90,7 +172,7 @@ class TrainJobConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     model: str = "cnn"
-    seed: int = 0
+    seed: int = checked(0, seed_rule)
 
 
 @dataclass
@@ -101,7 +183,7 @@ class GeneratorJobConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=64, lr=2e-3))
     model: str = "cvae"
     options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+    seed: int = checked(0, seed_rule)
 
 
 @dataclass
@@ -112,7 +194,7 @@ class ColorizerJobConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=30, batch_size=32, lr=2e-3))
     model: str = "pix2pix"
     options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+    seed: int = checked(0, seed_rule)
 
 
 def _type_name(tp: Any) -> str:
@@ -218,19 +300,63 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def validate_config(obj: Any, where: str = "") -> Any:
+    """Apply every field rule of dataclass ``obj`` (recursively) and the cross-field rules; return ``obj``.
+
+    Raises:
+        ConfigError: naming the dotted field (``train.batch_size``) and what was expected.
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{where}.{f.name}" if where else f.name
+        rule = f.metadata.get("rule")
+        problem = rule(value) if rule is not None else None
+        if problem:
+            raise ConfigError(path, problem)
+        for i, item in enumerate(value if isinstance(value, list) else [value]):
+            if dataclasses.is_dataclass(item):
+                validate_config(item, f"{path}[{i}]" if isinstance(value, list) else path)
+    if isinstance(obj, DataConfig) and obj.val_fraction + obj.test_fraction >= 1.0:
+        raise ConfigError(
+            f"{where + '.' if where else ''}val_fraction",
+            f"val_fraction + test_fraction must be < 1 (something must be left to train on), got "
+            f"{obj.val_fraction} + {obj.test_fraction}",
+        )
+    if isinstance(obj, Imbalance) and not (0.0 < obj.ratio <= 1.0):
+        raise ConfigError(f"{where}.ratio", f"must be in (0, 1], got {obj.ratio!r}")
+    return obj
+
+
 def load_config(
     cls: type[T],
     path: str | Path | None = None,
     overrides: list[str | tuple[str, Any]] | None = None,
+    flags: dict[str, str] | None = None,
 ) -> T:
+    """Read ``path`` (YAML), apply ``overrides``, build ``cls`` and validate it.
+
+    ``flags`` maps a dotted key to the command-line flag that set it, so that an error names both.
+    """
     values = read_yaml(path) if path is not None else {}
     values = apply_overrides(values, overrides or [])
     try:
-        return from_dict(cls, values)
+        return validate_config(from_dict(cls, values))
     except ConfigError as exc:
-        if path is not None and not str(exc.culprit).startswith(str(path)):
-            raise ConfigError(f"{path}: {exc.culprit}", exc.expected) from None
-        raise
+        raise locate(exc, path, overrides or [], flags or {}) from None
+
+
+def locate(exc: ConfigError, path: str | Path | None, overrides: list, flags: dict[str, str]) -> ConfigError:
+    """``exc`` with its field named as the user wrote it: with the flag, the --set, or the YAML file."""
+    culprit = exc.culprit
+    root = culprit.split("[")[0]
+    set_keys = {o.partition("=")[0] for o in overrides if isinstance(o, str)}
+    if root in flags:
+        return ConfigError(f"{culprit} ({flags[root]})", exc.expected)
+    if root in set_keys:
+        return ConfigError(f"{culprit} (--set)", exc.expected)
+    if path is not None and not culprit.startswith(str(path)):
+        return ConfigError(f"{path}: {culprit}", exc.expected)
+    return exc
 
 
 def save_config(obj: Any, path: str | Path) -> Path:

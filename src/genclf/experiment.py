@@ -12,25 +12,24 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genclf.config import RunConfig, load_config, save_config, to_dict
+from genclf.config import RunConfig, load_config, save_config, to_dict, validate_config
 from genclf.data import Split, load_dataset, make_split
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
-from genclf.files import atomic_write, write_json
+from genclf.evaluation.robustness import corruption_error
 from genclf.progress import log_line
-from genclf.reporting.report import build_report
-from genclf.reporting.run_figures import make_figures
-from genclf.reporting.summary import METRICS, add_mce, budget_key, budget_of, slug, summarize
+from genclf.reporting.run_report import render_run
+from genclf.roles import BASELINE
+from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of, cell_tag
 from genclf.strategies import Context, build_strategy
 
-RESULTS = "results.csv"
-SUMMARY = "summary.json"
-__all__ = ["METRICS", "RESULTS", "SUMMARY", "RunOutput", "merge_runs", "parse_shard", "run_experiment"]
+__all__ = ["RunOutput", "merge_runs", "parse_shard", "report_run", "run_experiment"]
 
 
 @dataclass
@@ -62,10 +61,12 @@ def grid_cells(config: RunConfig, shard: tuple[int, int] | None = None) -> list[
 
 
 def validate_run_config(config: RunConfig) -> None:
-    """Strategy names and parameters, evaluation settings and unique entry names, before any training."""
+    """Every field's range and choice, strategy names and parameters, and unique entry names, before any
+    data is loaded or anything trained."""
+    validate_config(config)
+    validate_evaluation(config.evaluation)
     for strategy_config in config.strategies:
         build_strategy(strategy_config)
-    validate_evaluation(config.evaluation)
     names = [s.display_name for s in config.strategies]
     if len(set(names)) != len(names):
         raise_duplicate(names)
@@ -76,7 +77,7 @@ def run_experiment(
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``merge_runs``."""
-    out = Path(out)
+    folder = RunFolder(out)
     validate_run_config(config)
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     d = config.data
@@ -85,14 +86,13 @@ def run_experiment(
         for k in d.budgets()
         for seed in config.seeds
     }
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
-    results_path = out / RESULTS
-    rows = (
-        pd.read_csv(results_path, keep_default_na=False, na_values=[""]).to_dict("records")
-        if results_path.is_file()
-        else []
-    )
+    folder.root.mkdir(parents=True, exist_ok=True)
+    save_config(config, folder.config)
+    first = splits[(d.budgets()[0], config.seeds[0])]
+    folder.write_manifest({"name": data.name, "class_names": data.train.class_names, "split": first.summary()})
+    rows = folder.read_results().to_dict("records")
+    cells = folder.read_cells()
+    artifacts = folder.read_artifacts()
     done = {  # keyed by the config entry's name: one entry may write several rows (views)
         (
             r.get("entry") if isinstance(r.get("entry"), str) else r["strategy"],
@@ -101,9 +101,9 @@ def run_experiment(
         )
         for r in rows
     }
-    cells = grid_cells(config, shard)
+    grid = grid_cells(config, shard)
     contexts: dict[tuple, Context] = {}
-    bar = tqdm(cells, desc="grid", unit="cell", disable=quiet or None)
+    bar = tqdm(grid, desc="grid", unit="cell", disable=quiet or None)
     for index, (k, seed, strategy_config) in enumerate(bar, 1):
         name = strategy_config.display_name
         if (name, budget_key(k), seed) in done:
@@ -112,15 +112,15 @@ def run_experiment(
         split = splits[(k, seed)]
         context = contexts.setdefault(
             (k, seed),
-            Context(
-                seed, config.train, config.generator_train, True, out / "generators" / f"k{budget_key(k)}_seed{seed}"
-            ),
+            Context(seed, config.train, config.generator_train, True, folder.generator_store(k, seed)),
         )
         strategy = build_strategy(strategy_config)
         torch.manual_seed(seed)
         began = time.perf_counter()
         strategy.fit(split, context)
         seconds = time.perf_counter() - began
+        if seed == config.seeds[0]:
+            artifacts = draw_generators(context, split, folder, cell_tag(k, seed), artifacts)
         for view in strategy.views(split):
             metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
             extended, detail = extended_evaluation(
@@ -137,6 +137,7 @@ def run_experiment(
                     "strategy": view.name,
                     "entry": name,
                     "method": view.method,
+                    "role": view.role,
                     "classifier": strategy_config.classifier,
                     "k_per_class": k,
                     "seed": seed,
@@ -149,51 +150,93 @@ def run_experiment(
                     **strategy.extra,
                 }
             )
-            write_json(
-                out / "cells" / f"{slug(view.name)}_k{budget_key(k)}_seed{seed}.json",
-                {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail},
-            )
+            cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
+            folder.write_cell(cell)
+            cells.append(cell)
             log_line(
-                f"cell {index}/{len(cells)} {view.name} k={budget_key(k)} seed={seed}: "
+                f"cell {index}/{len(grid)} {view.name} k={budget_key(k)} seed={seed}: "
                 f"macro_f1 {metrics.macro_f1:.4f}  [{seconds:.0f} s]",
                 quiet,
             )
-        table = pd.DataFrame(rows)
-        atomic_write(results_path, lambda tmp, t=table: t.to_csv(tmp, index=False))
-    first = splits[(d.budgets()[0], config.seeds[0])]
-    return finalize(pd.DataFrame(rows), config, out, data.name, data.train.class_names, first)
+        folder.write_results(with_mce(pd.DataFrame(rows), cells))
+    record = RunRecord(config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts)
+    return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
-def finalize(
-    results: pd.DataFrame, config: RunConfig, out: Path, data_name: str, class_names: list[str], first: Split
-) -> RunOutput:
-    """From results.csv's rows: mCE, summary.json, figures and report.html."""
-    results = add_mce(results, out)
-    atomic_write(out / RESULTS, lambda tmp: results.to_csv(tmp, index=False))
-    summary = summarize(results, config)
-    summary["split"] = first.summary()
-    figures = make_figures(results, summary, config, class_names, out, first.test)
-    summary["figures"] = [str(p.relative_to(out)) for p, _ in figures]
-    write_json(out / SUMMARY, summary)
-    build_report(summary, figures, out / "report.html", title=f"genclf report: {data_name}")
-    return RunOutput(out, results, summary)
+def draw_generators(context: Context, split: Split, folder: RunFolder, tag: str, artifacts: list[dict]) -> list[dict]:
+    """Sample grids of the generators and grey | colorized | original strips (on test images) of the
+    colorizers that ``context`` trained, as run artifacts; returns the updated artifact list."""
+    from genclf.colorize import colorization_strip, per_class_sample
+    from genclf.reporting.plots import sample_grid
+
+    known = {a["path"] for a in artifacts}
+    added = []
+    for key, trained in context.cache.items():
+        kind = "colorized" if key.startswith("colorizer_") else "samples"
+        path = folder.artifact(f"{kind}_{key}_{tag}")
+        relative = str(path.relative_to(folder.root))
+        if relative in known:
+            continue
+        if kind == "colorized":
+            name = key.removeprefix("colorizer_")
+            shown = split.test.images[per_class_sample(split.test)]
+            colorization_strip(shown, trained.colorize(shown), path, f"{name} on test images ({tag})")
+            caption = f"colorized: {name}, {tag}"
+        else:
+            samples = trained.sample_per_class(8, seed=0)
+            sample_grid(samples.images, samples.labels, split.class_names, path, title=f"{key} ({tag})")
+            caption = f"generated samples: {key}, {tag}"
+        added.append({"path": relative, "caption": caption})
+    if not added:
+        return artifacts
+    artifacts = artifacts + added
+    folder.write_artifacts(artifacts)
+    return artifacts
+
+
+def with_mce(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:
+    """``results`` with ``mce``: each row's corruption error relative to the baseline of the same budget and
+    seed (Hendrycks & Dietterich 2019), from the per-severity accuracies of the cells."""
+    if results.empty or "corruption_accuracy" not in results.columns or not (results["role"] == BASELINE).any():
+        return results
+    tables = {
+        (c["strategy"], budget_key(c["k_per_class"]), int(c["seed"])): c["corruptions"]["accuracy"]
+        for c in cells
+        if c.get("corruptions")
+    }
+    baseline = results.loc[results["role"] == BASELINE, "strategy"].iloc[0]
+    mce = []
+    for strategy, k, seed in zip(results["strategy"], results["k_per_class"], results["seed"]):
+        ours, ref = tables.get((strategy, budget_of(k), int(seed))), tables.get((baseline, budget_of(k), int(seed)))
+        mce.append(corruption_error(ours, ref)["mce"] if ours and ref else np.nan)
+    return results.assign(mce=mce)
+
+
+def report_run(out: str | Path) -> RunOutput:
+    """Re-render summary.json, figures and report.html of a finished run folder from what it recorded."""
+    folder = RunFolder(out)
+    if not folder.is_run():
+        raise ConfigError(folder.root, "not a genclf run folder (expected results.csv and config.yaml)")
+    record = folder.load(load_config(RunConfig, folder.config))
+    return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
 def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
     """Combine the run folders of shards of one config (``genclf run --shard i/N``) into ``out``: their
-    results.csv rows in the grid's canonical order, cells/ and generators/, then summary, figures, report."""
-    folders, out = [Path(f) for f in folders], Path(out)
+    results.csv rows in the grid's canonical order, cells/, generators/ and artifacts, then the report."""
+    shards, target = [RunFolder(f) for f in folders], RunFolder(out)
     configs = []
-    for folder in folders:
-        if not (folder / RESULTS).is_file() or not (folder / "config.yaml").is_file():
-            raise ConfigError(folder, "not a genclf run folder (expected results.csv and config.yaml)")
-        configs.append(load_config(RunConfig, folder / "config.yaml"))
+    for shard in shards:
+        if not shard.is_run():
+            raise ConfigError(shard.root, "not a genclf run folder (expected results.csv and config.yaml)")
+        configs.append(load_config(RunConfig, shard.config))
     config = configs[0]
-    for folder, other in zip(folders[1:], configs[1:]):
+    for shard, other in zip(shards[1:], configs[1:]):
         if to_dict(other) != to_dict(config):
-            raise ConfigError(folder, f"its config.yaml differs from {folders[0]}'s: shards must share one config")
-    tables = [pd.read_csv(f / RESULTS, keep_default_na=False, na_values=[""]) for f in folders]
-    results = pd.concat(tables, ignore_index=True)
+            raise ConfigError(
+                shard.root, f"its config.yaml differs from {shards[0].root}'s: shards must share one config"
+            )
+    results = pd.concat([shard.read_results() for shard in shards], ignore_index=True)
     entry = results["entry"] if "entry" in results else results["strategy"]
     order = {(budget_key(k), seed, s.display_name): i for i, (k, seed, s) in enumerate(grid_cells(config))}
     keys = [
@@ -207,20 +250,28 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
         .drop(columns=["_order", "_row"])
         .reset_index(drop=True)
     )
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
-    for folder in folders:
-        for sub in ("cells", "generators"):
-            if (folder / sub).is_dir() and folder.resolve() != out.resolve():
-                shutil.copytree(folder / sub, out / sub, dirs_exist_ok=True)
-    data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
-    d = config.data
-    first = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
-    return finalize(results, config, out, data.name, data.train.class_names, first)
+    target.root.mkdir(parents=True, exist_ok=True)
+    save_config(config, target.config)
+    artifacts: list[dict] = []
+    for shard in shards:
+        if shard.root.resolve() != target.root.resolve():
+            for source, dest in (
+                (shard.cells_dir, target.cells_dir),
+                (shard.generators_dir, target.generators_dir),
+                (shard.artifacts_dir, target.artifacts_dir),
+            ):
+                if source.is_dir():
+                    shutil.copytree(source, dest, dirs_exist_ok=True)
+        artifacts += [a for a in shard.read_artifacts() if a not in artifacts]
+    target.write_manifest(shards[0].read_manifest())
+    target.write_artifacts(artifacts)
+    cells = target.read_cells()
+    results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
+    target.write_results(results)
+    record = RunRecord(config, results, cells, target.read_manifest(), artifacts)
+    return RunOutput(target.root, results, render_run(record, target))
 
 
 def raise_duplicate(names: list[str]) -> None:
-    from genclf.errors import ConfigError
-
     duplicate = next(n for n in names if names.count(n) > 1)
     raise ConfigError("strategies", f"two strategies are both named {duplicate!r}; give one a 'label'")

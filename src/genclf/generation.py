@@ -10,11 +10,12 @@ from typing import Any
 
 import torch
 
+from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.models.generative import GenerativeModel, build_generator, generator_normalization
 from genclf.seeding import generator as make_generator
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.trainer import FitResult, TrainConfig, Trainer
+from genclf.training.trainer import FitResult, Trainer
 
 KIND = "generator"
 

@@ -7,11 +7,14 @@ its linear head). Numbers are comparable between generators on the same data, no
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy import linalg
 
 from genclf.classify import TrainedClassifier
+from genclf.config import TrainConfig
 
 
 @torch.no_grad()
@@ -128,3 +131,8 @@ def assess_generator(
             name: float((fake_pred[fake_labels == c] == c).mean()) for c, name in enumerate(fake.class_names)
         },
     }
+
+
+def assessment_budget(train_size: int) -> TrainConfig:
+    """A fixed training budget for the two assessment classifiers: about 1,500 steps, 3 to 30 epochs."""
+    return TrainConfig(epochs=int(min(30, max(3, math.ceil(1500 * 128 / max(train_size, 1))))), batch_size=128, lr=2e-3)

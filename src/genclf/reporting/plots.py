@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genclf.files import atomic_write  # noqa: E402
+from genclf.roles import BASELINE, CLASSICAL, GENERATIVE, REFERENCE  # noqa: E402
 
 
 def save_figure(fig, path: str | Path) -> Path:
@@ -50,24 +51,26 @@ def confusion_figure(matrix: list[list[int]], class_names: list[str], title: str
     return save_figure(fig, path)
 
 
-def metric_bars(summary: dict[str, dict[str, float]], metric: str, path: str | Path, title: str | None = None) -> Path:
-    """Mean with a 95% CI (``ci`` half-width) of ``metric`` per strategy ({name: {mean, ci}})."""
+ROLE_COLOURS = {BASELINE: "#9aa5b1", CLASSICAL: "#9aa5b1", GENERATIVE: "#4C78A8", REFERENCE: "#c9c28a"}
+
+
+def metric_bars(summary: dict[str, dict], metric: str, path: str | Path, title: str | None = None) -> Path:
+    """Mean with a 95% CI (``ci`` half-width) of ``metric`` per strategy ({name: {mean, ci, role}}),
+    coloured by role."""
     names = list(summary)
     means = [summary[n]["mean"] for n in names]
     errors = [summary[n].get("ci", 0.0) for n in names]
     fig, ax = plt.subplots(figsize=(max(4.5, 0.75 * len(names) + 1.5), 3.8))
-    colors = [
-        "#9aa5b1"
-        if n.split("[")[0] in ("baseline", "classic_augmentation", "random_oversampling", "smote", "class_weights")
-        else "#4C78A8"
-        for n in names
-    ]
+    colors = [ROLE_COLOURS.get(summary[n].get("role", GENERATIVE), "#4C78A8") for n in names]
     ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=colors)
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel(metric)
     low = max(0.0, min(m - e for m, e in zip(means, errors)) - 0.05)
     ax.set_ylim(low, min(1.0, max(m + e for m, e in zip(means, errors)) + 0.03))
-    ax.set_title(title or f"{metric}: mean and 95% CI over seeds (grey = classical)", fontsize=10)
+    ax.set_title(
+        title or f"{metric}: mean and 95% CI over seeds (grey = classical, blue = generative, olive = upper bound)",
+        fontsize=10,
+    )
     ax.grid(axis="y", alpha=0.3)
     return save_figure(fig, path)
 

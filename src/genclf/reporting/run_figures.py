@@ -1,43 +1,37 @@
-"""The figures of a run folder: metric bars, per-class heatmap, confusion matrices, budget curves,
-generator grids and colorization strips, calibration and robustness plots."""
+"""The figures of a run: metric bars, per-class heatmap, confusion matrices, budget curves, calibration and
+robustness plots, drawn from a RunRecord (the sample grids and strips come ready-made among its artifacts)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from genclf.config import RunConfig
-from genclf.data import ImageSet
 from genclf.reporting import plots
-from genclf.reporting.summary import budget_key, slug
+from genclf.run_folder import RunFolder, RunRecord, budget_key, slug
 
 
-def make_figures(
-    results: pd.DataFrame,
-    summary: dict,
-    config: RunConfig,
-    class_names: list[str],
-    out: Path,
-    test: ImageSet | None = None,
-) -> list[tuple[Path, str]]:
-    figures_dir, figures = out / "figures", []
+def _cells_of(record: RunRecord, budget: str) -> list[dict]:
+    return [c for c in record.cells if budget_key(c["k_per_class"]) == budget]
+
+
+def make_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tuple[Path, str]]:
+    figures = []
+    class_names = record.data["class_names"]
     metric = summary["primary_metric"]
     for budget, block in summary["budgets_detail"].items():
         bars = {
-            n: {"mean": e[metric]["mean"], "ci": e[metric]["ci95"]}
+            n: {"mean": e[metric]["mean"], "ci": e[metric]["ci95"], "role": block["roles"][n]}
             for n, e in block["strategies"].items()
             if metric in e
         }
         figures.append(
             (
-                plots.metric_bars(bars, metric, figures_dir / f"{metric}_k{budget}.png"),
+                plots.metric_bars(bars, metric, folder.figure(f"{metric}_k{budget}")),
                 f"{metric} with 95% CI, budget {budget}",
             )
         )
-        cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob(f"*_k{budget}_seed*.json"))]
+        cells = _cells_of(record, budget)
         names = list(block["strategies"])
         heat = np.array(
             [
@@ -54,15 +48,15 @@ def make_figures(
                     heat,
                     names,
                     class_names,
-                    figures_dir / f"per_class_f1_k{budget}.png",
+                    folder.figure(f"per_class_f1_k{budget}"),
                     f"per-class F1 (mean over seeds), budget {budget}",
                 ),
                 f"per-class F1, budget {budget}",
             )
         )
-        first_seed = [c for c in cells if c["seed"] == config.seeds[0]]
+        first_seed = [c for c in cells if c["seed"] == record.config.seeds[0]]
         for cell in first_seed:
-            path = figures_dir / f"confusion_{slug(cell['strategy'])}_k{budget}.png"
+            path = folder.figure(f"confusion_{slug(cell['strategy'])}_k{budget}")
             figures.append(
                 (
                     plots.confusion_figure(
@@ -73,7 +67,7 @@ def make_figures(
             )
     if len(summary["budgets"]) > 1:
         curves = {}
-        for name in dict.fromkeys(results["strategy"]):
+        for name in dict.fromkeys(record.results["strategy"]):
             xs, ys, cis = [], [], []
             for budget, block in summary["budgets_detail"].items():
                 if budget != "all" and name in block["strategies"]:
@@ -83,22 +77,22 @@ def make_figures(
             curves[name] = (xs, ys, cis)
         figures.append(
             (
-                plots.budget_curves(curves, metric, figures_dir / "budget_curves.png"),
+                plots.budget_curves(curves, metric, folder.figure("budget_curves")),
                 f"{metric} vs labeled images per class",
             )
         )
-    figures.extend(_generator_grids(out, config, class_names, test))
-    figures.extend(_robustness_figures(out, summary))
+    figures.extend((folder.root / a["path"], a["caption"]) for a in record.artifacts)
+    figures.extend(_robustness_figures(record, summary, folder))
     return figures
 
 
-def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
+def _robustness_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tuple[Path, str]]:
     """Reliability diagrams (first seed), and with robustness measured: accuracy vs corruption severity,
     accuracy per corruption, accuracy under attack (means over seeds)."""
-    figures, folder = [], out / "figures"
+    figures = []
     first_seed = summary["seeds"][0]
     for budget, block in summary["budgets_detail"].items():
-        cells = [json.loads(p.read_text()) for p in sorted((out / "cells").glob(f"*_k{budget}_seed*.json"))]
+        cells = _cells_of(record, budget)
         names = [n for n in block["strategies"] if any(c["strategy"] == n for c in cells)]
         by_name = {n: [c for c in cells if c["strategy"] == n] for n in names}
         reliab = {
@@ -109,7 +103,7 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
         }
         if reliab:
             path = plots.reliability_diagrams(
-                reliab, folder / f"reliability_k{budget}.png", f"reliability on the test set (seed {first_seed})"
+                reliab, folder.figure(f"reliability_k{budget}"), f"reliability on the test set (seed {first_seed})"
             )
             figures.append((path, f"calibration: reliability diagrams, budget {budget}"))
         robust = {n: [c["corruptions"] for c in by_name[n] if c.get("corruptions")] for n in names}
@@ -132,7 +126,7 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
                 (
                     plots.severity_curves(
                         curves,
-                        folder / f"severity_k{budget}.png",
+                        folder.figure(f"severity_k{budget}"),
                         "accuracy vs corruption severity (mean over corruptions and seeds)",
                     ),
                     f"robustness: accuracy vs severity, budget {budget}",
@@ -144,7 +138,7 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
                         np.array(heat),
                         list(robust),
                         corruptions,
-                        folder / f"corruptions_k{budget}.png",
+                        folder.figure(f"corruptions_k{budget}"),
                         "accuracy per corruption (mean over severities and seeds)",
                         label="accuracy",
                     ),
@@ -162,43 +156,11 @@ def _robustness_figures(out: Path, summary: dict) -> list[tuple[Path, str]]:
             figures.append(
                 (
                     plots.adversarial_curves(
-                        curves, folder / f"adversarial_k{budget}.png", "accuracy under L-inf attacks (mean over seeds)"
+                        curves,
+                        folder.figure(f"adversarial_k{budget}"),
+                        "accuracy under L-inf attacks (mean over seeds)",
                     ),
                     f"robustness: adversarial accuracy, budget {budget}",
                 )
             )
     return figures
-
-
-def _generator_grids(
-    out: Path, config: RunConfig, class_names: list[str], test: ImageSet | None = None
-) -> list[tuple[Path, str]]:
-    """Sample grids of the generators, and grey | colorized | original strips of the colorizers (on
-    ``test`` images), trained for the first seed of each budget."""
-    from genclf.colorize import colorization_strip, load_colorizer, per_class_sample
-    from genclf.generation import load_generator
-
-    grids = []
-    for budget in config.data.budgets():
-        cell = f"k{budget_key(budget)}_seed{config.seeds[0]}"
-        for folder in sorted((out / "generators" / cell).glob("*/")):
-            if folder.name.startswith("colorizer_") and test is not None and (folder / "model.safetensors").is_file():
-                shown = per_class_sample(test)
-                path = colorization_strip(
-                    test.images[shown],
-                    load_colorizer(folder).colorize(test.images[shown]),
-                    out / "figures" / f"colorized_{folder.name}_{cell}.png",
-                    f"{folder.name.removeprefix('colorizer_')} on test images ({cell})",
-                )
-                grids.append((path, f"colorized: {folder.name.removeprefix('colorizer_')}, {cell}"))
-            elif (folder / "model.safetensors").is_file():
-                samples = load_generator(folder).sample_per_class(8, seed=0)
-                path = plots.sample_grid(
-                    samples.images,
-                    samples.labels,
-                    class_names,
-                    out / "figures" / f"samples_{folder.name}_{cell}.png",
-                    title=f"{folder.name} ({cell})",
-                )
-                grids.append((path, f"generated samples: {folder.name}, {cell}"))
-    return grids

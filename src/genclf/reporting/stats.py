@@ -9,17 +9,6 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-CLASSICAL = (
-    "baseline",
-    "classic_augmentation",
-    "random_oversampling",
-    "smote",
-    "class_weights",
-    "grey_input",  # colorize_then_classify's references for grey cameras:
-    "grey_trained",  # a colour classifier fed grey, and a classifier trained on grey
-)
-REFERENCES = ("colour_input",)  # upper bounds shown for context, never candidates in a verdict
-
 
 @dataclass
 class Comparison:

@@ -1,17 +1,17 @@
 """From results.csv's rows to summary.json: mean/std/CI per strategy and budget, paired comparisons
-against baseline and the best classical strategy, the one-sentence headlines, and mCE."""
+against baseline and the best classical strategy, and the one-sentence headlines.
+
+Every choice here (which row is the baseline, which are classical competitors, which are candidates,
+which are upper bounds) reads the ``role`` column that each strategy declares where it is registered."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
 from genclf.config import RunConfig, to_dict
-from genclf.evaluation.robustness import corruption_error
-from genclf.reporting.stats import CLASSICAL, REFERENCES, paired_comparison, t_interval
+from genclf.reporting.stats import paired_comparison, t_interval
+from genclf.roles import BASELINE, CLASSICAL_ROLES, GENERATIVE, REFERENCE
+from genclf.run_folder import budget_key, budget_of
 
 METRICS = (
     "accuracy",
@@ -43,17 +43,14 @@ def metric_columns(results: pd.DataFrame) -> list[str]:
     return [m for m in METRICS if m in results.columns] + attacks
 
 
-def slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
+def roles_of(block: pd.DataFrame) -> dict[str, str]:
+    """{strategy row name: role}."""
+    return dict(zip(block["strategy"], block["role"]))
 
 
-def budget_key(budget: int | None) -> str:
-    return "all" if budget is None else str(budget)
-
-
-def budget_of(k_per_class) -> str:
-    """The budget key of a results.csv ``k_per_class`` cell (empty/NaN = all labeled images)."""
-    return budget_key(None if pd.isna(k_per_class) else int(k_per_class))
+def baseline_of(names, roles: dict[str, str]) -> str | None:
+    """The first strategy whose role is 'baseline' (the do-nothing option), if any."""
+    return next((n for n in names if roles.get(n) == BASELINE), None)
 
 
 def _per_seed(group: pd.DataFrame, metric: str) -> dict[int, float]:
@@ -79,15 +76,15 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
                         "n": len(values),
                     }
             strategies[str(name)] = entry
-        methods = dict(zip(block["strategy"], block["method"]))
-        baseline = next((n for n in strategies if methods[n] == "baseline"), None)
+        roles = roles_of(block)
         detail[budget] = {
             "strategies": strategies,
-            "baseline": baseline,
-            **_compare(block, strategies, methods, metric),
+            "roles": {n: roles[n] for n in strategies},
+            "baseline": baseline_of(strategies, roles),
+            **_compare(block, strategies, roles, metric),
         }
         if any("corruption_accuracy" in e for e in strategies.values()):
-            robust = _compare(block, strategies, methods, "corruption_accuracy")
+            robust = _compare(block, strategies, roles, "corruption_accuracy")
             robust["headline"] = "Robustness: " + robust["headline"]
             detail[budget]["robustness"] = robust
     return {
@@ -100,16 +97,14 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
     }
 
 
-def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], metric: str) -> dict:
-    """Paired comparisons of every strategy with 'baseline' and with the best classical strategy on ``metric``."""
-    classical = [n for n in strategies if methods[n] in CLASSICAL and metric in strategies[n]]
-    baseline = next((n for n in strategies if methods[n] == "baseline"), None)
-    if baseline is None:  # a grey-camera grid: the colour classifier fed grey frames is the do-nothing option
-        baseline = next((n for n in strategies if methods[n] == "grey_input"), None)
+def _compare(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str) -> dict:
+    """Paired comparisons of every strategy with the baseline and with the best classical strategy on ``metric``."""
+    classical = [n for n in strategies if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
+    baseline = baseline_of(strategies, roles)
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
     comparisons, verdicts = [], {}
     for name, group in block.groupby("strategy", sort=False):
-        if methods.get(name) in REFERENCES:  # an upper bound shown for context, not a candidate
+        if roles.get(name) == REFERENCE:  # an upper bound shown for context, not a candidate
             verdicts[str(name)] = ["reference (upper bound), not compared"]
             continue
         lines = []
@@ -123,7 +118,7 @@ def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], met
             if cmp is None:
                 continue
             comparisons.append(cmp.to_dict())
-            if methods.get(name) != "baseline" and cmp.mean_diff == 0 and cmp.std_diff == 0:
+            if roles.get(name) != BASELINE and cmp.mean_diff == 0 and cmp.std_diff == 0:
                 lines.append(f"identical to {reference} on every seed: the strategy changed nothing on this data")
             else:
                 lines.append(cmp.verdict())
@@ -132,43 +127,16 @@ def _compare(block: pd.DataFrame, strategies: dict, methods: dict[str, str], met
         "best_classical": best_classical,
         "comparisons": comparisons,
         "verdicts": verdicts,
-        "headline": headline(comparisons, methods, best_classical, metric),
+        "headline": headline(comparisons, roles, best_classical, metric),
     }
 
 
-def add_mce(results: pd.DataFrame, out: Path) -> pd.DataFrame:
-    """Add ``mce``: each row's corruption error relative to 'baseline' of the same budget and seed
-    (Hendrycks & Dietterich 2019), from the per-severity accuracies kept in cells/*.json."""
-    if "corruption_accuracy" not in results.columns or not (results["method"] == "baseline").any():
-        return results
-    tables = {}
-    for path in (out / "cells").glob("*.json"):
-        cell = json.loads(path.read_text())
-        if cell.get("corruptions"):
-            tables[(cell["strategy"], budget_key(cell["k_per_class"]), int(cell["seed"]))] = cell["corruptions"][
-                "accuracy"
-            ]
-    baseline = results.loc[results["method"] == "baseline", "strategy"].iloc[0]
-    mce = []
-    for _, row in results.iterrows():
-        budget = budget_of(row["k_per_class"])
-        ours, ref = (
-            tables.get((row["strategy"], budget, int(row["seed"]))),
-            tables.get((baseline, budget, int(row["seed"]))),
-        )
-        mce.append(corruption_error(ours, ref)["mce"] if ours and ref else np.nan)
-    return results.assign(mce=mce)
-
-
-def headline(comparisons: list[dict], methods: dict[str, str], best_classical: str | None, metric: str) -> str:
-    """The answer to "does generation help here?" for one budget, in one sentence."""
+def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str | None, metric: str) -> str:
+    """The answer to "does generation help here?" for one budget, in one sentence: only rows whose role is
+    'generative' are candidates."""
     if best_classical is None:
         return "No classical strategy in the grid: add 'baseline' to compare against."
-    against = [
-        c
-        for c in comparisons
-        if c["reference"] == best_classical and methods.get(c["strategy"]) not in CLASSICAL + REFERENCES
-    ]
+    against = [c for c in comparisons if c["reference"] == best_classical and roles.get(c["strategy"]) == GENERATIVE]
     if not against:
         return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
     best = max(against, key=lambda c: c["mean_diff"])

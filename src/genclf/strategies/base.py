@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from genclf.config import StrategyConfig
+from genclf.config import StrategyConfig, TrainConfig
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.registry import Registry
-from genclf.training.trainer import TrainConfig
+from genclf.roles import ROLES
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
@@ -66,11 +66,12 @@ class Context:
 
 @dataclass
 class View:
-    """One row of results for a fitted strategy: a name, its method (for the verdicts), test-set
+    """One row of results for a fitted strategy: a name, its method, its role (for the verdicts), test-set
     probabilities, and extra columns. Most strategies have one view; colorize_then_classify has four."""
 
     name: str
     method: str
+    role: str
     proba: np.ndarray
     columns: dict[str, Any] = field(default_factory=dict)
     predict_proba: Callable[[torch.Tensor], np.ndarray] | None = None
@@ -78,8 +79,10 @@ class View:
 
 
 class Strategy:
-    """Base class. Subclasses set ``defaults`` (their parameters) and implement ``fit`` and ``predict_proba``."""
+    """Base class. Subclasses set ``defaults`` (their parameters) and implement
+    ``fit`` and ``predict_proba``; ``register_strategy(name, role)`` sets the role."""
 
+    role: str = ""
     defaults: dict[str, Any] = {}
 
     def __init__(self, config: StrategyConfig):
@@ -106,7 +109,17 @@ class Strategy:
     def views(self, split: Split) -> list[View]:
         """The results rows this strategy contributes for ``split.test``."""
         proba = self.predict_proba(split.test.images)
-        return [View(self.config.display_name, self.config.name, proba, {}, self.predict_proba, self.pixel_model())]
+        return [
+            View(
+                self.config.display_name,
+                self.config.name,
+                self.role,
+                proba,
+                {},
+                self.predict_proba,
+                self.pixel_model(),
+            )
+        ]
 
     def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """The fitted model as a differentiable map from [0, 1] images to logits, for gradient attacks;
@@ -116,3 +129,16 @@ class Strategy:
 
 def build_strategy(config: StrategyConfig) -> Strategy:
     return STRATEGIES.get(config.name, "strategies.name")(config)
+
+
+def register_strategy(name: str, role: str):
+    """Register a Strategy subclass under ``name`` with its ``role`` (one of ROLES): the one place a
+    strategy declares what it is, so the grid, the CLI's choices and the verdicts all follow from it."""
+    if role not in ROLES:
+        raise ValueError(f"strategy {name!r}: role must be one of {ROLES}, got {role!r}")
+
+    def decorate(cls: type[Strategy]) -> type[Strategy]:
+        cls.role = role
+        return STRATEGIES.register(name)(cls)
+
+    return decorate

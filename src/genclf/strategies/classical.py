@@ -9,7 +9,8 @@ from genclf.classify import train_classifier
 from genclf.data.splits import Split
 from genclf.data.transforms import batch_augmenter
 from genclf.errors import ConfigError
-from genclf.strategies.base import STRATEGIES, Context, Strategy
+from genclf.roles import BASELINE, CLASSICAL
+from genclf.strategies.base import Context, Strategy, register_strategy
 
 
 class ClassifierStrategy(Strategy):
@@ -46,12 +47,12 @@ class ClassifierStrategy(Strategy):
         return self.classifier.pixel_model()
 
 
-@STRATEGIES.register("baseline")
+@register_strategy("baseline", BASELINE)
 class Baseline(ClassifierStrategy):
     """The classifier trained on the labeled data only."""
 
 
-@STRATEGIES.register("classic_augmentation")
+@register_strategy("classic_augmentation", CLASSICAL)
 class ClassicAugmentation(ClassifierStrategy):
     """torchvision v2 random affine / crop / erasing presets during training."""
 
@@ -70,7 +71,7 @@ def majority_fill(labels: torch.Tensor, num_classes: int) -> list[int]:
     return (counts.max() - counts).tolist()
 
 
-@STRATEGIES.register("random_oversampling")
+@register_strategy("random_oversampling", CLASSICAL)
 class RandomOversampling(ClassifierStrategy):
     """Repeat randomly chosen images of minority classes up to the majority count."""
 
@@ -85,7 +86,7 @@ class RandomOversampling(ClassifierStrategy):
         return split.train.images[index], split.train.labels[index]
 
 
-@STRATEGIES.register("smote")
+@register_strategy("smote", CLASSICAL)
 class Smote(ClassifierStrategy):
     """SMOTE (imbalanced-learn) on raw pixels: new minority images interpolate between neighbours."""
 
@@ -106,7 +107,7 @@ class Smote(ClassifierStrategy):
         return images, torch.from_numpy(y).long()
 
 
-@STRATEGIES.register("class_weights")
+@register_strategy("class_weights", CLASSICAL)
 class ClassWeights(ClassifierStrategy):
     """Cross-entropy weighted by inverse class frequency (sklearn's 'balanced' rule)."""
 

@@ -24,7 +24,8 @@ from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import ConfigError
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
-from genclf.strategies.base import STRATEGIES, Context, Strategy, View
+from genclf.roles import BASELINE, CLASSICAL, GENERATIVE, REFERENCE
+from genclf.strategies.base import Context, Strategy, View, register_strategy
 
 
 def grey_set(images: ImageSet | None) -> ImageSet | None:
@@ -40,7 +41,7 @@ def grey_split(split: Split) -> Split:
     )
 
 
-@STRATEGIES.register("colorize_then_classify")
+@register_strategy("colorize_then_classify", GENERATIVE)
 class ColorizeThenClassify(Strategy):
     defaults = {"colorizer": "pix2pix", "colorizer_options": {}, "dropout": 0.2}
 
@@ -95,11 +96,12 @@ class ColorizeThenClassify(Strategy):
             View(
                 name,
                 self.config.name,
+                self.role,
                 proba["colorized"],
                 {"recovered_share": recovered, **scores},
                 self.colorized_proba,
             ),
-            View(f"{name}[colour input]", "colour_input", proba["colour"], {}, self.colour.predict_proba),
-            View(f"{name}[grey input]", "grey_input", proba["grey"], {}, grey_predict),
-            View(f"{name}[grey-trained]", "grey_trained", proba["grey_trained"], {}, grey_trained_predict),
+            View(f"{name}[colour input]", "colour_input", REFERENCE, proba["colour"], {}, self.colour.predict_proba),
+            View(f"{name}[grey input]", "grey_input", BASELINE, proba["grey"], {}, grey_predict),
+            View(f"{name}[grey-trained]", "grey_trained", CLASSICAL, proba["grey_trained"], {}, grey_trained_predict),
         ]

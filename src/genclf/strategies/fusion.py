@@ -7,13 +7,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from genclf.classify import train_classifier
+from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.classifiers import CNN, Classifier, build_classifier
 from genclf.models.output import StepOutput
-from genclf.strategies.base import STRATEGIES, Context
+from genclf.roles import GENERATIVE
+from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
-from genclf.training.trainer import TrainConfig, Trainer
+from genclf.training.trainer import Trainer
 
 
 class FusionClassifier(Classifier):
@@ -67,7 +69,7 @@ class VAEEncoderMeans(nn.Module):
         return torch.cat([self.vae.encode(x, y)[0] for y in labels], dim=1)
 
 
-@STRATEGIES.register("feature_fusion")
+@register_strategy("feature_fusion", GENERATIVE)
 class FeatureFusion(ClassifierStrategy):
     """``source``: 'cgan' (discriminator features) or 'cvae' (encoder means under every label)."""
 
@@ -148,7 +150,7 @@ class AutoencoderClassifier(CNN):
         return StepOutput(loss, {**out.logs, "recon": recon.item()})
 
 
-@STRATEGIES.register("autoencoder_fusion")
+@register_strategy("autoencoder_fusion", GENERATIVE)
 class AutoencoderFusion(ClassifierStrategy):
     """Autoencoder pre-trained on labeled + unlabeled images; its encoder is the classifier's body."""
 

@@ -8,7 +8,8 @@ from genclf.classify import train_classifier
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.generative import GENERATORS
-from genclf.strategies.base import STRATEGIES, Context
+from genclf.roles import GENERATIVE
+from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy, majority_fill
 
 
@@ -51,7 +52,7 @@ class GeneratedDataStrategy(ClassifierStrategy):
         return images, labels
 
 
-@STRATEGIES.register("synthetic_augmentation")
+@register_strategy("synthetic_augmentation", GENERATIVE)
 class SyntheticAugmentation(GeneratedDataStrategy):
     """Real images plus ``ratio`` x as many generated ones, class-balanced."""
 
@@ -71,7 +72,7 @@ class SyntheticAugmentation(GeneratedDataStrategy):
         return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])
 
 
-@STRATEGIES.register("generative_balancing")
+@register_strategy("generative_balancing", GENERATIVE)
 class GenerativeBalancing(GeneratedDataStrategy):
     """Fill every minority class with generated images up to the majority count."""
 

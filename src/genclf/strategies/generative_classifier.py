@@ -7,10 +7,11 @@ import torch
 
 from genclf.data.splits import Split
 from genclf.models.generative import generator_normalization
-from genclf.strategies.base import STRATEGIES, Context, Strategy
+from genclf.roles import GENERATIVE
+from genclf.strategies.base import Context, Strategy, register_strategy
 
 
-@STRATEGIES.register("generative_classifier")
+@register_strategy("generative_classifier", GENERATIVE)
 class GenerativeClassifier(Strategy):
     """The ELBO lower-bounds log p(x | y); adding the log prior and normalising over classes gives
     an approximate posterior p(y | x). ``samples`` draws of z per (image, class) reduce its noise."""

@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from genclf.classify import TrainedClassifier, train_classifier
+from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.models.cgan import Generator
 from genclf.models.classifiers import Classifier, build_classifier
 from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
-from genclf.strategies.base import STRATEGIES, Context, Strategy
-from genclf.training.trainer import TrainConfig
+from genclf.roles import GENERATIVE
+from genclf.strategies.base import Context, Strategy, register_strategy
 
 
 class SemiSupervisedGAN(Classifier):
@@ -84,7 +85,7 @@ class SemiSupervisedGAN(Classifier):
         )
 
 
-@STRATEGIES.register("semi_supervised_gan")
+@register_strategy("semi_supervised_gan", GENERATIVE)
 class SemiSupervisedGANStrategy(Strategy):
     """Needs an unlabeled pool (``data.k_per_class``); ``epochs`` counts passes over the labeled set."""
 

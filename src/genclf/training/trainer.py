@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
 from genclf.errors import CheckpointError, ConfigError, TrainingError
@@ -33,21 +34,6 @@ from genclf.training.checkpoint import (
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-
-
-@dataclass
-class TrainConfig:
-    """Training budget and numerics."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    warmup_fraction: float = 0.05
-    patience: int = 0  # epochs without validation improvement before stopping; 0 = never stop early
-    precision: str = "auto"  # auto | fp32 (32) | bf16 (bf16-mixed) | 16-mixed (CUDA, with GradScaler)
-    device: str = "auto"
-    compile: bool = False  # torch.compile the training step (worth it for long GPU runs)
 
 
 @dataclass

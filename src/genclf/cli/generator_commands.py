@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from genclf.cli import default_out
-from genclf.commands import prepare_training
-from genclf.config import GeneratorJobConfig, load_config, to_dict
+from genclf.cli.common import (
+    Command,
+    add_checkpoint,
+    add_common,
+    add_resume,
+    config_from_args,
+    default_out,
+    prepare_training,
+)
+from genclf.config import GeneratorJobConfig, to_dict
 from genclf.data import load_dataset, make_split
 from genclf.errors import CheckpointError, ConfigError
-from genclf.evaluation.generator_quality import assess_generator
+from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.files import atomic_write, write_json
 from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
+from genclf.models.generative import GENERATORS
 from genclf.reporting.plots import sample_grid
-from genclf.training.trainer import TrainConfig, describe
+from genclf.training.trainer import describe
 
 
-def cmd_train_generator(args: argparse.Namespace, overrides: list) -> None:
-    config = load_config(GeneratorJobConfig, args.config, overrides)
+def train_generator_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--model", choices=GENERATORS.names(), help="generator (default: cvae)")
+    add_resume(p)
+
+
+def cmd_train_generator(args: argparse.Namespace) -> None:
+    config = config_from_args(GeneratorJobConfig, args)
+    GENERATORS.get(config.model, "model")
     out, data, split = prepare_training(args, config, "train-generator")
     if not args.quiet:
         print(f"{data.name}: training {config.model} on {len(split.train)} images, {split.train.num_classes} classes")
@@ -63,7 +77,14 @@ def cmd_train_generator(args: argparse.Namespace, overrides: list) -> None:
     print(f"checkpoint: {out}\nsamples: {out / 'samples.png'}")
 
 
-def cmd_sample(args: argparse.Namespace, overrides: list) -> None:
+def sample_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train-generator")
+    p.add_argument("--per-class", type=int, default=10, help="images per class (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    add_common(p, data=False, training=False)
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
     if args.per_class < 1:
         raise ConfigError("--per-class", f"expected a positive integer, got {args.per_class}")
     trained = load_generator(args.checkpoint)
@@ -92,23 +113,31 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"
 
 
-def assessment_budget(train_size: int) -> TrainConfig:
-    """A fixed training budget for the two assessment classifiers: about 1,500 steps, 3 to 30 epochs."""
-    return TrainConfig(epochs=int(min(30, max(3, math.ceil(1500 * 128 / max(train_size, 1))))), batch_size=128, lr=2e-3)
+def evaluate_generator_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train-generator")
+    p.add_argument("--per-class", type=int, help="generated images per class (default: min(largest class, 1000))")
+    p.add_argument("--seed", type=int, default=0, help="seed of the assessment classifiers and samples (default: 0)")
+    add_common(p, training=False)
 
 
-def cmd_evaluate_generator(args: argparse.Namespace, overrides: list) -> None:
+def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     trained = load_generator(args.checkpoint)
     meta = (
         json.loads((args.checkpoint / "model.json").read_text()) if (args.checkpoint / "model.json").is_file() else {}
     )
-    spec = args.data or meta.get("data", {}).get("spec", "digits")
+    spec = args.data or meta.get("data", {}).get("spec", "digits")  # default: the data it was trained on
     data = load_dataset(spec, trained.model.image_size, trained.model.in_channels)
     if data.train.class_names != trained.class_names:
         raise CheckpointError(
             args.checkpoint, f"generator classes {trained.class_names} differ from {spec}'s {data.train.class_names}"
         )
-    split = make_split(data, args.seed)
+    saved = meta.get("config", {}).get("data", {})  # the split recorded at training time: no train/test overlap
+    split = make_split(
+        data,
+        int(meta.get("config", {}).get("seed", args.seed)),
+        saved.get("val_fraction", 0.1),
+        saved.get("test_fraction", 0.2),
+    )
     per_class = args.per_class or min(max(split.train.class_counts()), 1000)
     torch.manual_seed(args.seed)
     metrics = assess_generator(
@@ -129,3 +158,29 @@ def cmd_evaluate_generator(args: argparse.Namespace, overrides: list) -> None:
         f"FID {metrics['fid']:.2f} (real floor {metrics['fid_floor_real_train_vs_test']:.2f})  precision {metrics['precision']:.3f}  recall {metrics['recall']:.3f}  CAS {metrics['cas']:.4f} (real-data accuracy {metrics['real_data_accuracy']:.4f})"
     )
     print(f"metrics: {out / 'generator_metrics.json'}")
+
+
+COMMANDS = [
+    Command(
+        "train-generator",
+        f"train a class-conditional generator ({', '.join(GENERATORS.names())})",
+        "Train a generator; writes model.safetensors and a samples.png grid every epoch.",
+        train_generator_arguments,
+        cmd_train_generator,
+    ),
+    Command(
+        "sample",
+        "generate images from a trained generator",
+        "Write N images per class to an .npz file or to class sub-folders of PNGs.",
+        sample_arguments,
+        cmd_sample,
+    ),
+    Command(
+        "evaluate-generator",
+        "FID/KID, precision/recall/density/coverage and CAS of a generator",
+        "Score a generator against real data, in the feature space of a genclf classifier trained on the real data "
+        "(on the split recorded in the checkpoint).",
+        evaluate_generator_arguments,
+        cmd_evaluate_generator,
+    ),
+]

@@ -9,7 +9,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genclf.cli import default_out
+from genclf.cli.common import (
+    Command,
+    add_checkpoint,
+    add_common,
+    add_resume,
+    config_from_args,
+    default_out,
+    prepare_training,
+)
 from genclf.colorize import (
     colorization_scores,
     colorization_strip,
@@ -20,21 +28,22 @@ from genclf.colorize import (
     save_colorizer,
     train_colorizer,
 )
-from genclf.commands import prepare_training
-from genclf.config import ColorizerJobConfig, load_config, to_dict
+from genclf.config import ColorizerJobConfig, to_dict
 from genclf.data.image_folder import read_images
-from genclf.errors import DataError
 from genclf.files import atomic_write, write_json
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.training.trainer import describe
 
 
-def cmd_train_colorizer(args: argparse.Namespace, overrides: list) -> None:
-    config = load_config(ColorizerJobConfig, args.config, overrides)
-    if config.model not in COLORIZERS:
-        raise DataError(
-            "--model", f"unknown colorizer {config.model!r}; expected one of: {', '.join(COLORIZERS.names())}"
-        )
+def train_colorizer_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--model", choices=COLORIZERS.names(), help="colorizer (default: pix2pix)")
+    add_resume(p)
+
+
+def cmd_train_colorizer(args: argparse.Namespace) -> None:
+    config = config_from_args(ColorizerJobConfig, args)
+    COLORIZERS.get(config.model, "model")
     out, data, split = prepare_training(args, config, "train-colorizer")
     require_colour(split.train, config.data.spec)
     pool = colour_pool(split)
@@ -80,7 +89,13 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
-def cmd_colorize(args: argparse.Namespace, overrides: list) -> None:
+def colorize_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train-colorizer")
+    p.add_argument("--input", type=Path, required=True, help="an image file or a folder")
+    add_common(p, data=False, training=False)
+
+
+def cmd_colorize(args: argparse.Namespace) -> None:
     trained = load_colorizer(args.checkpoint)
     target = Path(args.input)
     images, kept = read_images(target, trained.image_size, "RGB")
@@ -99,3 +114,24 @@ def cmd_colorize(args: argparse.Namespace, overrides: list) -> None:
     print(f"{len(kept)} image(s) colorized at {trained.image_size}x{trained.image_size}: {out}")
     if strips:
         print(f"{strips} grey | colorized | original strip(s): {out / 'strips'}")
+
+
+COMMANDS = [
+    Command(
+        "train-colorizer",
+        "train a grey -> colour model (pix2pix, or the L1-only U-Net)",
+        "Train a colorizer on the colour images of a dataset (labels unused); writes model.safetensors, "
+        "a grey | colorized | original strip.png every epoch, and test PSNR/SSIM in colorizer_metrics.json.",
+        train_colorizer_arguments,
+        cmd_train_colorizer,
+    ),
+    Command(
+        "colorize",
+        "colorize grey images with a trained colorizer",
+        "Colorize an image file or a folder (searched recursively; 1- or 3-channel grey, or colour, "
+        "which is made grey first). Writes one PNG per input under --out with the same relative name, and for "
+        "colour inputs a grey | colorized | original strip under --out/strips/.",
+        colorize_arguments,
+        cmd_colorize,
+    ),
+]

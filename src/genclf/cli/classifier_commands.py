@@ -1,4 +1,4 @@
-"""The CLI's commands, each a short composition of the Python API."""
+"""Classifier commands (train, evaluate, predict, export) and datasets, each a short composition of the API."""
 
 from __future__ import annotations
 
@@ -11,78 +11,40 @@ from pathlib import Path
 import pandas as pd
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
-from genclf.cli import default_config_path, default_out
-from genclf.config import EvaluationConfig, RunConfig, TrainJobConfig, load_config, save_config, to_dict
+from genclf.cli.common import (
+    Command,
+    add_checkpoint,
+    add_common,
+    add_resume,
+    config_from_args,
+    default_out,
+    prepare_training,
+    say,
+)
+from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
 from genclf.data import SCHEMES, load_dataset, make_split
 from genclf.data.image_folder import read_images
-from genclf.errors import CheckpointError, ConfigError, DataError
+from genclf.errors import ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
-from genclf.experiment import merge_runs, parse_shard, run_experiment
+from genclf.evaluation.robustness import CORRUPTIONS
 from genclf.files import atomic_write, write_json, write_text
+from genclf.models.classifiers import CLASSIFIERS
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
-from genclf.reporting.tables import format_table
-from genclf.training.checkpoint import STATE_FILE
 from genclf.training.trainer import describe
 
 
-def _say(args: argparse.Namespace, message: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(message)
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    add_common(p)
+    p.add_argument("--model", choices=CLASSIFIERS.names(), help="classifier architecture (default: cnn)")
+    add_resume(p)
 
 
-def cmd_run(args: argparse.Namespace, overrides: list) -> None:
-    overrides = [o for o in overrides if not (isinstance(o, tuple) and o[0] == "seed")]
-    if args.seed is not None and args.seeds is None:
-        overrides.append(("seeds", [args.seed]))
-    config = load_config(RunConfig, args.config_file or args.config or default_config_path(), overrides)
-    shard = parse_shard(args.shard)
-    out = args.out or default_out("run")
-    result = run_experiment(config, out, quiet=args.quiet, shard=shard)
-    if shard is not None:
-        print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
-    print_run(result, out)
-
-
-def cmd_merge(args: argparse.Namespace, overrides: list) -> None:
-    result = merge_runs(args.runs, args.out)
-    print(f"merged {len(args.runs)} run folder(s), {len(result.results)} results rows")
-    print_run(result, args.out)
-
-
-def print_run(result, out: Path) -> None:
-    for budget, block in result.summary["budgets_detail"].items():
-        print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
-        print(format_table(block["strategies"]))
-        for name, lines in block["verdicts"].items():
-            print(f"  {name}: {lines[0]}")
-        print(block["headline"])
-        if block.get("robustness"):
-            print(block["robustness"]["headline"])
-    print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
-
-
-def prepare_training(args: argparse.Namespace, config, command: str):
-    """Output folder, data and split of a training command; checks that ``--resume`` has something to resume."""
-    if args.resume and args.out is None:
-        raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
-    out = args.out or default_out(command)
-    if args.resume and not (out / STATE_FILE).is_file():
-        raise CheckpointError(
-            out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"
-        )
-    d = config.data
-    data = load_dataset(d.spec, d.image_size, d.channels)
-    split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(config, out / "config.yaml")
-    return out, data, split
-
-
-def cmd_train(args: argparse.Namespace, overrides: list) -> None:
-    config = load_config(TrainJobConfig, args.config, overrides)
+def cmd_train(args: argparse.Namespace) -> None:
+    config = config_from_args(TrainJobConfig, args)
+    CLASSIFIERS.get(config.model, "model")
     out, data, split = prepare_training(args, config, "train")
-    _say(
+    say(
         args,
         f"{data.name}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test images, "
         f"{split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
@@ -113,24 +75,45 @@ def cmd_train(args: argparse.Namespace, overrides: list) -> None:
     print(f"checkpoint: {out}")
 
 
-def cmd_evaluate(args: argparse.Namespace, overrides: list) -> None:
+def evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train")
+    p.add_argument(
+        "--robustness",
+        action="store_true",
+        help="accuracy under common corruptions x severities (robustness.json, severity.png)",
+    )
+    p.add_argument("--corruptions", help=f"comma-separated subset of: {', '.join(CORRUPTIONS)} (default: all)")
+    p.add_argument("--severities", default="1..5", help="severities in 1..5: a range '1..5' or a list '1,3,5'")
+    p.add_argument("--adversarial", action="store_true", help="FGSM and PGD (L-inf) accuracy at each --eps")
+    p.add_argument("--eps", default="0,0.05,0.1,0.2", help="comma-separated L-inf radii in [0, 1] pixel units")
+    p.add_argument("--pgd-steps", type=int, default=10, help="PGD iterations (step size 2.5 eps / steps)")
+    p.add_argument(
+        "--max-images", type=int, default=2000, help="test images used for robustness (a fixed random subset)"
+    )
+    add_common(p, training=False)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    evaluation = evaluation_options(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
-    spec = args.data or "digits"
+    config = _saved_config(args.checkpoint)
+    saved = config.get("data") if isinstance(config.get("data"), dict) else {}
+    spec = args.data or saved.get("spec") or "digits"  # default: the data the checkpoint was trained on
     data = load_dataset(spec, trained.image_size, trained.channels)
     if data.train.class_names != trained.class_names:
         raise DataError(
             spec,
             f"classes {data.train.class_names} differ from the checkpoint's {trained.class_names}",
         )
-    config = _saved_config(args.checkpoint)
     test = (
         data.test
         if data.test is not None
-        else make_split(data, 0, test_fraction=config.get("data", {}).get("test_fraction", 0.2)).test
+        else make_split(
+            data, int(config.get("seed", 0)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
+        ).test
     )
     proba = trained.predict_proba(test.images)
     metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
-    evaluation = evaluation_options(args)
     out = args.out or default_out("evaluate")
     columns, detail = extended_evaluation(
         trained.predict_proba, trained.pixel_model(), (test.images, test.labels), evaluation, test_proba=proba
@@ -227,7 +210,13 @@ def _saved_config(folder: Path) -> dict:
     return meta.get("config", {})
 
 
-def cmd_predict(args: argparse.Namespace, overrides: list) -> None:
+def predict_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train")
+    p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
+    add_common(p, data=False, training=False)
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
     images, paths = read_images(args.input, trained.image_size, mode)
@@ -242,7 +231,13 @@ def cmd_predict(args: argparse.Namespace, overrides: list) -> None:
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
 
 
-def cmd_export(args: argparse.Namespace, overrides: list) -> None:
+def export_arguments(p: argparse.ArgumentParser) -> None:
+    add_checkpoint(p, "train")
+    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--out", type=Path, required=True, help="output file, e.g. model.onnx")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
     from genclf.export import export_onnx
 
     trained = load_classifier(args.checkpoint)
@@ -253,7 +248,13 @@ def cmd_export(args: argparse.Namespace, overrides: list) -> None:
     )
 
 
-def cmd_datasets(args: argparse.Namespace, overrides: list) -> None:
+def datasets_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", nargs="?", help="dataset spec to describe")
+    p.add_argument("--image-size", type=int, help="resize images to N x N")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels")
+
+
+def cmd_datasets(args: argparse.Namespace) -> None:
     if args.spec is None:
         for name in SCHEMES.names():
             scheme = SCHEMES.get(name)
@@ -274,3 +275,44 @@ def cmd_datasets(args: argparse.Namespace, overrides: list) -> None:
         + ", ".join(f"{name} {len(s)}" for name, s in sets.items() if s is not None)
         + ("" if data.test is not None else " (no test split: genclf holds out a stratified 20% by default)")
     )
+
+
+COMMANDS = [
+    Command(
+        "train",
+        "train one classifier",
+        "Train a classifier; writes model.safetensors, metrics.json, confusion.png.",
+        train_arguments,
+        cmd_train,
+    ),
+    Command(
+        "evaluate",
+        "score a trained classifier on a dataset's test split",
+        "Write metrics.json and confusion.png for a checkpoint on a dataset (default: the data it was trained on, "
+        "with its recorded split).",
+        evaluate_arguments,
+        cmd_evaluate,
+    ),
+    Command(
+        "predict",
+        "classify image files",
+        "Classify a file or a folder of images; writes predictions.csv.",
+        predict_arguments,
+        cmd_predict,
+    ),
+    Command(
+        "export",
+        "export a trained classifier to ONNX",
+        "Write a model file that runs without genclf: float32 images in [0, 1] (dynamic batch) -> class "
+        "probabilities, normalisation inside, class names in the metadata; checked against PyTorch with onnxruntime.",
+        export_arguments,
+        cmd_export,
+    ),
+    Command(
+        "datasets",
+        "list data schemes, or describe one dataset",
+        "Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.",
+        datasets_arguments,
+        cmd_datasets,
+    ),
+]

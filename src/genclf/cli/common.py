@@ -1,0 +1,153 @@
+"""What every command shares: the parser class, the common flags, flags -> config overrides, output
+folders, and the data/split/output preparation of the training commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from genclf.config import DEVICES, PRECISIONS, load_config, save_config
+from genclf.errors import CheckpointError
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Command:
+    """One CLI command, declared once: its name, help, arguments and handler."""
+
+    name: str
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handler: Callable[[argparse.Namespace], None]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, like every other bad input
+        sys.stderr.write(f"genclf: error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def default_out(command: str) -> Path:
+    return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("genclf") / "configs" / "default.yaml"))
+
+
+# flag (argparse dest) -> config key, for the flags that set a config value
+COMMON_KEYS = {
+    "data": "data.spec",
+    "image_size": "data.image_size",
+    "channels": "data.channels",
+    "k_per_class": "data.k_per_class",
+    "seed": "seed",
+    "seeds": "seeds",
+    "model": "model",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "precision": "train.precision",
+    "compile": "train.compile",
+    "device": "train.device",
+}
+
+
+def add_common(parser: argparse.ArgumentParser, data: bool = True, training: bool = True) -> None:
+    from genclf.data import SCHEMES
+
+    if data:
+        parser.add_argument("--data", help=f"dataset spec: {' | '.join(_spec_forms(SCHEMES))}")
+        parser.add_argument("--image-size", type=int, help="resize images to N x N (folders default to 32)")
+        parser.add_argument(
+            "--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels"
+        )
+    parser.add_argument("--out", type=Path, help="output folder (default: runs/<command>-<timestamp>/)")
+    parser.add_argument("--device", choices=DEVICES, help="compute device (default: auto)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    if training:
+        parser.add_argument("--config", type=Path, help="YAML config file")
+        parser.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a config value, e.g. --set train.lr=0.001 (repeatable)",
+        )
+        parser.add_argument("--seed", type=int, help="random seed (default: 0)")
+        parser.add_argument("--epochs", type=int, help="training epochs")
+        parser.add_argument("--batch-size", type=int, help="training batch size")
+        parser.add_argument("--lr", type=float, help="peak learning rate (AdamW, cosine schedule)")
+        parser.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            help="auto = bf16 + channels_last where the hardware has native bf16, else fp32; "
+            "16-mixed = fp16 autocast + GradScaler (CUDA)",
+        )
+        parser.add_argument(
+            "--compile", action="store_true", default=None, help="torch.compile the training step (long GPU runs)"
+        )
+        parser.add_argument(
+            "--k-per-class", type=int, help="keep K labeled training images per class (low-data regime)"
+        )
+
+
+def _spec_forms(schemes) -> list[str]:
+    return [f"{n}:PATH" if schemes.get(n).needs_argument else n for n in schemes.names()]
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, path: Path | None = None, drop: tuple[str, ...] = ()) -> T:
+    """The validated config ``cls`` from ``path`` (or --config), --set and the common flags (flags win)."""
+    overrides: list[Any] = list(getattr(args, "overrides", []) or [])
+    flags = {}
+    for dest, key in COMMON_KEYS.items():
+        value = getattr(args, dest, None)
+        if value is not None and dest not in drop:
+            overrides.append((key, value))
+            flags[key] = "--" + dest.replace("_", "-")
+    return load_config(cls, path or getattr(args, "config", None), overrides, flags)
+
+
+def say(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message)
+
+
+def prepare_training(args: argparse.Namespace, config, command: str):
+    """Output folder, data and split of a training command; checks that ``--resume`` has something to resume."""
+    from genclf.data import load_dataset, make_split
+    from genclf.training.checkpoint import STATE_FILE
+
+    if args.resume and args.out is None:
+        raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
+    out = args.out or default_out(command)
+    if args.resume and not (out / STATE_FILE).is_file():
+        raise CheckpointError(
+            out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"
+        )
+    d = config.data
+    data = load_dataset(d.spec, d.image_size, d.channels)
+    split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(config, out / "config.yaml")
+    return out, data, split
+
+
+def add_resume(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"
+    )
+
+
+def add_checkpoint(parser: argparse.ArgumentParser, command: str) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help=f"folder written by 'genclf {command}'")

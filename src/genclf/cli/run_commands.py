@@ -1,0 +1,105 @@
+"""The main job's commands: run, merge (shards of one run), report (re-render a finished run)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from genclf.cli.common import Command, add_common, config_from_args, default_config_path, default_out
+from genclf.config import RunConfig
+from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
+from genclf.reporting.tables import format_table
+
+
+def run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config_file", nargs="?", type=Path, help="YAML config (default: genclf's configs/default.yaml)")
+    add_common(p)
+    p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
+    p.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only the I-th of N deterministic slices of the budget x seed x strategy grid "
+        "(one per machine; combine the run folders with 'genclf merge')",
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    if args.config_file is not None and args.config is not None:
+        raise_both(args)
+    if args.seed is not None and args.seeds is None:
+        args.seeds = [args.seed]
+    config = config_from_args(RunConfig, args, args.config_file or args.config or default_config_path(), drop=("seed",))
+    shard = parse_shard(args.shard)
+    out = args.out or default_out("run")
+    result = run_experiment(config, out, quiet=args.quiet, shard=shard)
+    if shard is not None:
+        print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
+    print_run(result)
+
+
+def raise_both(args: argparse.Namespace) -> None:
+    from genclf.errors import ConfigError
+
+    raise ConfigError(
+        "--config", f"give the config once: as CONFIG ({args.config_file}) or as --config ({args.config})"
+    )
+
+
+def merge_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="+", type=Path, help="run folders of the shards")
+    p.add_argument("--out", type=Path, required=True, help="folder of the merged run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    result = merge_runs(args.runs, args.out)
+    print(f"merged {len(args.runs)} run folder(s), {len(result.results)} results rows")
+    print_run(result)
+
+
+def report_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", type=Path, help="folder of a finished 'genclf run'")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    print_run(report_run(args.run_dir))
+
+
+def print_run(result: RunOutput) -> None:
+    for budget, block in result.summary["budgets_detail"].items():
+        print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
+        print(format_table(block["strategies"]))
+        for name, lines in block["verdicts"].items():
+            print(f"  {name}: {lines[0]}")
+        print(block["headline"])
+        if block.get("robustness"):
+            print(block["robustness"]["headline"])
+    out = result.folder
+    print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
+
+
+COMMANDS = [
+    Command(
+        "run",
+        "the main job: strategies x seeds, results table and figures",
+        "Run an experiment config (default: the built-in digits low-data config).",
+        run_arguments,
+        cmd_run,
+    ),
+    Command(
+        "merge",
+        "combine the run folders of 'genclf run --shard I/N' into one run",
+        "Concatenate the shards' results.csv in grid order, copy their cells, generators and artifacts, and rebuild "
+        "summary.json, the figures and report.html. The shards must share one config.",
+        merge_arguments,
+        cmd_merge,
+    ),
+    Command(
+        "report",
+        "re-render summary.json, figures and report.html of a finished run",
+        "Rebuild a run folder's report from what the run recorded (results.csv, cells, artifacts): no training, "
+        "no data loading.",
+        report_arguments,
+        cmd_report,
+    ),
+]

@@ -1,0 +1,126 @@
+"""The layout of a run folder, owned here and nowhere else.
+
+::
+
+    RUN/config.yaml        the resolved config that produced the rows
+    RUN/run.json           what the runner knew about the data: name, class names, first split's sizes
+    RUN/results.csv        one row per (strategy view, budget, seed): the runner writes it
+    RUN/cells/*.json       per-cell detail: per-class metrics, confusion, calibration, corruption tables
+    RUN/generators/kK_seedS/NAME/   generators and colorizers trained for one (budget, seed)
+    RUN/artifacts/*.png    sample grids and colorization strips the runner drew while it ran
+    RUN/artifacts.json     their captions
+    RUN/figures/*.png, RUN/summary.json, RUN/report.html   written by reporting, from the above
+
+The runner writes the first half, reporting the second; ``RunRecord`` is what passes between them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from genclf.errors import ConfigError
+from genclf.files import atomic_write, write_json
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a strategy or generator name."""
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
+
+
+def budget_key(budget: int | None) -> str:
+    return "all" if budget is None else str(budget)
+
+
+def budget_of(k_per_class) -> str:
+    """The budget key of a results.csv ``k_per_class`` cell (empty/NaN = all labeled images)."""
+    return budget_key(None if pd.isna(k_per_class) else int(k_per_class))
+
+
+@dataclass
+class RunRecord:
+    """Everything reporting needs, and nothing it must compute by loading models or data."""
+
+    config: Any  # RunConfig
+    results: pd.DataFrame
+    cells: list[dict] = field(default_factory=list)
+    data: dict = field(default_factory=dict)  # {"name", "class_names", "split"}
+    artifacts: list[dict] = field(default_factory=list)  # [{"path": relative, "caption"}]
+
+
+class RunFolder:
+    """Every path of a run folder, and reading/writing what the runner records there."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    config = property(lambda self: self.root / "config.yaml")
+    manifest = property(lambda self: self.root / "run.json")
+    results = property(lambda self: self.root / "results.csv")
+    summary = property(lambda self: self.root / "summary.json")
+    report = property(lambda self: self.root / "report.html")
+    cells_dir = property(lambda self: self.root / "cells")
+    figures_dir = property(lambda self: self.root / "figures")
+    artifacts_dir = property(lambda self: self.root / "artifacts")
+    artifacts_index = property(lambda self: self.root / "artifacts.json")
+    generators_dir = property(lambda self: self.root / "generators")
+
+    def cell(self, strategy: str, budget: int | None, seed: int) -> Path:
+        return self.cells_dir / f"{slug(strategy)}_k{budget_key(budget)}_seed{seed}.json"
+
+    def generator_store(self, budget: int | None, seed: int) -> Path:
+        return self.generators_dir / cell_tag(budget, seed)
+
+    def figure(self, name: str) -> Path:
+        return self.figures_dir / f"{name}.png"
+
+    def artifact(self, name: str) -> Path:
+        return self.artifacts_dir / f"{slug(name)}.png"
+
+    def is_run(self) -> bool:
+        return self.results.is_file() and self.config.is_file()
+
+    def read_results(self) -> pd.DataFrame:
+        if not self.results.is_file():
+            return pd.DataFrame()
+        return pd.read_csv(self.results, keep_default_na=False, na_values=[""])
+
+    def write_results(self, table: pd.DataFrame) -> None:
+        atomic_write(self.results, lambda tmp: table.to_csv(tmp, index=False))
+
+    def read_cells(self) -> list[dict]:
+        return [_read_json(path) for path in sorted(self.cells_dir.glob("*.json"))]
+
+    def write_cell(self, detail: dict) -> None:
+        write_json(self.cell(detail["strategy"], detail["k_per_class"], detail["seed"]), detail)
+
+    def read_manifest(self) -> dict:
+        return _read_json(self.manifest) if self.manifest.is_file() else {}
+
+    def write_manifest(self, data: dict) -> None:
+        write_json(self.manifest, data)
+
+    def read_artifacts(self) -> list[dict]:
+        return _read_json(self.artifacts_index) if self.artifacts_index.is_file() else []
+
+    def write_artifacts(self, artifacts: list[dict]) -> None:
+        write_json(self.artifacts_index, artifacts)
+
+    def load(self, config: Any) -> RunRecord:
+        """The record of a finished (or partly finished) run, for reporting."""
+        return RunRecord(config, self.read_results(), self.read_cells(), self.read_manifest(), self.read_artifacts())
+
+
+def cell_tag(budget: int | None, seed: int) -> str:
+    return f"k{budget_key(budget)}_seed{seed}"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(path, f"unreadable run file ({type(exc).__name__}); delete it to recompute") from None
