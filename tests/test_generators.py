@@ -47,7 +47,7 @@ def test_generator_resume_equals_uninterrupted(name, tiny_digits, tmp_path, monk
 
     def die_after_first(self, state_dir, *args):
         real_save(self, state_dir, *args)
-        if args[-1]["epoch"] == 1:
+        if args[-1].epoch == 1:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Trainer, "_save", die_after_first)
@@ -161,3 +161,17 @@ def test_cgan_mode_seeking_keeps_the_noise_in_use():
         per_class = diversity_ratios(samples, split.train)
         ratios[weight] = sum(per_class.values()) / len(per_class)
     assert ratios[1.0] > ratios[0.0] + 0.15 and ratios[1.0] > 0.7, ratios
+
+
+@pytest.mark.parametrize(
+    ("options", "lr", "expected"), [({}, 1e-3, 1e-4), ({}, 2e-3, 2e-4), ({"lr": 5e-4}, 1e-3, 5e-4)]
+)
+def test_cgan_follows_the_configured_learning_rate_unless_its_own_is_set(options, lr, expected):
+    model = GENERATORS.get("cgan")(1, 10, 8, **options)
+    opt_g, opt_d = model.configure_optimizers(TrainConfig(lr=lr))
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(expected) == opt_d.param_groups[0]["lr"]
+
+
+def test_an_explicit_bf16_request_for_an_fp32_only_generator_is_said_once(tiny_digits):
+    with pytest.warns(UserWarning, match="cgan trains in fp32"):
+        train_generator(tiny_digits, "cgan", TrainConfig(epochs=1, batch_size=32, precision="bf16"), seed=0, quiet=True)

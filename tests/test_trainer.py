@@ -12,7 +12,7 @@ from genclf.errors import ConfigError, TrainingError
 from genclf.models import build_classifier
 from genclf.models.output import StepOutput
 from genclf.training.precision import resolve_precision
-from genclf.training.trainer import Trainer
+from genclf.training.trainer import FitPlan, Trainer
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(split, tmp_path, 
 
     def save_then_die_after_epoch_two(self, state_dir, *args):
         real_save(self, state_dir, *args)
-        if args[-1]["epoch"] == 2:  # the epoch just saved
+        if args[-1].epoch == 2:  # the epoch just saved
             raise Crash
 
     monkeypatch.setattr(Trainer, "_save", save_then_die_after_epoch_two)
@@ -82,7 +82,7 @@ def test_early_stopping_stops_and_keeps_the_best_epoch(split):
         split.train.images,
         split.train.labels,
         split.normalization,
-        validate=lambda m: {"macro_f1": next(scores)},
+        FitPlan(validate=lambda m: {"macro_f1": next(scores)}),
     )
     assert result.epochs_run == 4 and result.best_epoch == 2
 

@@ -16,7 +16,7 @@ from genclf.data.splits import Normalization, Split
 from genclf.models.classifiers import Classifier, build_classifier
 from genclf.training.checkpoint import load_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
-from genclf.training.trainer import Augment, FitResult, Trainer
+from genclf.training.trainer import Augment, FitPlan, FitResult, Trainer
 
 KIND = "classifier"
 
@@ -147,11 +147,13 @@ def train_classifier(
         images,
         labels,
         split.normalization,
-        validate=validate if len(split.val) else None,
-        state_dir=state_dir,
-        resume=resume,
-        augment=augment,
-        desc=model_name,
+        FitPlan(
+            validate=validate if len(split.val) else None,
+            state_dir=state_dir,
+            resume=resume,
+            augment=augment,
+            desc=model_name,
+        ),
     )
     model.to(memory_format=torch.contiguous_format)
     return TrainedClassifier(model, model_name, options, list(split.class_names), split.normalization), result

@@ -81,6 +81,14 @@ def each(rule: Rule, non_empty: bool = True) -> Rule:
     return check
 
 
+def registered(kind: str, name: str) -> str | None:
+    """A rule: ``name`` is in the registry of ``kind`` (looked up when checked: the registries import torch)."""
+    from genclf.models.classifiers import CLASSIFIERS
+
+    registry = {"classifier": CLASSIFIERS}[kind]
+    return None if name in registry else f"unknown {kind} {name!r}; expected one of: {', '.join(registry.names())}"
+
+
 positive = at_least(1)
 seed_rule = between(0, MAX_SEED, high_open=False)
 
@@ -123,7 +131,7 @@ class StrategyConfig:
     """One strategy of the experiment grid, with the classifier it trains and its own parameters."""
 
     name: str = "baseline"
-    classifier: str = "cnn"
+    classifier: str = checked("cnn", lambda v: registered("classifier", v))
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
 

@@ -65,4 +65,3 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("genclf: internal error (a bug in genclf); please report it with the traceback above\n")
         return EXIT_BUG
     return EXIT_OK
-

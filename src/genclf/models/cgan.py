@@ -92,7 +92,10 @@ class ConditionalGAN(GenerativeModel):
     """The GAN owns its two optimizers and its alternating step, so the Trainer stays generic.
 
     Args:
-        lr, lr_d: Adam learning rates of the generator and the discriminator (``lr_d`` defaults to ``lr``).
+        lr, lr_d: Adam learning rates of the generator and the discriminator, when set; by default both follow
+            the configured ``train.lr`` (``--lr``) times ``lr_scale``.
+        lr_scale: the cgan's Adam rate relative to the configured learning rate. 0.1 gives 2e-4 (the rate of
+            the DCGAN/BigGAN family) at genclf's usual generator lr of 2e-3, which the cvae uses as is.
         aux_weight: weight of the auxiliary classification loss (0 = projection conditioning only).
         mode_seeking: weight of the mode-seeking term (0 = off).
     """
@@ -108,8 +111,9 @@ class ConditionalGAN(GenerativeModel):
         image_size: int,
         latent_dim: int = 64,
         width: int = 32,
-        lr: float = 2e-4,
+        lr: float | None = None,
         lr_d: float | None = None,
+        lr_scale: float = 0.1,
         aux_weight: float = 1.0,
         mode_seeking: float = 0.2,
         ema_decay: float = 0.999,
@@ -118,7 +122,7 @@ class ConditionalGAN(GenerativeModel):
         super().__init__(in_channels, num_classes, image_size)
         base, steps = upsampling_plan(image_size)
         self.latent_dim, self.lr, self.ema_decay, self.use_diff_augment = latent_dim, lr, ema_decay, diff_augment
-        self.lr_d = lr if lr_d is None else lr_d
+        self.lr_d, self.lr_scale = lr_d, lr_scale
         self.aux_weight, self.mode_seeking = aux_weight, mode_seeking
         self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width)
         self.discriminator = Discriminator(in_channels, num_classes, steps, width)
@@ -126,8 +130,10 @@ class ConditionalGAN(GenerativeModel):
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.0, 0.9))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr_d, betas=(0.0, 0.9))
+        lr_g = self.lr if self.lr is not None else config.lr * self.lr_scale
+        lr_d = self.lr_d if self.lr_d is not None else lr_g
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr_g, betas=(0.0, 0.9))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=(0.0, 0.9))
         return [self.opt_g, self.opt_d]
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:

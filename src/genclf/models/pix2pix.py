@@ -184,7 +184,8 @@ class L1Colorizer(Colorizer):
 class Pix2Pix(Colorizer):
     """U-Net + PatchGAN, loss = GAN (BCE) + ``l1_weight`` x L1; owns its two Adam optimizers (betas
     (0.5, 0.999) as in pix2pix). pix2pix uses lr 2e-4 over 200 epochs; genclf's default 1e-3 suits short
-    CPU budgets (on ``shapes``, 30 epochs: vivid, correct colours at 1e-3, washed-out ones at 2e-4)."""
+    CPU budgets (on ``shapes``, 30 epochs: vivid, correct colours at 1e-3, washed-out ones at 2e-4). The rate
+    is ``lr`` when set, else the configured ``train.lr`` (``--lr``) times ``lr_scale`` (0.5: 1e-3 at 2e-3)."""
 
     owns_optimization = True
 
@@ -195,15 +196,17 @@ class Pix2Pix(Colorizer):
         image_size: int = 32,
         width: int = 32,
         l1_weight: float = 100.0,
-        lr: float = 1e-3,
+        lr: float | None = None,
+        lr_scale: float = 0.5,
     ):
         super().__init__(in_channels, num_classes, image_size, width)
         self.discriminator = PatchDiscriminator(image_size, width)
-        self.l1_weight, self.lr = l1_weight, lr
+        self.l1_weight, self.lr, self.lr_scale = l1_weight, lr, lr_scale
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        lr = self.lr if self.lr is not None else config.lr * self.lr_scale
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
         return [self.opt_g, self.opt_d]
 
     def training_step(self, batch) -> StepOutput:

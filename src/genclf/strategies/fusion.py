@@ -15,7 +15,7 @@ from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
-from genclf.training.trainer import Trainer
+from genclf.training.trainer import FitPlan, Trainer
 
 
 class FusionClassifier(Classifier):
@@ -178,7 +178,7 @@ class AutoencoderFusion(ClassifierStrategy):
         model.pretraining = True
         pretrain = TrainConfig(**{**vars(context.train), "epochs": self.params["pretrain_epochs"], "patience": 0})
         Trainer(pretrain, seed=context.seed, quiet=context.quiet).fit(
-            model, pool, torch.zeros(len(pool), dtype=torch.long), split.normalization, desc="autoencoder"
+            model, pool, torch.zeros(len(pool), dtype=torch.long), split.normalization, FitPlan(desc="autoencoder")
         )
         model.pretraining = False
         self.classifier, result = train_classifier(

@@ -8,7 +8,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,70 @@ from genclf.training.checkpoint import (
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class FitPlan:
+    """How one ``Trainer.fit`` runs beyond its TrainConfig.
+
+    Args:
+        validate: model -> validation metrics, once per epoch (None: keep the last epoch).
+        monitor: the metric of ``validate`` whose best epoch is kept (higher is better).
+        state_dir: folder of the per-epoch resumable state (None: no state kept).
+        resume: continue from ``state_dir``'s state.
+        augment: (batch, generator) -> augmented batch, on the device.
+        on_epoch_end: (epoch, record) -> None, after each epoch's state is saved.
+        desc: the name shown on progress bars, log lines and errors.
+        keep_last: keep the last epoch's weights even with ``validate``.
+    """
+
+    validate: Callable[[nn.Module], dict[str, float]] | None = None
+    monitor: str = "macro_f1"
+    state_dir: str | Path | None = None
+    resume: bool = False
+    augment: Augment | None = None
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None
+    desc: str = "train"
+    keep_last: bool = False
+
+
+@dataclass
+class BestEpoch:
+    """The best validation epoch so far and its weights (None while the last epoch is the one kept)."""
+
+    score: float = -math.inf
+    epoch: int = -1
+    weights: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
+class RunState:
+    """Where a fit stands: saved with every epoch, restored on resume."""
+
+    epoch: int = 0
+    waited: int = 0  # epochs without improvement (early stopping)
+    seconds: float = 0.0
+    seen: int = 0
+    lr_factor: float = 1.0  # halved once after a NaN/inf loss
+    retried: bool = False
+
+
+@dataclass
+class _Loop:
+    """What every epoch of one fit shares."""
+
+    model: nn.Module
+    engine: nn.Module | None
+    scaler: torch.amp.GradScaler | None
+    optimizers: list[torch.optim.Optimizer]
+    owns: bool
+    images: torch.Tensor
+    labels: torch.Tensor
+    normalization: Normalization
+    plan: FitPlan
+    steps_per_epoch: int
+    total_steps: int
+    batch_size: int
 
 
 @dataclass
@@ -74,25 +138,20 @@ class Trainer:
         images: torch.Tensor,
         labels: torch.Tensor,
         normalization: Normalization,
-        validate: Callable[[nn.Module], dict[str, float]] | None = None,
-        monitor: str = "macro_f1",
-        state_dir: str | Path | None = None,
-        resume: bool = False,
-        augment: Augment | None = None,
-        on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
-        desc: str = "train",
-        keep_last: bool = False,
+        plan: FitPlan | None = None,
     ) -> FitResult:
-        """Train ``model`` in place.
+        """Train ``model`` in place on ``images``/``labels`` as ``plan`` says.
 
-        At the end the model holds the weights of the best validation epoch (``monitor``, higher is
-        better), or the last epoch's with ``keep_last`` or without ``validate``. A NaN/inf loss rolls
-        the epoch back to its start and retries once at half the learning rate; a second one raises.
+        At the end the model holds the weights of the best validation epoch (``plan.monitor``), or the last
+        epoch's with ``plan.keep_last`` or without ``plan.validate``. A NaN/inf loss rolls the epoch back to
+        its start and retries once at half the learning rate; a second one raises.
 
         Raises:
             TrainingError: the loss became NaN or infinite twice.
-            CheckpointError: ``resume`` was asked for but the saved state does not fit the model.
+            CheckpointError: ``plan.resume`` was asked for but the saved state does not fit the model.
         """
+        plan = plan or FitPlan()
+        desc = plan.desc
         cfg = self.config
         seed_everything(self.seed)
         owns = getattr(model, "owns_optimization", False)
@@ -133,98 +192,77 @@ class Trainer:
         steps_per_epoch = max(1, local // batch_size)
         total_steps = cfg.epochs * steps_per_epoch
         history: list[dict[str, float]] = []
-        best = {"score": -math.inf, "epoch": -1, "weights": None}
-        run = {"epoch": 0, "waited": 0, "seconds": 0.0, "seen": 0, "lr_factor": 1.0, "retried": False}
-        if resume and state_dir is not None and (saved := load_state(state_dir)) is not None:
-            self._restore(model, optimizers, saved, best, history, run)
-        keep_last = keep_last or validate is None
-        epoch = run["epoch"]
+        best, run = BestEpoch(), RunState()
+        state_dir = plan.state_dir
+        if plan.resume and state_dir is not None and (saved := load_state(state_dir)) is not None:
+            best, history, run = self._restore(model, optimizers, saved)
+        keep_last = plan.keep_last or plan.validate is None
+        loop = _Loop(
+            model,
+            engine,
+            scaler,
+            optimizers,
+            owns,
+            images,
+            labels,
+            normalization,
+            plan,
+            steps_per_epoch,
+            total_steps,
+            batch_size,
+        )
+        epoch = run.epoch
         while epoch < cfg.epochs:
             snapshot = _snapshot(model, optimizers)
             began = time.perf_counter()
             try:
-                sums, seen = self._run_epoch(
-                    model,
-                    engine,
-                    scaler,
-                    optimizers,
-                    owns,
-                    images,
-                    labels,
-                    normalization,
-                    augment,
-                    epoch,
-                    steps_per_epoch,
-                    total_steps,
-                    batch_size,
-                    run["lr_factor"],
-                    desc,
-                )
+                sums, seen = self._run_epoch(loop, epoch, run.lr_factor)
             except _Diverged as diverged:
-                if run["retried"]:
+                if run.retried:
                     raise TrainingError(
                         desc, f"{diverged}; retried once at half the learning rate; lower --lr or use --precision fp32"
                     ) from None
                 _restore_snapshot(model, optimizers, snapshot)
-                run.update(retried=True, lr_factor=run["lr_factor"] * 0.5)
+                run.retried, run.lr_factor = True, run.lr_factor * 0.5
                 warnings.warn(
                     f"{desc}: {diverged}; rolled back to the start of epoch {epoch + 1} and halved the learning rate",
                     stacklevel=2,
                 )
                 continue
-            run["seconds"] += time.perf_counter() - began
-            run["seen"] += seen
+            run.seconds += time.perf_counter() - began
+            run.seen += seen
             record = {"epoch": epoch + 1, **{f"train_{k}": v / steps_per_epoch for k, v in sums.items()}}
-            if validate is not None:
-                record.update({f"val_{k}": v for k, v in validate(model).items()})
+            if plan.validate is not None:
+                record.update({f"val_{k}": v for k, v in plan.validate(model).items()})
             history.append(record)
             epoch += 1
             values = "  ".join(f"{key} {value:.4g}" for key, value in record.items() if key != "epoch")
-            log_line(f"{desc} epoch {epoch}/{cfg.epochs}: {values}  [{run['seconds']:.0f} s]", self.quiet)
-            score = record.get(f"val_{monitor}", math.nan)
-            if keep_last or score > best["score"]:
-                best.update(
-                    score=score,
-                    epoch=epoch,
-                    weights=None if keep_last else {k: v.detach().clone() for k, v in model.state_dict().items()},
-                )
-                run["waited"] = 0
+            log_line(f"{desc} epoch {epoch}/{cfg.epochs}: {values}  [{run.seconds:.0f} s]", self.quiet)
+            score = record.get(f"val_{plan.monitor}", math.nan)
+            if keep_last or score > best.score:
+                weights = None if keep_last else {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = BestEpoch(score, epoch, weights)
+                run.waited = 0
             else:
-                run["waited"] += 1
-            run["epoch"] = epoch
+                run.waited += 1
+            run.epoch = epoch
             if state_dir is not None:
                 self._save(state_dir, model, optimizers, best, history, run)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, record)
-            if cfg.patience > 0 and run["waited"] >= cfg.patience:
+            if plan.on_epoch_end is not None:
+                plan.on_epoch_end(epoch, record)
+            if cfg.patience > 0 and run.waited >= cfg.patience:
                 break
         distributed.unwrap_modules(model)
-        if best["weights"] is not None:
-            model.load_state_dict(best["weights"])
+        if best.weights is not None:
+            model.load_state_dict(best.weights)
         model.eval()
-        seconds = run["seconds"]
         return FitResult(
-            len(history), best["epoch"], best["score"], history, seconds, run["seen"] / seconds if seconds else 0.0
+            len(history), best.epoch, best.score, history, run.seconds, run.seen / run.seconds if run.seconds else 0.0
         )
 
-    def _run_epoch(
-        self,
-        model,
-        engine,
-        scaler,
-        optimizers,
-        owns,
-        images,
-        labels,
-        normalization,
-        augment,
-        epoch,
-        steps_per_epoch,
-        total_steps,
-        batch_size,
-        lr_factor,
-        desc,
-    ):
+    def _run_epoch(self, loop: _Loop, epoch: int, lr_factor: float) -> tuple[dict[str, float], int]:
+        model, images, labels, optimizers = loop.model, loop.images, loop.labels, loop.optimizers
+        steps_per_epoch, augment = loop.steps_per_epoch, loop.plan.augment
         model.train()
         sums: dict[str, float] = {}
         seen = 0
@@ -234,8 +272,8 @@ class Trainer:
         batches = iterate_batches(
             images,
             labels,
-            batch_size,
-            normalization,
+            loop.batch_size,
+            loop.normalization,
             shuffle=not distributed.is_distributed(),
             generator=generator(self.seed * 100_003 + epoch),
             drop_last=True,
@@ -246,30 +284,30 @@ class Trainer:
         bar = tqdm(
             batches,
             total=steps_per_epoch,
-            desc=f"{desc} {epoch + 1}/{self.config.epochs}",
+            desc=f"{loop.plan.desc} {epoch + 1}/{self.config.epochs}",
             leave=False,
             disable=self.quiet or None,
         )
         for step, (x, y) in enumerate(bar):
             if augment is not None:
                 x = augment(x, aug_gen)
-            scale = lr_factor * self.lr_at(epoch * steps_per_epoch + step, total_steps) / self.config.lr
+            scale = lr_factor * self.lr_at(epoch * steps_per_epoch + step, loop.total_steps) / self.config.lr
             for opt in optimizers:
                 for group in opt.param_groups:
                     group["lr"] = group["base_lr"] * scale
             with self.precision.autocast(self.device):
-                out = model.training_step((x, y)) if engine is None else StepOutput(*engine(x, y))
+                out = model.training_step((x, y)) if loop.engine is None else StepOutput(*loop.engine(x, y))
             if not torch.isfinite(out.loss.detach()):
                 raise _Diverged(f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            if not owns:
+            if not loop.owns:
                 optimizers[0].zero_grad(set_to_none=True)
-                if scaler is None:
+                if loop.scaler is None:
                     out.loss.backward()
                     optimizers[0].step()
                 else:
-                    scaler.scale(out.loss).backward()
-                    scaler.step(optimizers[0])
-                    scaler.update()
+                    loop.scaler.scale(out.loss).backward()
+                    loop.scaler.step(optimizers[0])
+                    loop.scaler.update()
             for key, value in out.logs.items():
                 sums[key] = sums.get(key, 0.0) + value
             seen += x.shape[0]
@@ -277,28 +315,29 @@ class Trainer:
             distributed.broadcast_buffers(model)
         return distributed.mean_across_ranks(sums), seen * distributed.world_size()
 
-    def _save(self, state_dir, model, optimizers, best, history, run) -> None:
+    def _save(self, state_dir, model, optimizers, best: BestEpoch, history: list, run: RunState) -> None:
         tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        if best["weights"] is not None:
-            tensors.update({f"best.{k}": v for k, v in best["weights"].items()})
+        if best.weights is not None:
+            tensors.update({f"best.{k}": v for k, v in best.weights.items()})
         tensors["rng.torch"] = torch.get_rng_state()
         optim_meta = []
         for index, opt in enumerate(optimizers):
             flat, meta = optimizer_to_flat(opt, f"optim{index}")
             tensors.update(flat)
             optim_meta.append(meta)
-        score = best["score"]
+        score = best.score
         meta = {
-            **run,
+            **asdict(run),
             "best_score": None if score is None or math.isnan(score) or math.isinf(score) else score,
-            "best_epoch": best["epoch"],
+            "best_epoch": best.epoch,
             "history": history,
             "optimizers": optim_meta,
             "seed": self.seed,
         }
         save_state(state_dir, tensors, meta)
 
-    def _restore(self, model, optimizers, saved, best, history, run) -> None:
+    def _restore(self, model, optimizers, saved) -> tuple[BestEpoch, list[dict[str, float]], RunState]:
+        """The best epoch, history and run state of a saved fit, its weights and optimizer state loaded."""
         tensors, meta = saved
         if meta.get("seed") != self.seed:
             raise CheckpointError(
@@ -315,10 +354,10 @@ class Trainer:
             ) from None
         best_weights = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         score = meta["best_score"]
-        best.update(score=-math.inf if score is None else score, epoch=meta["best_epoch"], weights=best_weights or None)
-        history.extend(meta["history"])
+        best = BestEpoch(-math.inf if score is None else score, meta["best_epoch"], best_weights or None)
         torch.set_rng_state(tensors["rng.torch"])
-        run.update({key: meta[key] for key in run})
+        run = RunState(**{f.name: meta[f.name] for f in fields(RunState)})
+        return best, list(meta["history"]), run
 
 
 class _Diverged(Exception):
