@@ -16,10 +16,10 @@ from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import DataError
-from genclf.generation import fp32_for
 from genclf.models.pix2pix import Colorizer, build_colorizer, to_grey_rgb
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.trainer import FitPlan, FitResult, Trainer
+from genclf.training.pipeline import fit_last_epoch
+from genclf.training.trainer import FitResult
 
 KIND = "colorizer"
 IDENTITY = Normalization([0.0, 0.0, 0.0], [1.0, 1.0, 1.0])
@@ -90,17 +90,9 @@ def train_colorizer(
     options = dict(options or {})
     model = build_colorizer(model_name, 3, 0, images.image_size, **options)
     trained = TrainedColorizer(model, model_name, options)
-    config = fp32_for(model, train_config, model_name)
-    hook = (lambda epoch, record: on_epoch_end(epoch, record, trained)) if on_epoch_end else None
-    result = Trainer(config, seed=seed, quiet=quiet).fit(
-        model,
-        images.images,
-        images.labels,
-        IDENTITY,
-        FitPlan(state_dir=state_dir, resume=resume, on_epoch_end=hook, desc=model_name, keep_last=True),
+    return fit_last_epoch(
+        trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
     )
-    model.eval()
-    return trained, result
 
 
 def save_colorizer(folder: str | Path, trained: TrainedColorizer, **extra: Any) -> Path:

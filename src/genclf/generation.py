@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from genclf.data.images import ImageSet
 from genclf.models.generative import GenerativeModel, build_generator, generator_normalization
 from genclf.seeding import generator as make_generator
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.trainer import FitPlan, FitResult, Trainer
+from genclf.training.pipeline import fit_last_epoch
+from genclf.training.trainer import FitResult
 
 KIND = "generator"
 
@@ -67,18 +67,10 @@ def train_generator(
     options = dict(options or {})
     model = build_generator(model_name, images.channels, images.num_classes, images.image_size, **options)
     trained = TrainedGenerator(model, model_name, options, list(images.class_names))
-    config = fp32_for(model, train_config, model_name)
-    trainer = Trainer(config, seed=seed, quiet=quiet)
-    hook = (lambda epoch, record: on_epoch_end(epoch, record, trained)) if on_epoch_end else None
-    result = trainer.fit(
-        model,
-        images.images,
-        images.labels,
-        generator_normalization(images.channels),
-        FitPlan(state_dir=state_dir, resume=resume, on_epoch_end=hook, desc=model_name, keep_last=True),
+    normalization = generator_normalization(images.channels)
+    return fit_last_epoch(
+        trained, model, model_name, images, normalization, train_config, seed, state_dir, resume, quiet, on_epoch_end
     )
-    model.eval()
-    return trained, result
 
 
 def diversity_ratios(samples: ImageSet, real: ImageSet) -> dict[str, float]:
@@ -91,19 +83,6 @@ def diversity_ratios(samples: ImageSet, real: ImageSet) -> dict[str, float]:
         if len(fake) >= 2 and len(true) >= 2:
             ratios[name] = float(torch.pdist(fake[:200]).mean() / torch.pdist(true[:200]).mean().clamp_min(1e-6))
     return ratios
-
-
-def fp32_for(model, config: TrainConfig, name: str) -> TrainConfig:
-    """``config``, in fp32 for a model without a bf16 path (``supports_bf16 = False``): an explicit bf16
-    request gets one warning saying why it is not honoured; ``auto`` quietly resolves to fp32."""
-    if getattr(model, "supports_bf16", True) or config.precision in ("fp32", "32", "32-true"):
-        return config
-    if config.precision != "auto":
-        warnings.warn(
-            f"{name} trains in fp32 (it has no reduced-precision path): precision {config.precision!r} is not used",
-            stacklevel=2,
-        )
-    return dataclasses.replace(config, precision="fp32")
 
 
 def diversity_warnings(samples: ImageSet, real: ImageSet, threshold: float = 0.25) -> list[str]:

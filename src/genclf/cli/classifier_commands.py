@@ -11,16 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
-from genclf.cli.common import (
-    Command,
-    add_checkpoint,
-    add_common,
-    add_resume,
-    config_from_args,
-    default_out,
-    prepare_training,
-    say,
-)
+from genclf.cli import common
 from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
 from genclf.data import SCHEMES, load_dataset, make_split
 from genclf.data.image_folder import read_images
@@ -34,17 +25,9 @@ from genclf.reporting.plots import adversarial_curves, confusion_figure, reliabi
 from genclf.training.trainer import describe
 
 
-def train_arguments(p: argparse.ArgumentParser) -> None:
-    add_common(p)
-    p.add_argument("--model", choices=CLASSIFIERS.names(), help="classifier architecture (default: cnn)")
-    add_resume(p)
-
-
 def cmd_train(args: argparse.Namespace) -> None:
-    config = config_from_args(TrainJobConfig, args)
-    CLASSIFIERS.get(config.model, "model")
-    out, data, split = prepare_training(args, config, "train")
-    say(
+    config, out, data, split = common.prepare_job(args, TrainJobConfig, CLASSIFIERS, "train")
+    common.say(
         args,
         f"{data.name}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test images, "
         f"{split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
@@ -76,7 +59,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def evaluate_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train")
+    common.add_checkpoint(p, "train")
     p.add_argument(
         "--robustness",
         action="store_true",
@@ -90,7 +73,7 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-images", type=int, default=2000, help="test images used for robustness (a fixed random subset)"
     )
-    add_common(p, training=False)
+    common.add_common(p, training=False)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -114,7 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     proba = trained.predict_proba(test.images)
     metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
-    out = args.out or default_out("evaluate")
+    out = args.out or common.default_out("evaluate")
     columns, detail = extended_evaluation(
         trained.predict_proba, trained.pixel_model(), (test.images, test.labels), evaluation, test_proba=proba
     )
@@ -211,9 +194,9 @@ def _saved_config(folder: Path) -> dict:
 
 
 def predict_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train")
+    common.add_checkpoint(p, "train")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
-    add_common(p, data=False, training=False)
+    common.add_common(p, data=False, training=False)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -226,13 +209,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
     writer.writerow(["path", "predicted", *[f"p_{name}" for name in trained.class_names]])
     for path, row in zip(paths, proba):
         writer.writerow([str(path), trained.class_names[int(row.argmax())], *[f"{p:.6f}" for p in row]])
-    out = args.out or default_out("predict")
+    out = args.out or common.default_out("predict")
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train")
+    common.add_checkpoint(p, "train")
     p.add_argument("--format", choices=("onnx",), default="onnx")
     p.add_argument("--out", type=Path, required=True, help="output file, e.g. model.onnx")
 
@@ -278,14 +261,14 @@ def cmd_datasets(args: argparse.Namespace) -> None:
 
 
 COMMANDS = [
-    Command(
+    common.Command(
         "train",
         "train one classifier",
         "Train a classifier; writes model.safetensors, metrics.json, confusion.png.",
-        train_arguments,
+        common.model_job_arguments(CLASSIFIERS, "classifier architecture", "cnn"),
         cmd_train,
     ),
-    Command(
+    common.Command(
         "evaluate",
         "score a trained classifier on a dataset's test split",
         "Write metrics.json and confusion.png for a checkpoint on a dataset (default: the data it was trained on, "
@@ -293,14 +276,14 @@ COMMANDS = [
         evaluate_arguments,
         cmd_evaluate,
     ),
-    Command(
+    common.Command(
         "predict",
         "classify image files",
         "Classify a file or a folder of images; writes predictions.csv.",
         predict_arguments,
         cmd_predict,
     ),
-    Command(
+    common.Command(
         "export",
         "export a trained classifier to ONNX",
         "Write a model file that runs without genclf: float32 images in [0, 1] (dynamic batch) -> class "
@@ -308,7 +291,7 @@ COMMANDS = [
         export_arguments,
         cmd_export,
     ),
-    Command(
+    common.Command(
         "datasets",
         "list data schemes, or describe one dataset",
         "Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.",

@@ -9,15 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genclf.cli.common import (
-    Command,
-    add_checkpoint,
-    add_common,
-    add_resume,
-    config_from_args,
-    default_out,
-    prepare_training,
-)
+from genclf.cli import common
 from genclf.colorize import (
     colorization_scores,
     colorization_strip,
@@ -35,16 +27,8 @@ from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.training.trainer import describe
 
 
-def train_colorizer_arguments(p: argparse.ArgumentParser) -> None:
-    add_common(p)
-    p.add_argument("--model", choices=COLORIZERS.names(), help="colorizer (default: pix2pix)")
-    add_resume(p)
-
-
 def cmd_train_colorizer(args: argparse.Namespace) -> None:
-    config = config_from_args(ColorizerJobConfig, args)
-    COLORIZERS.get(config.model, "model")
-    out, data, split = prepare_training(args, config, "train-colorizer")
+    config, out, data, split = common.prepare_job(args, ColorizerJobConfig, COLORIZERS, "train-colorizer")
     require_colour(split.train, config.data.spec)
     pool = colour_pool(split)
     if not args.quiet:
@@ -90,9 +74,9 @@ def _write_png(path: Path, array: np.ndarray) -> None:
 
 
 def colorize_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train-colorizer")
+    common.add_checkpoint(p, "train-colorizer")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder")
-    add_common(p, data=False, training=False)
+    common.add_common(p, data=False, training=False)
 
 
 def cmd_colorize(args: argparse.Namespace) -> None:
@@ -100,7 +84,7 @@ def cmd_colorize(args: argparse.Namespace) -> None:
     target = Path(args.input)
     images, kept = read_images(target, trained.image_size, "RGB")
     colour = trained.colorize(images)
-    out = args.out or default_out("colorize")
+    out = args.out or common.default_out("colorize")
     strips = 0
     for path, original, result in zip(kept, images, colour):
         relative = path.relative_to(target) if target.is_dir() else Path(path.name)
@@ -117,15 +101,15 @@ def cmd_colorize(args: argparse.Namespace) -> None:
 
 
 COMMANDS = [
-    Command(
+    common.Command(
         "train-colorizer",
         "train a grey -> colour model (pix2pix, or the L1-only U-Net)",
         "Train a colorizer on the colour images of a dataset (labels unused); writes model.safetensors, "
         "a grey | colorized | original strip.png every epoch, and test PSNR/SSIM in colorizer_metrics.json.",
-        train_colorizer_arguments,
+        common.model_job_arguments(COLORIZERS, "colorizer", "pix2pix"),
         cmd_train_colorizer,
     ),
-    Command(
+    common.Command(
         "colorize",
         "colorize grey images with a trained colorizer",
         "Colorize an image file or a folder (searched recursively; 1- or 3-channel grey, or colour, "

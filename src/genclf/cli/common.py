@@ -143,6 +143,25 @@ def prepare_training(args: argparse.Namespace, config, command: str):
     return out, data, split
 
 
+def model_job_arguments(registry, kind: str, default: str) -> Callable[[argparse.ArgumentParser], None]:
+    """The arguments of a command that trains one model of ``registry``: the common flags, --model, --resume."""
+
+    def arguments(p: argparse.ArgumentParser) -> None:
+        add_common(p)
+        p.add_argument("--model", choices=registry.names(), help=f"{kind} (default: {default})")
+        add_resume(p)
+
+    return arguments
+
+
+def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str):
+    """The validated job config (its ``model`` checked against ``registry``), then its output folder, data
+    and split: nothing is loaded before the config is known to be good."""
+    config = config_from_args(cls, args)
+    registry.get(config.model, "model")
+    return (config, *prepare_training(args, config, command))
+
+
 def add_resume(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"

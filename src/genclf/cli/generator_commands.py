@@ -10,15 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from genclf.cli.common import (
-    Command,
-    add_checkpoint,
-    add_common,
-    add_resume,
-    config_from_args,
-    default_out,
-    prepare_training,
-)
+from genclf.cli import common
 from genclf.config import GeneratorJobConfig, to_dict
 from genclf.data import load_dataset, make_split
 from genclf.errors import CheckpointError, ConfigError
@@ -30,16 +22,8 @@ from genclf.reporting.plots import sample_grid
 from genclf.training.trainer import describe
 
 
-def train_generator_arguments(p: argparse.ArgumentParser) -> None:
-    add_common(p)
-    p.add_argument("--model", choices=GENERATORS.names(), help="generator (default: cvae)")
-    add_resume(p)
-
-
 def cmd_train_generator(args: argparse.Namespace) -> None:
-    config = config_from_args(GeneratorJobConfig, args)
-    GENERATORS.get(config.model, "model")
-    out, data, split = prepare_training(args, config, "train-generator")
+    config, out, data, split = common.prepare_job(args, GeneratorJobConfig, GENERATORS, "train-generator")
     if not args.quiet:
         print(f"{data.name}: training {config.model} on {len(split.train)} images, {split.train.num_classes} classes")
     extra = {
@@ -78,10 +62,10 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
 
 
 def sample_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train-generator")
+    common.add_checkpoint(p, "train-generator")
     p.add_argument("--per-class", type=int, default=10, help="images per class (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    add_common(p, data=False, training=False)
+    common.add_common(p, data=False, training=False)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -89,7 +73,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise ConfigError("--per-class", f"expected a positive integer, got {args.per_class}")
     trained = load_generator(args.checkpoint)
     samples = trained.sample_per_class(args.per_class, seed=args.seed)
-    out = args.out or default_out("sample") / "samples.npz"
+    out = args.out or common.default_out("sample") / "samples.npz"
     images = samples.images.permute(0, 2, 3, 1).numpy()
     if out.suffix == ".npz":
         x = images[..., 0] if images.shape[-1] == 1 else images
@@ -114,10 +98,10 @@ def _safe(name: str) -> str:
 
 
 def evaluate_generator_arguments(p: argparse.ArgumentParser) -> None:
-    add_checkpoint(p, "train-generator")
+    common.add_checkpoint(p, "train-generator")
     p.add_argument("--per-class", type=int, help="generated images per class (default: min(largest class, 1000))")
     p.add_argument("--seed", type=int, default=0, help="seed of the assessment classifiers and samples (default: 0)")
-    add_common(p, training=False)
+    common.add_common(p, training=False)
 
 
 def cmd_evaluate_generator(args: argparse.Namespace) -> None:
@@ -143,7 +127,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     metrics = assess_generator(
         trained, split, assessment_budget(len(split.train)), seed=args.seed, per_class=per_class, quiet=args.quiet
     )
-    out = args.out or default_out("evaluate-generator")
+    out = args.out or common.default_out("evaluate-generator")
     write_json(out / "generator_metrics.json", {"data": spec, **metrics})
     samples = trained.sample_per_class(10, seed=args.seed)
     sample_grid(
@@ -161,21 +145,21 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
 
 
 COMMANDS = [
-    Command(
+    common.Command(
         "train-generator",
         f"train a class-conditional generator ({', '.join(GENERATORS.names())})",
         "Train a generator; writes model.safetensors and a samples.png grid every epoch.",
-        train_generator_arguments,
+        common.model_job_arguments(GENERATORS, "generator", "cvae"),
         cmd_train_generator,
     ),
-    Command(
+    common.Command(
         "sample",
         "generate images from a trained generator",
         "Write N images per class to an .npz file or to class sub-folders of PNGs.",
         sample_arguments,
         cmd_sample,
     ),
-    Command(
+    common.Command(
         "evaluate-generator",
         "FID/KID, precision/recall/density/coverage and CAS of a generator",
         "Score a generator against real data, in the feature space of a genclf classifier trained on the real data "
