@@ -30,7 +30,7 @@ def test_paired_comparison_matches_scipy_on_known_values():
 def test_identical_results_are_no_difference_and_unpaired_seeds_are_ignored():
     same = paired_comparison({0: 0.5, 1: 0.6}, {0: 0.5, 1: 0.6, 7: 0.9}, "x", "y", "macro_f1")
     assert same.n == 2 and same.mean_diff == 0 and same.p_ttest == 1.0
-    assert same.verdict().startswith("no significant difference")
+    assert same.kind == "identical" and same.verdict().startswith("identical to y on every seed")
     assert paired_comparison({0: 0.5}, {1: 0.5}, "x", "y", "m") is None
 
 
@@ -158,6 +158,81 @@ def test_headline_with_one_seed_says_it_cannot_tell():
         "mean_diff": 0.05,
         "p_ttest": None,
         "n": 1,
+        "kind": "untested",
+        "verdict": "untested (one seed)",
     }
     text = headline([comparison], {"semi_supervised_gan": "generative", "baseline": "baseline"}, "baseline", "macro_f1")
     assert text.startswith("Untested") and "+5.0 macro_f1 points" in text
+
+
+def test_a_constant_gain_on_every_seed_is_significant_with_the_t_tests_limiting_p():
+    from scipy import stats
+
+    reference = {0: 0.80, 1: 0.70, 2: 0.90}
+    exact = paired_comparison({s: v + 0.05 for s, v in reference.items()}, reference, "gen", "base", "macro_f1")
+    assert exact.kind == "constant" and exact.p_ttest == 0.0 and exact.mean_diff == pytest.approx(0.05)
+    assert exact.verdict().startswith("significant gain: +5.0") and "zero spread" in exact.verdict()
+    # A spread in the last bits is the same result, not p ~ 1e-30 on one side and n/a on the other.
+    jitter = {0: 0.85, 1: 0.75 + 1e-15, 2: 0.95 - 1e-15}
+    assert paired_comparison(jitter, reference, "gen", "base", "macro_f1").kind == "constant"
+    # As the spread shrinks, scipy's paired t-test p tends to the 0 reported for zero spread.
+    shrinking = [
+        stats.ttest_rel([v + 0.05 + e * s for s, v in reference.items()], list(reference.values())).pvalue
+        for e in (1e-2, 1e-4, 1e-6)
+    ]
+    assert shrinking[0] > shrinking[1] > shrinking[2] and shrinking[2] < 1e-8
+    # Equal within 1e-9 on every seed is "identical", p = 1.
+    same = paired_comparison({s: v + 1e-12 for s, v in reference.items()}, reference, "x", "base", "macro_f1")
+    assert same.kind == "identical" and same.p_ttest == 1.0 and "changed nothing" in same.verdict()
+
+
+def test_holm_adjustment_matches_the_step_down_definition_on_known_values():
+    from genclf.reporting.stats import holm
+
+    # Holm (1979): sorted p (0.01, 0.02, 0.03, 0.04) x (4, 3, 2, 1) -> 0.04, 0.06, 0.06 (monotone), 0.06
+    assert holm([0.03, 0.01, None, 0.04, 0.02]) == pytest.approx([0.06, 0.04, None, 0.06, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([]) == []
+
+
+def test_holm_turns_a_lone_raw_win_among_many_into_no_significance():
+    from genclf.config import RunConfig
+    from genclf.reporting.summary import summarize
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for seed in range(4):
+        base = 0.7 + 0.01 * rng.standard_normal()
+        rows.append({"strategy": "baseline", "role": "baseline", "k_per_class": 10, "seed": seed, "macro_f1": base})
+        for i in range(10):  # ten generative strategies; one of them with a small, noisy gain
+            gain = 0.03 if i == 0 else 0.0
+            value = base + gain + 0.012 * rng.standard_normal()
+            rows.append({"strategy": f"g{i}", "role": "generative", "k_per_class": 10, "seed": seed, "macro_f1": value})
+    block = summarize(pd.DataFrame(rows), RunConfig(seeds=[0, 1, 2, 3]))["budgets_detail"]["10"]
+    raw = {c["strategy"]: c for c in block["comparisons"]}
+    assert all(c["p_holm"] >= c["p_ttest"] for c in raw.values())
+    assert "Holm-adjusted over the 10 strategies" in block["headline"]
+    significant_raw = [c for c in raw.values() if c["p_ttest"] < 0.05]
+    significant_holm = [c for c in raw.values() if c["verdict"].startswith("significant")]
+    assert len(significant_holm) <= len(significant_raw)
+
+
+def test_wilcoxon_is_reported_only_where_it_can_reach_significance():
+    base = {s: 0.5 + 0.01 * s for s in range(6)}
+    gen = {s: v + 0.02 + 0.001 * s for s, v in base.items()}
+    assert paired_comparison(dict(list(gen.items())[:5]), base, "g", "b", "m").p_wilcoxon is None
+    six = paired_comparison(gen, base, "g", "b", "m")
+    assert six.p_wilcoxon == pytest.approx(0.03125)
+
+
+def test_a_one_seed_grid_says_untested_in_every_row(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 1, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}, {name: classic_augmentation}, {name: baseline, classifier: crnn}]\nseeds: [0]\n"
+    )
+    assert cli("run", config, "--out", tmp_path / "run", "--quiet").code == 0
+    summary = pd.read_json(tmp_path / "run" / "summary.json", typ="series")
+    comparisons = summary["budgets_detail"]["5"]["comparisons"]
+    assert comparisons and all(c["verdict"] == "untested (one seed)" for c in comparisons)
+    assert "<td class='none'>no significant difference</td>" not in (tmp_path / "run" / "report.html").read_text()
+    assert "<td class='none'>untested (one seed)</td>" in (tmp_path / "run" / "report.html").read_text()

@@ -1,4 +1,6 @@
-"""Paired comparisons over seeds: paired t-test, Wilcoxon signed-rank, bootstrap CI of the mean difference."""
+"""Paired comparisons over seeds: paired t-test (with exact handling of zero-spread differences), Holm
+correction across the strategies of one family, Wilcoxon signed-rank where it can reach significance,
+and a bootstrap CI of the mean difference."""
 
 from __future__ import annotations
 
@@ -9,9 +11,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
+EQUAL_TOLERANCE = 1e-9  # metric differences (in [0, 1] units) below this are floating-point noise, not differences
+WILCOXON_MIN_SEEDS = 6  # the exact two-sided signed-rank p is at least 2 / 2**n: 0.0625 at n = 5, 0.031 at n = 6
+ALPHA = 0.05
+
+UNTESTED, IDENTICAL, CONSTANT, TESTED = "untested", "identical", "constant", "tested"
+
 
 @dataclass
 class Comparison:
+    """One strategy against one reference on one metric, over the seeds both ran.
+
+    ``kind``: ``untested`` (one seed), ``identical`` (equal on every seed within EQUAL_TOLERANCE),
+    ``constant`` (the same non-zero difference on every seed: zero spread, where the paired t-test's p
+    tends to 0 as the spread does), or ``tested``. ``p_holm`` is ``p_ttest`` after Holm's correction
+    across the family of strategies compared with the same reference; verdicts read ``p``.
+    """
+
     strategy: str
     reference: str
     metric: str
@@ -22,22 +38,46 @@ class Comparison:
     ci_high: float
     p_ttest: float | None
     p_wilcoxon: float | None
+    kind: str = TESTED
+    p_holm: float | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "verdict": self.verdict_word()}
 
     @property
     def p(self) -> float | None:
-        return self.p_ttest
+        return self.p_holm if self.p_holm is not None else self.p_ttest
 
-    def verdict(self, alpha: float = 0.05) -> str:
+    def significant(self, alpha: float = ALPHA) -> bool:
+        return self.kind in (TESTED, CONSTANT) and self.p is not None and self.p < alpha
+
+    def verdict_word(self, alpha: float = ALPHA) -> str:
+        if self.kind == UNTESTED:
+            return "untested (one seed)"
+        if self.kind == IDENTICAL:
+            return "identical on every seed (changed nothing)"
+        if self.significant(alpha):
+            return f"significant {'gain' if self.mean_diff > 0 else 'loss'}"
+        return "no significant difference"
+
+    def verdict(self, alpha: float = ALPHA) -> str:
         """One plain-language line, in percentage points."""
+        if self.kind == IDENTICAL:
+            return f"identical to {self.reference} on every seed: the strategy changed nothing on this data"
         diff = f"{100 * self.mean_diff:+.1f} ± {100 * self.std_diff:.1f}"
-        p = "n/a" if self.p is None else f"{self.p:.3g}"
-        detail = f"{diff} {self.metric} points vs {self.reference} (paired t-test p = {p}, 95% bootstrap CI [{100 * self.ci_low:+.1f}, {100 * self.ci_high:+.1f}], {self.n} seeds)"
-        if self.p is not None and self.p < alpha:
-            return f"significant {'gain' if self.mean_diff > 0 else 'loss'}: {detail}"
-        return f"no significant difference: {detail}"
+        if self.kind == UNTESTED:
+            return f"untested: {diff} {self.metric} points vs {self.reference} on one seed; run more seeds to test it"
+        if self.kind == CONSTANT:
+            test = "the same difference on every seed: zero spread, paired t-test p -> 0"
+        else:
+            test = f"paired t-test p = {self.p_ttest:.3g}"
+        if self.p_holm is not None:
+            test += f", Holm-adjusted p = {self.p_holm:.3g}"
+        detail = (
+            f"{diff} {self.metric} points vs {self.reference} ({test}, 95% bootstrap CI "
+            f"[{100 * self.ci_low:+.1f}, {100 * self.ci_high:+.1f}], {self.n} seeds)"
+        )
+        return f"{self.verdict_word(alpha)}: {detail}"
 
 
 def bootstrap_ci(
@@ -57,29 +97,48 @@ def paired_comparison(
     if not seeds:
         return None
     diffs = np.array([values[s] - reference[s] for s in seeds], dtype=float)
+    n = len(diffs)
+    if np.all(np.abs(diffs) <= EQUAL_TOLERANCE):
+        diffs = np.zeros_like(diffs)
+    elif np.ptp(diffs) <= EQUAL_TOLERANCE:
+        diffs = np.full_like(diffs, diffs.mean())
     p_t = p_w = None
-    if len(diffs) >= 2 and np.ptp(diffs) > 0:
+    if n < 2:
+        kind = UNTESTED
+    elif not diffs.any():
+        kind, p_t = IDENTICAL, 1.0
+    elif np.ptp(diffs) == 0:
+        kind, p_t = CONSTANT, 0.0  # the limit of the paired t-test's p as the spread of the differences -> 0
+    else:
+        kind = TESTED
         p_t = float(stats.ttest_rel([values[s] for s in seeds], [reference[s] for s in seeds]).pvalue)
-    elif len(diffs) >= 2 and np.all(diffs == 0):
-        p_t = 1.0
-    if len(diffs) >= 2 and np.any(diffs != 0):
+    if n >= WILCOXON_MIN_SEEDS and kind in (TESTED, CONSTANT):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             p_w = float(stats.wilcoxon(diffs).pvalue)
     low, high = bootstrap_ci(diffs)
-    std = float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0
-    return Comparison(
-        strategy,
-        reference_name,
-        metric,
-        len(diffs),
-        float(diffs.mean()),
-        std,
-        low,
-        high,
-        p_t if p_t is None or not math.isnan(p_t) else None,
-        p_w,
-    )
+    std = float(diffs.std(ddof=1)) if n > 1 else 0.0
+    if p_t is not None and math.isnan(p_t):
+        p_t = None
+    return Comparison(strategy, reference_name, metric, n, float(diffs.mean()), std, low, high, p_t, p_w, kind)
+
+
+def holm(pvalues: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of a family of p-values (None stays None and is not counted)."""
+    tested = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    m, adjusted, running = len(tested), list(pvalues), 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def apply_holm(comparisons: list[Comparison]) -> None:
+    """Set ``p_holm`` on each comparison, the family being every comparison with the same reference."""
+    for reference in {c.reference for c in comparisons}:
+        family = [c for c in comparisons if c.reference == reference and c.kind in (TESTED, CONSTANT)]
+        for comparison, adjusted in zip(family, holm([c.p_ttest for c in family])):
+            comparison.p_holm = adjusted
 
 
 def t_interval(values: np.ndarray, confidence: float = 0.95) -> float:

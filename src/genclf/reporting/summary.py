@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from genclf.config import RunConfig, to_dict
-from genclf.reporting.stats import paired_comparison, t_interval
+from genclf.reporting.stats import Comparison, apply_holm, paired_comparison, t_interval
 from genclf.roles import BASELINE, CLASSICAL_ROLES, GENERATIVE, REFERENCE
 from genclf.run_folder import budget_key, budget_of
 
@@ -102,12 +102,12 @@ def _compare(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metri
     classical = [n for n in strategies if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
     baseline = baseline_of(strategies, roles)
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
-    comparisons, verdicts = [], {}
+    comparisons: list[Comparison] = []
+    candidates = []
     for name, group in block.groupby("strategy", sort=False):
         if roles.get(name) == REFERENCE:  # an upper bound shown for context, not a candidate
-            verdicts[str(name)] = ["reference (upper bound), not compared"]
             continue
-        lines = []
+        candidates.append(str(name))
         for reference in dict.fromkeys([baseline, best_classical]):
             if reference is None or reference == name:
                 continue
@@ -115,19 +115,22 @@ def _compare(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metri
             cmp = paired_comparison(
                 _per_seed(group, metric), _per_seed(ref_group, metric), str(name), str(reference), metric
             )
-            if cmp is None:
-                continue
-            comparisons.append(cmp.to_dict())
-            if roles.get(name) != BASELINE and cmp.mean_diff == 0 and cmp.std_diff == 0:
-                lines.append(f"identical to {reference} on every seed: the strategy changed nothing on this data")
-            else:
-                lines.append(cmp.verdict())
-        verdicts[str(name)] = lines or ["reference strategy"]
+            if cmp is not None:
+                comparisons.append(cmp)
+    apply_holm(comparisons)
+    verdicts = {
+        name: [c.verdict() for c in comparisons if c.strategy == name] or ["reference strategy"]
+        for name in map(str, block["strategy"].drop_duplicates())
+    }
+    for name in verdicts:
+        if roles.get(name) == REFERENCE:
+            verdicts[name] = ["reference (upper bound), not compared"]
+    rows = [c.to_dict() for c in comparisons]
     return {
         "best_classical": best_classical,
-        "comparisons": comparisons,
+        "comparisons": rows,
         "verdicts": verdicts,
-        "headline": headline(comparisons, roles, best_classical, metric),
+        "headline": headline(rows, roles, best_classical, metric),
     }
 
 
@@ -140,18 +143,33 @@ def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str
     if not against:
         return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
     best = max(against, key=lambda c: c["mean_diff"])
-    p = "n/a" if best["p_ttest"] is None else f"{best['p_ttest']:.3g}"
-    gains = [c for c in against if c["p_ttest"] is not None and c["p_ttest"] < 0.05 and c["mean_diff"] > 0]
+    p = _p_text(best)
+    gains = [c for c in against if c["verdict"] == "significant gain"]
     if best["n"] < 2:
         return (
             f"Untested: one seed cannot show significance; the best generative strategy, {best['strategy']}, is at "
             f"{100 * best['mean_diff']:+.1f} {metric} points against the best classical strategy ({best_classical}). "
             "Run more seeds for a verdict."
         )
+    size = sum(1 for c in comparisons if c["reference"] == best_classical and c["kind"] in ("tested", "constant"))
+    family = f"Holm-adjusted over the {size} strategies compared with {best_classical}"
     if gains:
         names = ", ".join(c["strategy"] for c in gains)
-        return f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy ({best_classical}); the largest gain is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points (p = {p})."
+        top = max(gains, key=lambda c: c["mean_diff"])
+        return (
+            f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy "
+            f"({best_classical}); the largest gain is {top['strategy']} at {100 * top['mean_diff']:+.1f} {metric} "
+            f"points ({_p_text(top)}, {family})."
+        )
     return (
         f"No: no generative strategy is significantly better than the best classical strategy ({best_classical}) "
-        f"over {best['n']} seeds; the closest is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points (p = {p})."
+        f"over {best['n']} seeds; the closest is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} "
+        f"points ({p}, {family})."
     )
+
+
+def _p_text(comparison: dict) -> str:
+    if comparison["kind"] == "constant":
+        return "the same gain on every seed, p -> 0" if comparison["mean_diff"] > 0 else "the same loss on every seed"
+    p = comparison.get("p_holm") if comparison.get("p_holm") is not None else comparison.get("p_ttest")
+    return "p = n/a" if p is None else f"p = {p:.3g}"
