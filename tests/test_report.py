@@ -236,3 +236,29 @@ def test_a_one_seed_grid_says_untested_in_every_row(cli, tmp_path):
     assert comparisons and all(c["verdict"] == "untested (one seed)" for c in comparisons)
     assert "<td class='none'>no significant difference</td>" not in (tmp_path / "run" / "report.html").read_text()
     assert "<td class='none'>untested (one seed)</td>" in (tmp_path / "run" / "report.html").read_text()
+
+
+def test_a_resumed_run_with_a_changed_epoch_count_does_not_reuse_cells(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 1, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}]\nseeds: [0]\n"
+    )
+    out = tmp_path / "run"
+    assert cli("run", config, "--out", out, "--quiet").code == 0
+    before = {p: p.read_bytes() for p in (out / "results.csv", out / "config.yaml")}
+    changed = cli("run", config, "--out", out, "--epochs", "2", "--quiet")
+    assert changed.code == 2 and "train.epochs: 1 -> 2" in changed.err and len(changed.err.splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before  # nothing rewritten: config.yaml still says 1 epoch
+    # Adding a seed keeps the finished cell (same hash) and runs only the new one.
+    more = cli("run", config, "--out", out, "--seeds", "0", "1", "--quiet")
+    assert more.code == 0, more.err
+    results = pd.read_csv(out / "results.csv")
+    assert list(results["seed"]) == [0, 1] and results["config_hash"].str.startswith("h").all()
+
+
+def test_train_resume_refuses_a_changed_config(cli, tmp_path):
+    out = tmp_path / "train"
+    assert cli("train", "--epochs", "1", "--batch-size", "64", "--out", out, "--quiet").code == 0
+    result = cli("train", "--epochs", "3", "--batch-size", "64", "--out", out, "--resume", "--quiet")
+    assert result.code == 2 and "train.epochs: 1 -> 3" in result.err

@@ -367,5 +367,33 @@ def locate(exc: ConfigError, path: str | Path | None, overrides: list, flags: di
     return exc
 
 
+def flatten(values: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as {dotted key: leaf value}."""
+    if isinstance(values, dict):
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: values}
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """What differs between two config mappings, as ``key: old -> new`` lines."""
+    before, after = flatten(old), flatten(new)
+    return [
+        f"{k}: {before.get(k)!r} -> {after.get(k)!r}"
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    ]
+
+
+def config_hash(values: Any) -> str:
+    """A short stable digest of a config mapping (JSON, sorted keys)."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def save_config(obj: Any, path: str | Path) -> Path:
     return write_text(path, yaml.safe_dump(to_dict(obj), sort_keys=False))

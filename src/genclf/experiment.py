@@ -17,7 +17,17 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from genclf.config import RunConfig, load_config, save_config, to_dict, validate_config
+from genclf.config import (
+    RunConfig,
+    StrategyConfig,
+    config_changes,
+    config_hash,
+    load_config,
+    read_yaml,
+    save_config,
+    to_dict,
+    validate_config,
+)
 from genclf.data import Split, load_dataset, make_split
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
@@ -25,9 +35,9 @@ from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import corruption_error
 from genclf.progress import log_line
 from genclf.reporting.run_report import render_run
-from genclf.roles import BASELINE
+from genclf.roles import BASELINE, GENERATIVE
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of, cell_tag
-from genclf.strategies import Context, build_strategy
+from genclf.strategies import STRATEGIES, Context, build_strategy
 
 __all__ = ["RunOutput", "merge_runs", "parse_shard", "report_run", "run_experiment"]
 
@@ -79,6 +89,8 @@ def run_experiment(
     results, summary, figures, report. Shards of one config are combined by ``merge_runs``."""
     folder = RunFolder(out)
     validate_run_config(config)
+    rows = folder.read_results().to_dict("records")
+    check_resumable(config, folder, rows)
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     d = config.data
     splits = {
@@ -90,7 +102,6 @@ def run_experiment(
     save_config(config, folder.config)
     first = splits[(d.budgets()[0], config.seeds[0])]
     folder.write_manifest({"name": data.name, "class_names": data.train.class_names, "split": first.summary()})
-    rows = folder.read_results().to_dict("records")
     cells = folder.read_cells()
     artifacts = folder.read_artifacts()
     done = {  # keyed by the config entry's name: one entry may write several rows (views)
@@ -141,6 +152,7 @@ def run_experiment(
                     "classifier": strategy_config.classifier,
                     "k_per_class": k,
                     "seed": seed,
+                    "config_hash": cell_hash(config, k, seed, strategy_config),
                     "n_train": len(split.train),
                     "n_test": len(split.test),
                     **metrics.scalars(),
@@ -161,6 +173,42 @@ def run_experiment(
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
     record = RunRecord(config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts)
     return RunOutput(folder.root, record.results, render_run(record, folder))
+
+
+def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: StrategyConfig) -> str:
+    """The digest of everything that determines one cell's results: data, budget, seed, the strategy entry,
+    the classifier budget, the generator budget (for strategies that use generators) and the evaluation."""
+    values = {
+        "data": {**to_dict(config.data), "k_per_class": budget},
+        "seed": seed,
+        "strategy": to_dict(strategy),
+        "train": to_dict(config.train),
+        "evaluation": to_dict(config.evaluation),
+        "primary_metric": config.primary_metric,
+    }
+    if STRATEGIES.get(strategy.name).role == GENERATIVE:
+        values["generator_train"] = to_dict(config.generator_train)
+    return "h" + config_hash(values)  # a letter first: a digest of digits is still read back as text
+
+
+def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> None:
+    """Refuse to resume into a folder whose finished cells were made with another config: their results
+    would be credited to this one. Cells of strategies, budgets or seeds the new config adds are fine."""
+    expected = {
+        (s.display_name, budget_key(k), seed): cell_hash(config, k, seed, s) for k, seed, s in grid_cells(config)
+    }
+    for row in rows:
+        entry = row.get("entry") if isinstance(row.get("entry"), str) else row["strategy"]
+        key = (entry, budget_of(row["k_per_class"]), int(row["seed"]))
+        saved = row.get("config_hash")
+        if key in expected and isinstance(saved, str) and saved != expected[key]:
+            previous = read_yaml(folder.config) if folder.config.is_file() else {}
+            changed = "; ".join(config_changes(previous, to_dict(config))[:4]) or "the config"
+            raise ConfigError(
+                folder.root,
+                f"holds finished cells made with another config ({changed}); resume with the same config, "
+                "or run into a new --out",
+            )
 
 
 def draw_generators(context: Context, split: Split, folder: RunFolder, tag: str, artifacts: list[dict]) -> list[dict]:

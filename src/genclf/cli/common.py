@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from genclf.config import DEVICES, PRECISIONS, load_config, save_config
+from genclf.config import DEVICES, PRECISIONS, config_changes, load_config, read_yaml, save_config, to_dict
 from genclf.errors import CheckpointError
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -135,6 +135,14 @@ def prepare_training(args: argparse.Namespace, config, command: str):
         raise CheckpointError(
             out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"
         )
+    if args.resume and (out / "config.yaml").is_file():
+        changes = config_changes(read_yaml(out / "config.yaml"), to_dict(config))
+        if changes:
+            raise CheckpointError(
+                out,
+                f"was trained with another config ({'; '.join(changes[:4])}); resume with the same settings, "
+                "or train into a new --out",
+            )
     d = config.data
     data = load_dataset(d.spec, d.image_size, d.channels)
     split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
