@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from genclf.config import StrategyConfig, TrainConfig
@@ -93,3 +94,21 @@ def test_bad_strategy_parameters_are_config_errors(name, params, field):
 def test_unknown_strategy_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown strategy 'magic'"):
         build_strategy(StrategyConfig(name="magic"))
+
+
+def test_a_generative_rows_seconds_include_the_generator_it_used(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 1, batch_size: 32, precision: fp32}\n"
+        "generator_train: {epochs: 3, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}, {name: synthetic_augmentation, params: {generator: cvae}},"
+        " {name: generative_classifier}]\nseeds: [0]\n"
+    )
+    out = tmp_path / "run"
+    assert cli("run", config, "--out", out, "--quiet").code == 0
+    rows = pd.read_csv(out / "results.csv").set_index("strategy")
+    assert rows.loc["baseline", "generator_seconds"] == 0
+    shared = rows.loc["synthetic_augmentation", "generator_seconds"]
+    assert shared > 0 and rows.loc["generative_classifier", "generator_seconds"] == shared  # counted for both
+    assert rows.loc["generative_classifier", "train_seconds"] >= shared
+    assert rows.loc["generative_classifier", "generators"] == "cvae"

@@ -127,9 +127,12 @@ def run_experiment(
         )
         strategy = build_strategy(strategy_config)
         torch.manual_seed(seed)
+        context.start_strategy()
         began = time.perf_counter()
         strategy.fit(split, context)
-        seconds = time.perf_counter() - began
+        own_seconds = time.perf_counter() - began - context.trained_now
+        shared_seconds = context.shared_seconds()
+        seconds = own_seconds + shared_seconds  # every generator it used counted in full, shared or not
         if seed == config.seeds[0]:
             artifacts = draw_generators(context, split, folder, cell_tag(k, seed), artifacts)
         for view in strategy.views(split):
@@ -159,6 +162,8 @@ def run_experiment(
                     **extended,
                     **view.columns,
                     "train_seconds": round(seconds, 3),
+                    "generator_seconds": round(shared_seconds, 3),
+                    "generators": " ".join(context.used),
                     **strategy.extra,
                 }
             )

@@ -29,10 +29,11 @@ def _img(path: Path, caption: str) -> str:
     return f'<figure{size}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
-def _verdict_table(comparisons: list[dict], metric: str) -> str:
+def _verdict_table(comparisons: list[dict], metric: str, strategies: dict | None = None) -> str:
     rows = [
         f"<div class='scroll'><table class='verdicts'><tr><th>strategy</th><th>compared with</th><th>Δ {metric} (points, mean ± std)</th>"
-        "<th>95% bootstrap CI</th><th>paired t-test p</th><th>Holm-adjusted p</th><th>verdict</th></tr>"
+        "<th>95% bootstrap CI</th><th>paired t-test p</th><th>Holm-adjusted p</th><th>verdict</th>"
+        "<th>cost: train seconds (vs reference)</th></tr>"
     ]
     for cmp in comparisons:
         p, holm = cmp["p_ttest"], cmp.get("p_holm")
@@ -41,9 +42,17 @@ def _verdict_table(comparisons: list[dict], metric: str) -> str:
             f"<tr class='row' data-strategy='{html.escape(cmp['strategy'])}'><td>{html.escape(cmp['strategy'])}</td>"
             f"<td>{html.escape(cmp['reference'])}</td><td>{100 * cmp['mean_diff']:+.1f} ± {100 * cmp['std_diff']:.1f}</td>"
             f"<td>[{100 * cmp['ci_low']:+.1f}, {100 * cmp['ci_high']:+.1f}]</td><td>{_p(p, cmp.get('kind'))}</td>"
-            f"<td>{_p(holm, cmp.get('kind'))}</td><td class='{_verdict_class(word)}'>{html.escape(word)}</td></tr>"
+            f"<td>{_p(holm, cmp.get('kind'))}</td><td class='{_verdict_class(word)}'>{html.escape(word)}</td>"
+            f"<td>{_cost(strategies or {}, cmp['strategy'], cmp['reference'])}</td></tr>"
         )
     return "".join(rows) + "</table></div>"
+
+
+def _cost(strategies: dict, name: str, reference: str) -> str:
+    seconds = {n: strategies.get(n, {}).get("train_seconds", {}).get("mean") for n in (name, reference)}
+    if seconds[name] is None or seconds[reference] is None:
+        return "–"
+    return f"{seconds[name]:.1f} ({seconds[reference]:.1f})"
 
 
 def _p(value: float | None, kind: str | None) -> str:
@@ -76,7 +85,7 @@ def build_report(
     for budget, block in summary["budgets_detail"].items():
         parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
         parts.append(f"<p class='headline'>{html.escape(block['headline'])}</p>")
-        parts.append(_verdict_table(block["comparisons"], metric))
+        parts.append(_verdict_table(block["comparisons"], metric, block["strategies"]))
     parts.append(
         "<p class='note'>Each verdict pairs runs by seed (same labeled images), tests the per-seed differences with a paired "
         "t-test and gives a bootstrap 95% CI of the mean difference. The p-values of all strategies compared with the same "

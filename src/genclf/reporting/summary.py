@@ -93,7 +93,9 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
         "budgets": [budget_key(k) for k in config.data.budgets()],
         "budgets_detail": detail,
         "config": to_dict(config),
-        "generator_note": "Generators are trained on the labeled images of each (budget, seed) only, once, and shared by the strategies of that cell.",
+        "generator_note": "Generators are trained once per (budget, seed) and shared by the strategies of that cell. "
+        "A strategy's train_seconds includes the full training time of every generator it used (generator_seconds), "
+        "counted again for each strategy that shares it: the cost of choosing that strategy alone.",
     }
 
 

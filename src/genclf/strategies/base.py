@@ -34,6 +34,17 @@ class Context:
     quiet: bool = True
     generator_store: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # training seconds of each cached model
+    used: list[str] = field(default_factory=list)  # the cached models the current strategy asked for
+    trained_now: float = 0.0  # seconds spent training cached models during the current strategy's fit
+
+    def start_strategy(self) -> None:
+        """Reset the per-strategy accounting (the runner calls it before each fit)."""
+        self.used, self.trained_now = [], 0.0
+
+    def shared_seconds(self) -> float:
+        """The training seconds of every cached model the current strategy used, each counted in full."""
+        return sum(self.seconds.get(key, 0.0) for key in self.used)
 
     def generator(self, name: str, split: Split, options: dict[str, Any] | None = None):
         """The generator ``name`` trained on ``split.train``, trained at most once per context."""
@@ -51,17 +62,32 @@ class Context:
         """Memory cache, then the run's disk store, then train (and store)."""
         options = dict(options or {})
         key = prefix + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
+        if key not in self.used:
+            self.used.append(key)
         if key in self.cache:
             return self.cache[key]
         folder = self.generator_store / key if self.generator_store is not None else None
         if folder is not None and (folder / "model.safetensors").is_file():
             trained = load(folder)
+            self.seconds[key] = _recorded_seconds(folder)
         else:
-            trained, _ = train(images, name, self.generator_train, self.seed, quiet=self.quiet, options=options)
+            trained, result = train(images, name, self.generator_train, self.seed, quiet=self.quiet, options=options)
+            self.seconds[key] = result.train_seconds
+            self.trained_now += result.train_seconds
             if folder is not None:
-                save(folder, trained, seed=self.seed)
+                save(folder, trained, seed=self.seed, fit={"train_seconds": round(result.train_seconds, 3)})
         self.cache[key] = trained
         return trained
+
+
+def _recorded_seconds(folder: Path) -> float:
+    """The training seconds a stored generator's metadata records (0 where it records none)."""
+    import json
+
+    try:
+        return float(json.loads((folder / "model.json").read_text())["fit"]["train_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
 
 
 @dataclass
