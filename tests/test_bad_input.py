@@ -180,7 +180,9 @@ def test_checkpoint_of_a_different_kind(cli, trained_cnn, tmp_path):
 
 def test_resume_with_another_model_is_refused(cli, trained_cnn):
     assert_one_line_error(
-        cli("train", "--model", "crnn", "--out", trained_cnn, "--resume", *TINY_TRAIN), "--resume", "does not fit"
+        cli("train", "--model", "crnn", "--out", trained_cnn, "--resume", *TINY_TRAIN),
+        "was trained with another config",
+        "model: 'cnn' -> 'crnn'",
     )
 
 

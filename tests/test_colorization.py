@@ -96,21 +96,12 @@ def test_train_colorizer_and_colorize_cli(cli, tmp_path, shapes):
     metrics = json.loads((ckpt / "colorizer_metrics.json").read_text())
     assert {"psnr", "ssim", "psnr_grey_baseline", "ssim_grey_baseline"} <= set(metrics)
     assert (ckpt / "strip.png").stat().st_size > 0
-    resumed = cli(
-        "train-colorizer",
-        "--data",
-        "shapes:12",
-        "--epochs",
-        "2",
-        "--batch-size",
-        "16",
-        "--out",
-        ckpt,
-        "--resume",
-        "--quiet",
-    )
+    same = ["train-colorizer", "--data", "shapes:12", "--batch-size", "16", "--out", ckpt, "--resume", "--quiet"]
+    resumed = cli(*same, "--epochs", "1")  # the same settings: the finished run is found complete
     assert resumed.code == 0, resumed.err
-    assert json.loads((ckpt / "model.json").read_text())["epoch"] == 2
+    assert json.loads((ckpt / "model.json").read_text())["epoch"] == 1
+    longer = cli(*same, "--epochs", "2")  # another schedule: refused, not silently mixed
+    assert longer.code == 2 and "train.epochs: 1 -> 2" in longer.err
 
     inputs = tmp_path / "in"
     (inputs / "sub").mkdir(parents=True)

@@ -86,8 +86,9 @@ def test_run_report_has_verdicts_every_strategy_and_every_figure(cli, tmp_path):
     parsed = _Collector()
     parsed.feed(html)
     assert parsed.title == "genclf report: digits"
-    assert {"verdicts", "results", "figures"} <= parsed.ids
-    assert re.search(r"class='headline'>(Yes|No)", html)
+    assert {"verdicts", "results", "figures", "generators"} <= parsed.ids
+    # a cvae trained for 2 epochs fails its quality check: its strategy gets no verdict either way
+    assert re.search(r"class='headline'>(Yes|No|Inconclusive)", html)
     for name in ("baseline", "classic_augmentation", "synthetic_augmentation"):
         assert parsed.rows.count(name) >= 2, name  # one results row per budget (and verdict rows)
     summary_figures = pd.read_json(out / "summary.json", typ="series")["figures"]

@@ -21,7 +21,7 @@ CONFIG = (
 
 
 def _comparable(path) -> pd.DataFrame:
-    return pd.read_csv(path).drop(columns=["train_seconds"])
+    return pd.read_csv(path).drop(columns=["train_seconds", "generator_seconds"])  # timings vary
 
 
 def test_sharded_runs_merged_equal_the_unsharded_run(cli, tmp_path):

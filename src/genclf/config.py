@@ -154,6 +154,10 @@ class EvaluationConfig:
     eps: list[float] = checked(rule=each(between(0.0, 1.0, high_open=False)), factory=lambda: [0.0, 0.05, 0.1, 0.2])
     pgd_steps: int = checked(10, positive)
     max_images: int = checked(2000, positive)  # test images used for robustness (the first N of a fixed shuffle)
+    # the quality check of every generator a run trains: it has failed when its CAS on the validation split is
+    # under generator_min_cas_ratio x the real-data reference, or a class's diversity under generator_min_diversity
+    generator_min_cas_ratio: float = checked(0.75, between(0.0, 1.0, high_open=False))
+    generator_min_diversity: float = checked(0.1, between(0.0, 1.0, high_open=False))
 
 
 @dataclass
@@ -167,6 +171,9 @@ class RunConfig:
         rule=lambda v: None if v else "must name at least one strategy", factory=lambda: [StrategyConfig()]
     )
     seeds: list[int] = checked(rule=each(seed_rule), factory=lambda: [0, 1, 2])
+    # what the generators of a run learn from: the labeled images, or also the confidently pseudo-labeled
+    # unlabeled pool (where there is one), at the same number of optimizer steps
+    generator_pool: str = checked("pseudo_labeled", one_of("labeled", "pseudo_labeled"))
     primary_metric: str = checked(
         "macro_f1", one_of("accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1", "acsa", "gmean")
     )

@@ -104,6 +104,7 @@ def run_experiment(
     folder.write_manifest({"name": data.name, "class_names": data.train.class_names, "split": first.summary()})
     cells = folder.read_cells()
     artifacts = folder.read_artifacts()
+    checks = folder.read_generators().to_dict("records")
     done = {  # keyed by the config entry's name: one entry may write several rows (views)
         (
             r.get("entry") if isinstance(r.get("entry"), str) else r["strategy"],
@@ -123,7 +124,14 @@ def run_experiment(
         split = splits[(k, seed)]
         context = contexts.setdefault(
             (k, seed),
-            Context(seed, config.train, config.generator_train, True, folder.generator_store(k, seed)),
+            Context(
+                seed,
+                config.train,
+                config.generator_train,
+                True,
+                folder.generator_store(k, seed),
+                generator_pool=config.generator_pool,
+            ),
         )
         strategy = build_strategy(strategy_config)
         torch.manual_seed(seed)
@@ -131,10 +139,12 @@ def run_experiment(
         began = time.perf_counter()
         strategy.fit(split, context)
         own_seconds = time.perf_counter() - began - context.trained_now
-        shared_seconds = context.shared_seconds()
+        shared_seconds, used = context.shared_seconds(), " ".join(context.used)
         seconds = own_seconds + shared_seconds  # every generator it used counted in full, shared or not
         if seed == config.seeds[0]:
             artifacts = draw_generators(context, split, folder, cell_tag(k, seed), artifacts)
+        if check_generators(context, split, config, k, seed, checks):
+            folder.write_generators(pd.DataFrame(checks))
         for view in strategy.views(split):
             metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
             extended, detail = extended_evaluation(
@@ -163,7 +173,7 @@ def run_experiment(
                     **view.columns,
                     "train_seconds": round(seconds, 3),
                     "generator_seconds": round(shared_seconds, 3),
-                    "generators": " ".join(context.used),
+                    "generators": used,
                     **strategy.extra,
                 }
             )
@@ -176,7 +186,9 @@ def run_experiment(
                 quiet,
             )
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
-    record = RunRecord(config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts)
+    record = RunRecord(
+        config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
+    )
     return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
@@ -193,6 +205,7 @@ def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: Strate
     }
     if STRATEGIES.get(strategy.name).role == GENERATIVE:
         values["generator_train"] = to_dict(config.generator_train)
+        values["generator_pool"] = config.generator_pool
     return "h" + config_hash(values)  # a letter first: a digest of digits is still read back as text
 
 
@@ -216,6 +229,43 @@ def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> N
             )
 
 
+def check_generators(
+    context: Context, split: Split, config: RunConfig, budget: int | None, seed: int, checks: list[dict]
+) -> bool:
+    """Append to ``checks`` the quality check of every generator ``context`` holds that has none yet for this
+    (budget, seed); return whether any was added."""
+    from genclf.evaluation.generator_quality import generator_check
+
+    done = {(budget_of(c["k_per_class"]), int(c["seed"]), c["generator"]) for c in checks}
+    added = False
+    for key, generator in context.generators().items():
+        if (budget_key(budget), seed, key) in done:
+            continue
+        began = time.perf_counter()
+        quality = generator_check(
+            generator,
+            split,
+            context.labeled_classifier(split),
+            config.train,
+            seed=seed,
+            min_cas_ratio=config.evaluation.generator_min_cas_ratio,
+            min_diversity=config.evaluation.generator_min_diversity,
+        )
+        checks.append(
+            {
+                "generator": key,
+                "k_per_class": budget,
+                "seed": seed,
+                **context.generator_data,
+                "train_seconds": round(context.seconds.get(key, 0.0), 3),
+                **{k: round(v, 4) if isinstance(v, float) else v for k, v in quality.items()},
+                "check_seconds": round(time.perf_counter() - began, 3),
+            }
+        )
+        added = True
+    return added
+
+
 def draw_generators(context: Context, split: Split, folder: RunFolder, tag: str, artifacts: list[dict]) -> list[dict]:
     """Sample grids of the generators and grey | colorized | original strips (on test images) of the
     colorizers that ``context`` trained, as run artifacts; returns the updated artifact list."""
@@ -224,8 +274,8 @@ def draw_generators(context: Context, split: Split, folder: RunFolder, tag: str,
 
     known = {a["path"] for a in artifacts}
     added = []
-    for key, trained in context.cache.items():
-        kind = "colorized" if key.startswith("colorizer_") else "samples"
+    for key, trained in {**context.generators(), **context.colorizers()}.items():
+        kind = "colorized" if hasattr(trained, "colorize") else "samples"
         path = folder.artifact(f"{kind}_{key}_{tag}")
         relative = str(path.relative_to(folder.root))
         if relative in known:

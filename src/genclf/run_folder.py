@@ -9,6 +9,7 @@
     RUN/generators/kK_seedS/NAME/   generators and colorizers trained for one (budget, seed)
     RUN/artifacts/*.png    sample grids and colorization strips the runner drew while it ran
     RUN/artifacts.json     their captions
+    RUN/generators.csv     the quality check of every generator trained: CAS, FID, PRDC, diversity, seconds
     RUN/figures/*.png, RUN/summary.json, RUN/report.html   written by reporting, from the above
 
 The runner writes the first half, reporting the second; ``RunRecord`` is what passes between them.
@@ -50,6 +51,7 @@ class RunRecord:
     cells: list[dict] = field(default_factory=list)
     data: dict = field(default_factory=dict)  # {"name", "class_names", "split"}
     artifacts: list[dict] = field(default_factory=list)  # [{"path": relative, "caption"}]
+    generators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (budget, seed, generator)
 
 
 class RunFolder:
@@ -68,6 +70,7 @@ class RunFolder:
     artifacts_dir = property(lambda self: self.root / "artifacts")
     artifacts_index = property(lambda self: self.root / "artifacts.json")
     generators_dir = property(lambda self: self.root / "generators")
+    generators_table = property(lambda self: self.root / "generators.csv")
 
     def cell(self, strategy: str, budget: int | None, seed: int) -> Path:
         return self.cells_dir / f"{slug(strategy)}_k{budget_key(budget)}_seed{seed}.json"
@@ -92,6 +95,14 @@ class RunFolder:
     def write_results(self, table: pd.DataFrame) -> None:
         atomic_write(self.results, lambda tmp: table.to_csv(tmp, index=False))
 
+    def read_generators(self) -> pd.DataFrame:
+        if not self.generators_table.is_file():
+            return pd.DataFrame()
+        return pd.read_csv(self.generators_table, keep_default_na=False, na_values=[""])
+
+    def write_generators(self, table: pd.DataFrame) -> None:
+        atomic_write(self.generators_table, lambda tmp: table.to_csv(tmp, index=False))
+
     def read_cells(self) -> list[dict]:
         return [_read_json(path) for path in sorted(self.cells_dir.glob("*.json"))]
 
@@ -112,7 +123,14 @@ class RunFolder:
 
     def load(self, config: Any) -> RunRecord:
         """The record of a finished (or partly finished) run, for reporting."""
-        return RunRecord(config, self.read_results(), self.read_cells(), self.read_manifest(), self.read_artifacts())
+        return RunRecord(
+            config,
+            self.read_results(),
+            self.read_cells(),
+            self.read_manifest(),
+            self.read_artifacts(),
+            self.read_generators(),
+        )
 
 
 def cell_tag(budget: int | None, seed: int) -> str:

@@ -136,3 +136,60 @@ def assess_generator(
 def assessment_budget(train_size: int) -> TrainConfig:
     """A fixed training budget for the two assessment classifiers: about 1,500 steps, 3 to 30 epochs."""
     return TrainConfig(epochs=int(min(30, max(3, math.ceil(1500 * 128 / max(train_size, 1))))), batch_size=128, lr=2e-3)
+
+
+def generator_check(
+    generator,
+    split,
+    reference: TrainedClassifier,
+    train_config: TrainConfig,
+    classifier: str = "cnn",
+    seed: int = 0,
+    min_cas_ratio: float = 0.75,
+    min_diversity: float = 0.25,
+) -> dict:
+    """The quality check of a generator inside a run, on the real *validation* split.
+
+    CAS: a ``classifier`` with the run's budget, trained on as many generated images per class as there
+    are labeled ones, scored on the validation images; the real-data reference is ``reference`` (the same
+    recipe on the labeled images). FID/KID and PRDC are measured in ``reference``'s feature space against
+    the validation images (with the labeled images against them as the floor); diversity is the per-class
+    ratio of generated to real pairwise distances. ``status`` is ``failed: ...`` when CAS is under
+    ``min_cas_ratio`` times the reference accuracy or a class's diversity under ``min_diversity``.
+    """
+    from dataclasses import replace
+
+    from genclf.classify import train_classifier
+    from genclf.generation import diversity_ratios
+
+    val_labels = split.val.labels.numpy()
+    real_accuracy = float((reference.predict_proba(split.val.images).argmax(1) == val_labels).mean())
+    counts = split.train.class_counts()
+    labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)])
+    fake = type(split.train)(generator.sample(labels, seed=seed + 7), labels, list(split.class_names))
+    synthetic = replace(split, train=fake, val=fake.subset(torch.arange(0)))
+    cas_clf, _ = train_classifier(synthetic, classifier, train_config, seed, quiet=True)
+    cas = float((cas_clf.predict_proba(split.val.images).argmax(1) == val_labels).mean())
+    f_val = extract_features(reference, split.val.images)
+    f_fake = extract_features(reference, fake.images)
+    f_real = extract_features(reference, split.train.images)
+    diversity = diversity_ratios(generator.sample_per_class(50, seed=seed + 11), split.train)
+    worst = min(diversity, key=diversity.get) if diversity else None
+    if cas < min_cas_ratio * real_accuracy:
+        status = f"failed: CAS {cas:.3f} < {min_cas_ratio:g} x real-data accuracy {real_accuracy:.3f}"
+    elif worst is not None and diversity[worst] < min_diversity:
+        status = f"failed: class {worst!r} diversity {diversity[worst]:.2f} < {min_diversity:g} (collapsed)"
+    else:
+        status = "ok"
+    return {
+        "cas": cas,
+        "real_accuracy": real_accuracy,
+        "cas_ratio": cas / real_accuracy if real_accuracy else math.nan,
+        "fid": frechet_distance(f_val, f_fake),
+        "fid_floor": frechet_distance(f_val, f_real),
+        "kid": kernel_inception_distance(f_val, f_fake, seed=seed)[0],
+        **prdc(f_val, f_fake, k=min(5, len(f_fake) - 1, len(f_val) - 1)),
+        "min_diversity": diversity[worst] if worst is not None else math.nan,
+        "n_generated": len(fake),
+        "status": status,
+    }

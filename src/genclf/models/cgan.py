@@ -15,6 +15,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from genclf.models.generative import GENERATORS, GenerativeModel, to_uint8, upsampling_plan
 from genclf.models.output import StepOutput
 from genclf.training.distributed import net
+from genclf.training.optim import adam
 
 
 class Generator(nn.Module):
@@ -132,8 +133,8 @@ class ConditionalGAN(GenerativeModel):
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
         lr_g = self.lr if self.lr is not None else config.lr * self.lr_scale
         lr_d = self.lr_d if self.lr_d is not None else lr_g
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr_g, betas=(0.0, 0.9))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=(0.0, 0.9))
+        self.opt_g = adam(self.generator.parameters(), lr_g, (0.0, 0.9))
+        self.opt_d = adam(self.discriminator.parameters(), lr_d, (0.0, 0.9))
         return [self.opt_g, self.opt_d]
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:

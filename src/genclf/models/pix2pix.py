@@ -15,6 +15,7 @@ from torch import nn
 
 from genclf.models.output import StepOutput
 from genclf.registry import Registry
+from genclf.training.optim import adam
 
 COLORIZERS: Registry[type[Colorizer]] = Registry("colorizer")
 
@@ -205,8 +206,8 @@ class Pix2Pix(Colorizer):
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
         lr = self.lr if self.lr is not None else config.lr * self.lr_scale
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=lr, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.opt_g = adam(self.generator.parameters(), lr, (0.5, 0.999))
+        self.opt_d = adam(self.discriminator.parameters(), lr, (0.5, 0.999))
         return [self.opt_g, self.opt_d]
 
     def training_step(self, batch) -> StepOutput:

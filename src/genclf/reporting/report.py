@@ -20,6 +20,7 @@ div.scroll{overflow-x:auto} figcaption{font-size:.85em;color:#555} .note{backgro
 
 
 ROBUSTNESS_CAPTIONS = ("robustness:", "calibration:")
+GENERATOR_CAPTIONS = ("generated samples:", "colorized:")
 
 
 def _img(path: Path, caption: str) -> str:
@@ -115,8 +116,27 @@ def build_report(
         "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
         "per-class recalls; ece: expected calibration error, 15 bins.</p>"
     )
-    main = [(png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS)]
+    main = [
+        (png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS)
+    ]
     extra = [(png, caption) for png, caption in figures if caption.startswith(ROBUSTNESS_CAPTIONS)]
+    grids = [(png, caption) for png, caption in figures if caption.startswith(GENERATOR_CAPTIONS)]
+    if summary.get("generators") or grids:
+        parts.append("<h2 id='generators'>Generators: do they work?</h2>")
+        parts.append(_generator_table(summary.get("generators", [])))
+        parts.append(
+            "<p class='note'>Every generator a run trains is checked on the real validation split. CAS: accuracy of "
+            "the run's classifier trained on generated images only (as many per class as there are labeled images), "
+            "next to real_accuracy, the same recipe on the real labeled images. FID, KID, precision, recall and "
+            "coverage compare generated and validation images in the feature space of that real-data classifier "
+            "(no Inception weights offline; fid_floor: labeled vs validation images). min_diversity: the lowest "
+            "per-class ratio of generated to real pairwise distances. A generator has failed its check when CAS is "
+            f"under {summary['config']['evaluation']['generator_min_cas_ratio']:g} x real_accuracy or a class's "
+            f"diversity under {summary['config']['evaluation']['generator_min_diversity']:g}; strategies using it "
+            "get the verdict 'inconclusive'. generator_images / pseudo_labeled: what it learned from (labeled "
+            "images plus confident pseudo-labels of the unlabeled pool).</p>"
+        )
+        parts.extend(_img(png, caption) for png, caption in grids if png.is_file())
     parts.append("<h2 id='figures'>Figures</h2>")
     parts.extend(_img(png, caption) for png, caption in main if png.is_file())
     parts.append("<h2 id='robustness'>Robustness and calibration</h2>")
@@ -145,6 +165,36 @@ def build_report(
         parts.append(f"<p class='note'>{html.escape(summary['generator_note'])}</p>")
     parts.append("</body></html>\n")
     return write_text(path, "\n".join(parts))
+
+
+def _generator_table(rows: list[dict]) -> str:
+    columns = [
+        c
+        for c in (
+            "cas",
+            "real_accuracy",
+            "fid",
+            "fid_floor",
+            "precision",
+            "recall",
+            "coverage",
+            "min_diversity",
+            "train_seconds",
+            "generator_images",
+            "pseudo_labeled",
+        )
+        if any(c in r for r in rows)
+    ]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["budget", "generator", "seeds", *columns, "check"])
+    body = []
+    for row in rows:
+        cells = "".join(f"<td>{row[c]:.3g}</td>" if c in row else "<td>–</td>" for c in columns)
+        status = row["status"] if row["status"] == "ok" else f"{row['failed_seeds']} seed(s) {row['status']}"
+        body.append(
+            f"<tr><td>{html.escape(str(row['budget']))}</td><td>{html.escape(row['generator'])}</td><td>{row['seeds']}</td>"
+            f"{cells}<td class='{'none' if row['status'] == 'ok' else 'loss'}'>{html.escape(status)}</td></tr>"
+        )
+    return f"<div class='scroll'><table class='generators'><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
 def _stat_table(strategies: dict, columns: list[str]) -> str:

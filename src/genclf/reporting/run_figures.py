@@ -15,6 +15,13 @@ def _cells_of(record: RunRecord, budget: str) -> list[dict]:
     return [c for c in record.cells if budget_key(c["k_per_class"]) == budget]
 
 
+def _compared(block: dict, metric: str) -> list[str]:
+    """The strategies a reader compares: the baseline, the best classical and the best generative one."""
+    generative = [n for n, role in block["roles"].items() if role == "generative" and metric in block["strategies"][n]]
+    best = max(generative, key=lambda n: block["strategies"][n][metric]["mean"]) if generative else None
+    return [n for n in dict.fromkeys([block["baseline"], block["best_classical"], best]) if n is not None]
+
+
 def make_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tuple[Path, str]]:
     figures = []
     class_names = record.data["class_names"]
@@ -54,7 +61,8 @@ def make_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tu
                 f"per-class F1, budget {budget}",
             )
         )
-        first_seed = [c for c in cells if c["seed"] == record.config.seeds[0]]
+        shown = _compared(block, metric)
+        first_seed = [c for c in cells if c["seed"] == record.config.seeds[0] and c["strategy"] in shown]
         for cell in first_seed:
             path = folder.figure(f"confusion_{slug(cell['strategy'])}_k{budget}")
             figures.append(

@@ -15,7 +15,7 @@ from genclf.run_folder import RunFolder, RunRecord
 
 def render_run(record: RunRecord, folder: RunFolder) -> dict:
     """Write summary.json, the figures and report.html of ``record`` into ``folder``; return the summary."""
-    summary = summarize(record.results, record.config)
+    summary = summarize(record.results, record.config, record.generators)
     summary["split"] = record.data.get("split", {})
     figures = make_figures(record, summary, folder)
     summary["figures"] = [str(path.relative_to(folder.root)) for path, _ in figures]

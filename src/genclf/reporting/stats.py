@@ -40,6 +40,7 @@ class Comparison:
     p_wilcoxon: float | None
     kind: str = TESTED
     p_holm: float | None = None
+    inconclusive: str | None = None  # why no verdict can be given (a generator it relies on failed its check)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "verdict": self.verdict_word()}
@@ -49,9 +50,11 @@ class Comparison:
         return self.p_holm if self.p_holm is not None else self.p_ttest
 
     def significant(self, alpha: float = ALPHA) -> bool:
-        return self.kind in (TESTED, CONSTANT) and self.p is not None and self.p < alpha
+        return self.inconclusive is None and self.kind in (TESTED, CONSTANT) and self.p is not None and self.p < alpha
 
     def verdict_word(self, alpha: float = ALPHA) -> str:
+        if self.inconclusive is not None:
+            return f"inconclusive: {self.inconclusive}"
         if self.kind == UNTESTED:
             return "untested (one seed)"
         if self.kind == IDENTICAL:
@@ -62,6 +65,8 @@ class Comparison:
 
     def verdict(self, alpha: float = ALPHA) -> str:
         """One plain-language line, in percentage points."""
+        if self.inconclusive is not None:
+            return f"inconclusive: {self.inconclusive}"
         if self.kind == IDENTICAL:
             return f"identical to {self.reference} on every seed: the strategy changed nothing on this data"
         diff = f"{100 * self.mean_diff:+.1f} ± {100 * self.std_diff:.1f}"

@@ -57,8 +57,59 @@ def _per_seed(group: pd.DataFrame, metric: str) -> dict[int, float]:
     return {int(s): float(v) for s, v in zip(group["seed"], group[metric]) if not pd.isna(v)}
 
 
-def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
-    """Mean/std/CI per strategy and budget, and paired comparisons against baseline and the best classical strategy."""
+GENERATOR_COLUMNS = (
+    "cas",
+    "real_accuracy",
+    "cas_ratio",
+    "fid",
+    "fid_floor",
+    "kid",
+    "precision",
+    "recall",
+    "coverage",
+    "min_diversity",
+    "train_seconds",
+    "generator_images",
+    "pseudo_labeled",
+    "pseudo_label_accuracy",
+)
+
+
+def generator_summary(generators: pd.DataFrame | None) -> list[dict]:
+    """Per (budget, generator): the mean of each quality column over seeds, and how many seeds failed."""
+    if generators is None or generators.empty:
+        return []
+    table = generators.assign(budget=[budget_of(k) for k in generators["k_per_class"]])
+    rows = []
+    for (budget, name), group in table.groupby(["budget", "generator"], sort=False):
+        failed = [s for s in group["status"].astype(str) if s.startswith("failed")]
+        rows.append(
+            {
+                "budget": budget,
+                "generator": name,
+                "seeds": len(group),
+                **{c: float(group[c].mean()) for c in GENERATOR_COLUMNS if c in group and group[c].notna().any()},
+                "failed_seeds": len(failed),
+                "status": failed[0] if failed else "ok",
+            }
+        )
+    return rows
+
+
+def failed_generators(generators: pd.DataFrame | None, budget: str) -> dict[str, str]:
+    """{generator key: why it failed its quality check} for one budget (the first failing seed)."""
+    if generators is None or generators.empty:
+        return {}
+    failed = {}
+    for row in generators.to_dict("records"):
+        if budget_of(row["k_per_class"]) == budget and str(row["status"]).startswith("failed"):
+            failed.setdefault(row["generator"], f"{row['status'].removeprefix('failed: ')} (seed {int(row['seed'])})")
+    return failed
+
+
+def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame | None = None) -> dict:
+    """Mean/std/CI per strategy and budget, and paired comparisons against baseline and the best classical
+    strategy; strategies relying on a generator that failed its quality check get no verdict."""
     metric = config.primary_metric
     detail: dict[str, dict] = {}
     results = results.assign(budget=[budget_of(k) for k in results["k_per_class"]])
@@ -77,17 +128,20 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
                     }
             strategies[str(name)] = entry
         roles = roles_of(block)
+        gated = _gated(block, failed_generators(generators, budget))
         detail[budget] = {
             "strategies": strategies,
             "roles": {n: roles[n] for n in strategies},
             "baseline": baseline_of(strategies, roles),
-            **_compare(block, strategies, roles, metric),
+            "failed_generators": failed_generators(generators, budget),
+            **_compare(block, strategies, roles, metric, gated),
         }
         if any("corruption_accuracy" in e for e in strategies.values()):
-            robust = _compare(block, strategies, roles, "corruption_accuracy")
+            robust = _compare(block, strategies, roles, "corruption_accuracy", gated)
             robust["headline"] = "Robustness: " + robust["headline"]
             detail[budget]["robustness"] = robust
     return {
+        "generators": generator_summary(generators),
         "primary_metric": metric,
         "seeds": list(config.seeds),
         "budgets": [budget_key(k) for k in config.data.budgets()],
@@ -99,7 +153,21 @@ def summarize(results: pd.DataFrame, config: RunConfig) -> dict:
     }
 
 
-def _compare(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str) -> dict:
+def _gated(block: pd.DataFrame, failed: dict[str, str]) -> dict[str, str]:
+    """{strategy: why it is inconclusive} for the strategies that used a generator that failed its check."""
+    if not failed or "generators" not in block:
+        return {}
+    gated = {}
+    for name, used in zip(block["strategy"], block["generators"]):
+        bad = [g for g in (used.split() if isinstance(used, str) else []) if g in failed]
+        if bad:
+            gated[str(name)] = f"generator {bad[0]} failed its quality check ({failed[bad[0]]})"
+    return gated
+
+
+def _compare(
+    block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str, gated: dict[str, str] | None = None
+) -> dict:
     """Paired comparisons of every strategy with the baseline and with the best classical strategy on ``metric``."""
     classical = [n for n in strategies if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
     baseline = baseline_of(strategies, roles)
@@ -120,6 +188,8 @@ def _compare(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metri
             if cmp is not None:
                 comparisons.append(cmp)
     apply_holm(comparisons)
+    for comparison in comparisons:
+        comparison.inconclusive = (gated or {}).get(comparison.strategy)
     verdicts = {
         name: [c.verdict() for c in comparisons if c.strategy == name] or ["reference strategy"]
         for name in map(str, block["strategy"].drop_duplicates())
@@ -141,9 +211,20 @@ def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str
     'generative' are candidates."""
     if best_classical is None:
         return "No classical strategy in the grid: add 'baseline' to compare against."
-    against = [c for c in comparisons if c["reference"] == best_classical and roles.get(c["strategy"]) == GENERATIVE]
-    if not against:
+    candidates = [c for c in comparisons if c["reference"] == best_classical and roles.get(c["strategy"]) == GENERATIVE]
+    if not candidates:
         return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
+    against = [c for c in candidates if not c.get("inconclusive")]
+    gated = [c for c in candidates if c.get("inconclusive")]
+    note = ""
+    if gated:
+        reasons = "; ".join(dict.fromkeys(c["inconclusive"] for c in gated))
+        note = f" Inconclusive for {', '.join(c['strategy'] for c in gated)}: {reasons}."
+    if not against:
+        return (
+            f"Inconclusive: every generative strategy relies on a generator that failed its quality check ({reasons}); "
+            "generation cannot be judged here until the generators work."
+        )
     best = max(against, key=lambda c: c["mean_diff"])
     p = _p_text(best)
     gains = [c for c in against if c["verdict"] == "significant gain"]
@@ -161,12 +242,13 @@ def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str
         return (
             f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy "
             f"({best_classical}); the largest gain is {top['strategy']} at {100 * top['mean_diff']:+.1f} {metric} "
-            f"points ({_p_text(top)}, {family})."
+            f"points ({_p_text(top)}, {family}).{note}"
         )
+    judged = " among the generative strategies whose generators passed their check" if gated else ""
     return (
-        f"No: no generative strategy is significantly better than the best classical strategy ({best_classical}) "
-        f"over {best['n']} seeds; the closest is {best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} "
-        f"points ({p}, {family})."
+        f"No: no generative strategy{judged} is significantly better than the best classical strategy "
+        f"({best_classical}) over {best['n']} seeds; the closest is {best['strategy']} at "
+        f"{100 * best['mean_diff']:+.1f} {metric} points ({p}, {family}).{note}"
     )
 
 

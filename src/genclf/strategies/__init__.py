@@ -6,6 +6,8 @@ from genclf.strategies import (  # noqa: F401  (register the strategies)
     fusion,
     generative,
     generative_classifier,
+    mixing,
+    self_training,
     semi_supervised,
 )
 from genclf.strategies.base import STRATEGIES, Context, Strategy, build_strategy

@@ -7,6 +7,7 @@ caches it (in memory, and on disk when the runner gives it a folder).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 
 from genclf.config import StrategyConfig, TrainConfig
+from genclf.data.images import ImageSet
+from genclf.data.pseudo_labels import confident_pseudo_labels
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.registry import Registry
@@ -37,6 +40,9 @@ class Context:
     seconds: dict[str, float] = field(default_factory=dict)  # training seconds of each cached model
     used: list[str] = field(default_factory=list)  # the cached models the current strategy asked for
     trained_now: float = 0.0  # seconds spent training cached models during the current strategy's fit
+    generator_pool: str = "labeled"  # "pseudo_labeled": generators also learn from the confident unlabeled pool
+    pseudo_threshold: float = 0.95
+    generator_data: dict[str, Any] = field(default_factory=dict)  # what the generators learned from
 
     def start_strategy(self) -> None:
         """Reset the per-strategy accounting (the runner calls it before each fit)."""
@@ -47,10 +53,66 @@ class Context:
         return sum(self.seconds.get(key, 0.0) for key in self.used)
 
     def generator(self, name: str, split: Split, options: dict[str, Any] | None = None):
-        """The generator ``name`` trained on ``split.train``, trained at most once per context."""
+        """The generator ``name`` trained on ``generator_images(split)``, at most once per context."""
         from genclf.generation import load_generator, save_generator, train_generator
 
-        return self._trained_once(name, options, split.train, train_generator, load_generator, save_generator)
+        images, budget = self.generator_images(split)
+        return self._trained_once(name, options, images, train_generator, load_generator, save_generator, budget=budget)
+
+    def generator_images(self, split: Split) -> tuple[ImageSet, TrainConfig]:
+        """What the generators learn from, and their budget: the labeled images, or with
+        ``generator_pool="pseudo_labeled"`` and an unlabeled pool, the labeled images plus the pool images
+        that the labeled-only classifier labels with confidence >= ``pseudo_threshold`` (class-balanced).
+        ``generator_train.epochs`` counts passes over the labeled set: a larger set gets fewer passes, so
+        the optimizer steps, and the training time, stay the same."""
+        pool = split.unlabeled
+        if self.generator_pool != "pseudo_labeled" or pool is None or not len(pool):
+            self.generator_data = {"generator_images": len(split.train), "pseudo_labeled": 0}
+            return split.train, self.generator_train
+        if "pseudo_set" not in self.cache:
+            teacher = self.labeled_classifier(split)
+            proba = teacher.predict_proba(pool.images)
+            chosen = torch.from_numpy(confident_pseudo_labels(proba, self.pseudo_threshold))
+            guessed = torch.from_numpy(proba.argmax(1)).long()[chosen]
+            self.cache["pseudo_set"] = ImageSet(
+                torch.cat([split.train.images, pool.images[chosen]]),
+                torch.cat([split.train.labels, guessed]),
+                split.class_names,
+            )
+            self.generator_data = {
+                "generator_images": len(split.train) + len(chosen),
+                "pseudo_labeled": len(chosen),
+                # measured with the pool's hidden labels, for the report only
+                "pseudo_label_accuracy": float((guessed == pool.labels[chosen]).float().mean())
+                if len(chosen)
+                else None,
+            }
+        elif "labeled_cnn" not in self.used:
+            self.used.append("labeled_cnn")  # its cost is part of every generator trained on the pseudo-labels
+        images = self.cache["pseudo_set"]
+        epochs = max(1, round(self.generator_train.epochs * len(split.train) / len(images)))
+        return images, dataclasses.replace(self.generator_train, epochs=epochs)
+
+    def labeled_classifier(self, split: Split, classifier: str = "cnn"):
+        """A ``classifier`` trained on the labeled images alone (the baseline's recipe), at most once per context:
+        the teacher of pseudo-labelling and the real-data reference of generator checks."""
+        from genclf.classify import train_classifier
+
+        key = f"labeled_{classifier}"
+        if key not in self.used:
+            self.used.append(key)
+        if key not in self.cache:
+            trained, result = train_classifier(split, classifier, self.train, self.seed, quiet=True)
+            self.cache[key], self.seconds[key] = trained, result.train_seconds
+            self.trained_now += result.train_seconds
+        return self.cache[key]
+
+    def generators(self) -> dict[str, Any]:
+        """The generators (not colorizers, not classifiers) trained or loaded so far, by key."""
+        return {k: v for k, v in self.cache.items() if hasattr(v, "sample_per_class")}
+
+    def colorizers(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cache.items() if hasattr(v, "colorize")}
 
     def colorizer(self, name: str, images, options: dict[str, Any] | None = None):
         """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context."""
@@ -58,7 +120,7 @@ class Context:
 
         return self._trained_once(name, options, images, train_colorizer, load_colorizer, save_colorizer, "colorizer_")
 
-    def _trained_once(self, name, options, images, train, load, save, prefix: str = ""):
+    def _trained_once(self, name, options, images, train, load, save, prefix: str = "", budget=None):
         """Memory cache, then the run's disk store, then train (and store)."""
         options = dict(options or {})
         key = prefix + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
@@ -71,7 +133,8 @@ class Context:
             trained = load(folder)
             self.seconds[key] = _recorded_seconds(folder)
         else:
-            trained, result = train(images, name, self.generator_train, self.seed, quiet=self.quiet, options=options)
+            budget = budget or self.generator_train
+            trained, result = train(images, name, budget, self.seed, quiet=self.quiet, options=options)
             self.seconds[key] = result.train_seconds
             self.trained_now += result.train_seconds
             if folder is not None:

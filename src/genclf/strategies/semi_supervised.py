@@ -16,6 +16,7 @@ from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, Strategy, register_strategy
+from genclf.training.optim import adam
 
 
 class SemiSupervisedGAN(Classifier):
@@ -45,8 +46,8 @@ class SemiSupervisedGAN(Classifier):
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1), persistent=False)
 
     def configure_optimizers(self, config: TrainConfig):
-        self.opt_d = torch.optim.Adam(self.classifier.parameters(), lr=self.lr, betas=(0.5, 0.999))
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.5, 0.999))
+        self.opt_d = adam(self.classifier.parameters(), self.lr, (0.5, 0.999))
+        self.opt_g = adam(self.generator.parameters(), self.lr, (0.5, 0.999))
         return [self.opt_d, self.opt_g]
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

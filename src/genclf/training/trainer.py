@@ -31,6 +31,7 @@ from genclf.training.checkpoint import (
     optimizer_to_flat,
     save_state,
 )
+from genclf.training.optim import adam
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -181,7 +182,7 @@ class Trainer:
         optimizer = (
             model.configure_optimizers(cfg)
             if owns
-            else torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+            else adam(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
         )
         optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
         for opt in optimizers:

@@ -1,0 +1,59 @@
+"""Label-mixing augmentation, the strongest cheap non-generative competitors of synthetic augmentation:
+``mixup`` (Zhang et al. 2018) and ``cutmix`` (Yun et al. 2019), with torchvision v2's MixUp / CutMix."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms import v2
+
+from genclf.data.splits import Split
+from genclf.errors import ConfigError
+from genclf.models.classifiers import Classifier
+from genclf.models.output import StepOutput
+from genclf.roles import CLASSICAL
+from genclf.strategies.base import Context, register_strategy
+from genclf.strategies.wrapped import WrappedStrategy, Wrapper
+
+
+class MixingClassifier(Wrapper):
+    """Cross-entropy against the mixed (soft) labels of a mixed batch."""
+
+    def __init__(self, classifier: Classifier, mix: v2.Transform):
+        super().__init__(classifier)
+        self.mix = mix
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        images, labels = batch
+        mixed, soft = self.mix(images, labels)  # draws from the global RNG, which the Trainer seeds and saves
+        loss = F.cross_entropy(self.classifier(mixed).float(), soft.float())
+        return StepOutput(loss, {"loss": loss.item()})
+
+
+class MixingStrategy(WrappedStrategy):
+    transform: type[v2.Transform] = v2.MixUp
+    defaults = {"dropout": 0.2, "alpha": 1.0}
+
+    def validate_params(self) -> None:
+        if not (isinstance(self.params["alpha"], (int, float)) and self.params["alpha"] > 0):
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.alpha", f"expected a number > 0, got {self.params['alpha']!r}"
+            )
+
+    def wrap(self, classifier: Classifier, split: Split, context: Context) -> MixingClassifier:
+        mix = self.transform(alpha=float(self.params["alpha"]), num_classes=split.train.num_classes)
+        return MixingClassifier(classifier, mix)
+
+
+@register_strategy("mixup", CLASSICAL)
+class Mixup(MixingStrategy):
+    """Convex combinations of image pairs and of their one-hot labels, Beta(alpha, alpha) weights."""
+
+    transform = v2.MixUp
+
+
+@register_strategy("cutmix", CLASSICAL)
+class CutMix(MixingStrategy):
+    """A box of one image pasted into another, labels mixed by the box's area share."""
+
+    transform = v2.CutMix

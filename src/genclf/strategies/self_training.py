@@ -1,0 +1,199 @@
+"""Non-generative semi-supervised competitors that use the same unlabeled pool as the semi-supervised GAN:
+``pseudo_label`` (self-training with a confidence threshold, Lee 2013) and ``fixmatch`` (Sohn et al. 2020:
+weak/strong augmentation consistency with a confidence threshold)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from genclf.classify import train_classifier
+from genclf.config import TrainConfig
+from genclf.data.pseudo_labels import confident_pseudo_labels
+from genclf.data.splits import Split
+from genclf.errors import ConfigError
+from genclf.models.classifiers import Classifier
+from genclf.models.output import StepOutput
+from genclf.roles import CLASSICAL
+from genclf.strategies.base import Context, register_strategy
+from genclf.strategies.classical import ClassifierStrategy
+from genclf.strategies.wrapped import WrappedStrategy, Wrapper
+
+
+def _check_fraction(strategy, name: str, low: float = 0.0, high: float = 1.0) -> None:
+    value = strategy.params[name]
+    if not (isinstance(value, (int, float)) and low <= value < high):
+        raise ConfigError(
+            f"strategies[{strategy.config.name}].params.{name}", f"expected a number in [{low}, {high}), got {value!r}"
+        )
+
+
+def _check_positive(strategy, name: str) -> None:
+    value = strategy.params[name]
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        raise ConfigError(f"strategies[{strategy.config.name}].params.{name}", f"expected a number > 0, got {value!r}")
+
+
+@register_strategy("pseudo_label", CLASSICAL)
+class PseudoLabel(ClassifierStrategy):
+    """A classifier trained on the labeled images labels the unlabeled pool; the confident, class-balanced
+    part joins the training set of a fresh classifier. ``step_ratio``: its optimizer steps relative to the
+    baseline classifier's (the larger training set would otherwise cost many times more)."""
+
+    defaults = {"dropout": 0.2, "threshold": 0.95, "step_ratio": 2.0}
+
+    def validate_params(self) -> None:
+        _check_fraction(self, "threshold")
+        _check_positive(self, "step_ratio")
+
+    def training_data(self, split: Split, context: Context) -> tuple[torch.Tensor, torch.Tensor]:
+        pool = split.unlabeled
+        if pool is None or not len(pool):
+            self.extra["n_pseudo"] = 0
+            return split.train.images, split.train.labels
+        teacher = context.labeled_classifier(split, self.config.classifier)
+        proba = teacher.predict_proba(pool.images)
+        chosen = torch.from_numpy(confident_pseudo_labels(proba, self.params["threshold"]))
+        self.extra["n_pseudo"] = len(chosen)
+        self.extra["pseudo_label_accuracy"] = (
+            float((torch.from_numpy(proba.argmax(1))[chosen] == pool.labels[chosen]).float().mean())
+            if len(chosen)
+            else math.nan
+        )  # measured with the pool's hidden labels, for the report only
+        pseudo = torch.from_numpy(proba.argmax(1)).long()[chosen]
+        return torch.cat([split.train.images, pool.images[chosen]]), torch.cat([split.train.labels, pseudo])
+
+    def fit(self, split: Split, context: Context) -> None:
+        images, labels = self.training_data(split, context)
+        self.extra["n_train_effective"] = len(labels)
+        epochs = max(1, round(context.train.epochs * self.params["step_ratio"] * len(split.train) / len(labels)))
+        budget = TrainConfig(**{**vars(context.train), "epochs": epochs})
+        self.classifier, result = train_classifier(
+            split,
+            self.config.classifier,
+            budget,
+            context.seed,
+            quiet=context.quiet,
+            options={"dropout": self.params["dropout"]},
+            train_images=images,
+            train_labels=labels,
+        )
+        self.extra["best_epoch"] = result.best_epoch
+
+
+def random_affine(
+    x: torch.Tensor, degrees: float, translate: float, scale: tuple[float, float], shear: float = 0.0
+) -> torch.Tensor:
+    """A different random affine map for every image of the batch, in one ``grid_sample``."""
+    n = x.shape[0]
+    rand = lambda low, high: torch.empty(n, device=x.device).uniform_(low, high)  # noqa: E731
+    angle = torch.deg2rad(rand(-degrees, degrees)) if degrees else torch.zeros(n, device=x.device)
+    skew = torch.deg2rad(rand(-shear, shear)) if shear else torch.zeros(n, device=x.device)
+    s = rand(*scale)
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin + torch.tan(skew), rand(-2 * translate, 2 * translate)], 1),
+            torch.stack([sin, cos, rand(-2 * translate, 2 * translate)], 1),
+        ],
+        1,
+    )
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="zeros", align_corners=False)
+
+
+def cutout(x: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """Zero one random square per image, of side ``low``..``high`` times the image side."""
+    n, _, h, w = x.shape
+    side = (torch.empty(n, device=x.device).uniform_(low, high) * min(h, w)).long().clamp_min(1)
+    top = (torch.rand(n, device=x.device) * (h - side + 1)).long()
+    left = (torch.rand(n, device=x.device) * (w - side + 1)).long()
+    rows, cols = torch.arange(h, device=x.device).view(1, h, 1), torch.arange(w, device=x.device).view(1, 1, w)
+    inside = (
+        (rows >= top.view(n, 1, 1))
+        & (rows < (top + side).view(n, 1, 1))
+        & (cols >= left.view(n, 1, 1))
+        & (cols < (left + side).view(n, 1, 1))
+    )
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+def weak_augment(x: torch.Tensor) -> torch.Tensor:
+    """FixMatch's weak view: a small random translation (no flip: digits and characters change under flips)."""
+    return random_affine(x, 0.0, 0.125, (1.0, 1.0))
+
+
+def strong_augment(x: torch.Tensor) -> torch.Tensor:
+    """FixMatch's strong view, on normalised tensors: a large random affine map, contrast/brightness jitter
+    and cutout (RandAugment's geometric and photometric families, plus Cutout, as in the paper)."""
+    x = random_affine(x, 30.0, 0.2, (0.8, 1.2), shear=15.0)
+    n = x.shape[0]
+    contrast = torch.empty(n, 1, 1, 1, device=x.device).uniform_(0.6, 1.4)
+    brightness = torch.empty(n, 1, 1, 1, device=x.device).uniform_(-0.4, 0.4)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return cutout((x - mean) * contrast + mean + brightness, 0.25, 0.5)
+
+
+class FixMatchClassifier(Wrapper):
+    """Supervised cross-entropy on weakly augmented labeled images, plus, on ``mu`` times as many unlabeled
+    images, cross-entropy of the strong view against the weak view's class where its confidence reaches
+    ``threshold``."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        unlabeled: torch.Tensor,
+        normalization,
+        threshold: float = 0.95,
+        mu: int = 3,
+        weight: float = 1.0,
+    ):
+        super().__init__(classifier)
+        self.unlabeled, self.normalization = unlabeled, normalization
+        self.threshold, self.mu, self.weight = threshold, mu, weight
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        images, labels = batch
+        index = torch.randint(len(self.unlabeled), (self.mu * len(images),))
+        pool = self.normalization.apply(self.unlabeled[index].to(images.device))
+        with torch.no_grad():
+            weak = torch.softmax(self.classifier(weak_augment(pool)).float(), dim=1)
+        confidence, target = weak.max(1)
+        mask = (confidence >= self.threshold).float()
+        logits = self.classifier(torch.cat([weak_augment(images), strong_augment(pool)])).float()
+        loss_sup = F.cross_entropy(logits[: len(images)], labels)
+        loss_unsup = (F.cross_entropy(logits[len(images) :], target, reduction="none") * mask).mean()
+        loss = loss_sup + self.weight * loss_unsup
+        return StepOutput(loss, {"loss": loss.item(), "loss_unsup": loss_unsup.item(), "mask_rate": mask.mean().item()})
+
+
+@register_strategy("fixmatch", CLASSICAL)
+class FixMatch(WrappedStrategy):
+    """FixMatch on the unlabeled pool (the labeled images alone without one). ``mu``: unlabeled images per
+    labeled one in a batch (the paper's 7; 3 by default on CPU). ``step_ratio``: optimizer steps relative to
+    the baseline classifier's."""
+
+    defaults = {"dropout": 0.2, "threshold": 0.95, "mu": 3, "unsupervised_weight": 1.0, "step_ratio": 2.0}
+
+    def validate_params(self) -> None:
+        _check_fraction(self, "threshold")
+        for name in ("mu", "unsupervised_weight", "step_ratio"):
+            _check_positive(self, name)
+
+    def wrap(self, classifier: Classifier, split: Split, context: Context) -> FixMatchClassifier:
+        pool = split.unlabeled if split.unlabeled is not None and len(split.unlabeled) else split.train
+        self.extra["n_unlabeled"] = len(pool) if pool is not split.train else 0
+        return FixMatchClassifier(
+            classifier,
+            pool.images,
+            split.normalization,
+            self.params["threshold"],
+            int(self.params["mu"]),
+            self.params["unsupervised_weight"],
+        )
+
+    def budget(self, split: Split, context: Context) -> TrainConfig:
+        epochs = max(1, round(context.train.epochs * self.params["step_ratio"]))
+        return TrainConfig(**{**vars(context.train), "epochs": epochs})

@@ -1,0 +1,64 @@
+"""The shared shape of strategies that train a classifier inside a wrapper module owning the loss (mixing,
+consistency on an unlabeled pool), then keep the inner classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genclf.classify import TrainedClassifier, train_classifier
+from genclf.config import TrainConfig
+from genclf.data.splits import Split
+from genclf.models.classifiers import Classifier, build_classifier
+from genclf.strategies.base import Context, Strategy
+
+
+class Wrapper(Classifier):
+    """A classifier whose ``training_step`` a subclass changes; inference is the inner classifier's."""
+
+    def __init__(self, classifier: Classifier):
+        super().__init__(classifier.in_channels, classifier.num_classes, classifier.image_size, dropout=0.0)
+        self.classifier = classifier
+        self.feature_dim = classifier.feature_dim
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier.features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(x)
+
+
+class WrappedStrategy(Strategy):
+    """Subclasses give ``wrap(classifier, split, context)`` and, optionally, ``budget(split, context)``."""
+
+    defaults = {"dropout": 0.2}
+
+    def wrap(self, classifier: Classifier, split: Split, context: Context) -> Wrapper:
+        raise NotImplementedError
+
+    def budget(self, split: Split, context: Context) -> TrainConfig:
+        return context.train
+
+    def fit(self, split: Split, context: Context) -> None:
+        torch.manual_seed(context.seed)
+        inner = build_classifier(
+            self.config.classifier,
+            split.train.channels,
+            split.train.num_classes,
+            split.train.image_size,
+            dropout=self.params["dropout"],
+        )
+        model = self.wrap(inner, split, context)
+        trained, result = train_classifier(
+            split, self.config.classifier, self.budget(split, context), context.seed, quiet=context.quiet, model=model
+        )
+        self.classifier = TrainedClassifier(
+            inner, self.config.classifier, {}, trained.class_names, trained.normalization
+        )
+        self.extra["best_epoch"] = result.best_epoch
+
+    def predict_proba(self, images: torch.Tensor) -> np.ndarray:
+        return self.classifier.predict_proba(images)
+
+    def pixel_model(self):
+        return self.classifier.pixel_model()
