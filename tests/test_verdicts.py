@@ -1,0 +1,86 @@
+"""The quality gate: a generator that does not work makes the strategies relying on it inconclusive."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from genclf.models.generative import GENERATORS, GenerativeModel
+from genclf.models.output import StepOutput
+
+
+class NoiseGenerator(GenerativeModel):
+    """Emits uniform noise whatever the label: a broken generator."""
+
+    def __init__(self, in_channels: int, num_classes: int, image_size: int):
+        super().__init__(in_channels, num_classes, image_size)
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch):
+        return StepOutput((self.w**2).sum(), {"loss": 0.0})
+
+    @torch.no_grad()
+    def sample(self, labels, generator=None):
+        shape = (len(labels), self.in_channels, self.image_size, self.image_size)
+        return torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+
+
+@pytest.fixture
+def noise_generator(monkeypatch):
+    monkeypatch.setattr(GENERATORS, "_entries", {**GENERATORS._entries, "noise": NoiseGenerator})
+    return "noise"
+
+
+def test_a_broken_generator_makes_its_strategies_inconclusive_and_the_headline_says_so(cli, tmp_path, noise_generator):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 10}\ntrain: {epochs: 10, batch_size: 32, precision: fp32}\n"
+        "generator_train: {epochs: 1, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}, {name: classic_augmentation},"
+        f" {{name: synthetic_augmentation, params: {{generator: {noise_generator}}}}}]\nseeds: [0, 1]\n"
+    )
+    out = tmp_path / "run"
+    result = cli("run", config, "--out", out, "--quiet")
+    assert result.code == 0, result.err
+    checks = pd.read_csv(out / "generators.csv")
+    assert list(checks["generator"]) == ["noise", "noise"] and list(checks["seed"]) == [0, 1]
+    assert checks["status"].str.startswith("failed: CAS").all()
+    assert (checks["cas"] < 0.75 * checks["real_accuracy"]).all()
+    summary = json.loads((out / "summary.json").read_text())
+    block = summary["budgets_detail"]["10"]
+    assert block["headline"].startswith("Inconclusive: every generative strategy relies on a generator that failed")
+    verdicts = {c["strategy"]: c["verdict"] for c in block["comparisons"]}
+    assert verdicts["synthetic_augmentation"].startswith("inconclusive: generator noise failed its quality check")
+    assert not verdicts["classic_augmentation"].startswith("inconclusive")
+    assert "Inconclusive" in result.out and "failed its quality check" in (out / "report.html").read_text()
+
+
+def test_a_working_generator_passes_its_check_and_keeps_its_verdict(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 10}\ntrain: {epochs: 30, batch_size: 32, precision: fp32}\n"
+        "generator_train: {epochs: 120, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}, {name: synthetic_augmentation, params: {generator: cvae}}]\nseeds: [0]\n"
+    )
+    out = tmp_path / "run"
+    assert cli("run", config, "--out", out, "--quiet").code == 0
+    check = pd.read_csv(out / "generators.csv").iloc[0]
+    assert check["status"] == "ok" and check["pseudo_labeled"] > 0 and check["generator_images"] > 100
+    verdict = json.loads((out / "summary.json").read_text())["budgets_detail"]["10"]["comparisons"][0]["verdict"]
+    assert verdict == "untested (one seed)"
+
+
+def test_generators_learn_only_from_labeled_images_when_asked(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 1, batch_size: 32, precision: fp32}\n"
+        "generator_train: {epochs: 1, batch_size: 32, precision: fp32}\ngenerator_pool: labeled\n"
+        "strategies: [{name: baseline}, {name: generative_classifier}]\nseeds: [0]\n"
+    )
+    out = tmp_path / "run"
+    assert cli("run", config, "--out", out, "--quiet").code == 0
+    check = pd.read_csv(out / "generators.csv").iloc[0]
+    assert check["generator_images"] == 50 and check["pseudo_labeled"] == 0
