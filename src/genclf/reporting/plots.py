@@ -126,7 +126,8 @@ def sample_grid(
         if pad > 0:
             chosen = torch.cat([chosen, torch.zeros((pad, *images.shape[1:]), dtype=images.dtype)])
         rows.append(chosen)
-    grid = torch.stack(rows)  # (K, per_class, C, H, W)
+    gap = max(1, images.shape[-1] // 16)  # a grey frame around every image, so neighbours never merge
+    grid = torch.nn.functional.pad(torch.stack(rows), (gap, gap, gap, gap), value=96)  # (K, per_class, C, H, W)
     k, n, c, h, w = grid.shape
     canvas = grid.permute(0, 3, 1, 4, 2).reshape(k * h, n * w, c).numpy()
     fig, ax = plt.subplots(figsize=(max(3.0, 0.45 * n + 1.2), max(2.0, 0.45 * k + 0.4)))
