@@ -101,7 +101,7 @@ def test_precision_resolution():
     bf16 = resolve_precision("bf16", cpu)
     assert bf16.dtype == torch.bfloat16 and bf16.channels_last
     assert resolve_precision("auto", cpu).name in ("fp32", "bf16")
-    with pytest.raises(ConfigError, match="--precision"):
+    with pytest.raises(ConfigError, match="train.precision"):
         resolve_precision("fp8", cpu)
 
 

@@ -337,9 +337,26 @@ def validate_config(obj: Any, where: str = "") -> Any:
             f"val_fraction + test_fraction must be < 1 (something must be left to train on), got "
             f"{obj.val_fraction} + {obj.test_fraction}",
         )
+    if isinstance(obj, TrainConfig):
+        _check_hardware(obj, where)
     if isinstance(obj, Imbalance) and not (0.0 < obj.ratio <= 1.0):
         raise ConfigError(f"{where}.ratio", f"must be in (0, 1], got {obj.ratio!r}")
     return obj
+
+
+def _check_hardware(config: TrainConfig, where: str) -> None:
+    """The device exists here, and the precision runs on it (before anything is loaded)."""
+    from genclf.training.precision import resolve_device, resolve_precision
+
+    prefix = f"{where}." if where else ""
+    try:
+        device = resolve_device(config.device)
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}device", exc.expected) from None
+    try:
+        resolve_precision(config.precision, device)
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}precision", exc.expected) from None
 
 
 def load_config(

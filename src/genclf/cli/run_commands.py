@@ -9,6 +9,7 @@ from genclf.cli.common import Command, add_common, config_from_args, default_con
 from genclf.config import RunConfig
 from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
 from genclf.reporting.tables import format_table
+from genclf.strategies import STRATEGIES
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -82,7 +83,9 @@ COMMANDS = [
     Command(
         "run",
         "the main job: strategies x seeds, results table and figures",
-        "Run an experiment config (default: the built-in digits low-data config).",
+        "Run an experiment config (default: the built-in digits low-data config). Strategies (role): "
+        + ", ".join(f"{name} ({STRATEGIES.get(name).role})" for name in STRATEGIES.names())
+        + ".",
         run_arguments,
         cmd_run,
     ),

@@ -13,7 +13,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:13
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
-.headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555}
+.headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555} .inconclusive{color:#9a6700;font-weight:600}
 figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:1280px}
 div.scroll{overflow-x:auto} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
 """
@@ -67,6 +67,8 @@ def _verdict_class(line: str) -> str:
         return "gain"
     if line.startswith("significant loss"):
         return "loss"
+    if line.startswith("inconclusive"):
+        return "inconclusive"
     return "none"
 
 
@@ -111,7 +113,7 @@ def build_report(
     ]
     for budget, block in summary["budgets_detail"].items():
         parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
-        parts.append(_stat_table(block["strategies"], columns))
+        parts.append(_stat_table(block["strategies"], columns, block.get("roles")))
     parts.append(
         "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
         "per-class recalls; ece: expected calibration error, 15 bins.</p>"
@@ -197,19 +199,23 @@ def _generator_table(rows: list[dict]) -> str:
     return f"<div class='scroll'><table class='generators'><tr>{head}</tr>{''.join(body)}</table></div>"
 
 
-def _stat_table(strategies: dict, columns: list[str]) -> str:
-    """mean ± std per strategy for the ``columns`` that at least one strategy has."""
+def _stat_table(strategies: dict, columns: list[str], roles: dict[str, str] | None = None) -> str:
+    """mean ± std per strategy for the ``columns`` that at least one strategy has (and its role, if given)."""
     columns = [c for c in columns if any(c in entry for entry in strategies.values())]
+    role_head = "<th>role</th>" if roles else ""
     rows = [
-        "<div class='scroll'><table><tr><th>strategy</th>"
+        f"<div class='scroll'><table><tr><th>strategy</th>{role_head}"
         + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         + "</tr>"
     ]
     for name, entry in strategies.items():
+        role = f"<td>{html.escape(roles.get(name, ''))}</td>" if roles else ""
         cells = "".join(
             f"<td>{entry[c]['mean']:.3f} ± {entry[c]['std']:.3f}</td>" if c in entry else "<td>–</td>" for c in columns
         )
-        rows.append(f"<tr class='row' data-strategy='{html.escape(name)}'><td>{html.escape(name)}</td>{cells}</tr>")
+        rows.append(
+            f"<tr class='row' data-strategy='{html.escape(name)}'><td>{html.escape(name)}</td>{role}{cells}</tr>"
+        )
     return "".join(rows) + "</table></div>"
 
 

@@ -27,15 +27,15 @@ def cpu_has_native_bf16() -> bool:
 
 def resolve_device(name: str = "auto") -> torch.device:
     if name not in DEVICES:
-        raise ConfigError("--device", f"expected one of {', '.join(DEVICES)}, got {name!r}")
+        raise ConfigError("train.device", f"expected one of {', '.join(DEVICES)}, got {name!r}")
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device", "cuda was requested but no CUDA device is available")
+        raise ConfigError("train.device", "cuda was requested but no CUDA device is available")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device", "mps was requested but no MPS device is available")
+        raise ConfigError("train.device", "mps was requested but no MPS device is available")
     return torch.device(name)
 
 
@@ -57,11 +57,11 @@ class Precision:
 def resolve_precision(name: str, device: torch.device) -> Precision:
     name = ALIASES.get(str(name), name)
     if name not in PRECISIONS:
-        raise ConfigError("--precision", f"expected one of {', '.join(PRECISIONS)} (or 32, bf16-mixed), got {name!r}")
+        raise ConfigError("train.precision", f"expected one of {', '.join(PRECISIONS)} (or 32, bf16-mixed), got {name!r}")
     if name == "16-mixed":
         if device.type != "cuda":
             raise ConfigError(
-                "--precision", f"16-mixed (fp16 autocast + GradScaler) needs a CUDA device, not {device.type}"
+                "train.precision", f"16-mixed (fp16 autocast + GradScaler) needs a CUDA device, not {device.type}"
             )
         return Precision("16-mixed", torch.float16, channels_last=True, grad_scaling=True)
     if name == "auto":
