@@ -113,7 +113,7 @@ class DataConfig:
     """Which data, at what size, split how."""
 
     spec: str = checked("digits", lambda v: None if v.strip() else "must not be empty")
-    image_size: int | None = checked(None, between(4, 4096, high_open=False))
+    image_size: int | None = checked(None, between(4, 512, high_open=False))
     channels: int | None = checked(None, one_of(1, 3))
     val_fraction: float = checked(0.1, between(0.0, 1.0))
     test_fraction: float = checked(0.2, between(0.0, 1.0))
@@ -304,6 +304,8 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(path, "config file not found")
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(path, "not a text file (expected UTF-8 YAML)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

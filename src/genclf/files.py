@@ -48,3 +48,32 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def safe_name(name: object, fallback: str = "item") -> str:
+    """A single, harmless path component for a user-controlled name (class names, file stems): letters,
+    digits, '-', '_' and '.', never empty, '.' or '..', so no output can escape its folder."""
+    text = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name)).strip()
+    return fallback if text.strip(".") == "" else text
+
+
+def spreadsheet_safe(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula (a leading =, +, -, @, tab or CR is quoted)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def check_output_folder(out: str | Path, inputs: tuple[str | Path, ...] = (), flag: str = "--out") -> Path:
+    """``out`` as a folder to write into: not an existing file, and neither inside nor around an input."""
+    from genclf.errors import ConfigError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(flag, f"{out} is an existing file; expected a folder")
+    resolved = out.resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        folder = source if source.is_dir() else source.parent
+        if resolved == folder or folder in resolved.parents or (source.is_dir() and resolved in source.parents):
+            raise ConfigError(flag, f"{out} overlaps the input {source}; write the outputs to a separate folder")
+    return out

@@ -19,7 +19,7 @@ from genclf.errors import ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import CORRUPTIONS
-from genclf.files import atomic_write, write_json, write_text
+from genclf.files import atomic_write, check_output_folder, spreadsheet_safe, write_json, write_text
 from genclf.models.classifiers import CLASSIFIERS
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
 from genclf.training.trainer import describe
@@ -97,7 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     )
     proba = trained.predict_proba(test.images)
     metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
-    out = args.out or common.default_out("evaluate")
+    out = check_output_folder(args.out or common.default_out("evaluate"))
     columns, detail = extended_evaluation(
         trained.predict_proba, trained.pixel_model(), (test.images, test.labels), evaluation, test_proba=proba
     )
@@ -206,10 +206,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
     proba = trained.predict_proba(images)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", "predicted", *[f"p_{name}" for name in trained.class_names]])
+    writer.writerow(["path", "predicted", *[spreadsheet_safe(f"p_{name}") for name in trained.class_names]])
     for path, row in zip(paths, proba):
-        writer.writerow([str(path), trained.class_names[int(row.argmax())], *[f"{p:.6f}" for p in row]])
-    out = args.out or common.default_out("predict")
+        predicted = trained.class_names[int(row.argmax())]
+        writer.writerow([spreadsheet_safe(path), spreadsheet_safe(predicted), *[f"{p:.6f}" for p in row]])
+    out = check_output_folder(args.out or common.default_out("predict"))
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from genclf.colorize import (
 )
 from genclf.config import ColorizerJobConfig, to_dict
 from genclf.data.image_folder import read_images
-from genclf.files import atomic_write, write_json
+from genclf.files import atomic_write, check_output_folder, write_json
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.training.trainer import describe
 
@@ -84,11 +85,14 @@ def cmd_colorize(args: argparse.Namespace) -> None:
     target = Path(args.input)
     images, kept = read_images(target, trained.image_size, "RGB")
     colour = trained.colorize(images)
-    out = args.out or common.default_out("colorize")
+    out = check_output_folder(args.out or common.default_out("colorize"), inputs=(target,))
+    relatives = [path.relative_to(target) if target.is_dir() else Path(path.name) for path in kept]
+    stems = Counter(r.with_suffix(".png") for r in relatives)
     strips = 0
-    for path, original, result in zip(kept, images, colour):
-        relative = path.relative_to(target) if target.is_dir() else Path(path.name)
+    for relative, original, result in zip(relatives, images, colour):
         name = relative.with_suffix(".png")
+        if stems[name] > 1:  # a.jpg and a.png in one folder: both keep their extension (a.jpg.png, a.png.png)
+            name = relative.with_name(relative.name + ".png")
         _write_png(out / name, result.permute(1, 2, 0).numpy())
         if not (torch.equal(original[0], original[1]) and torch.equal(original[1], original[2])):  # colour original
             grey = to_grey_rgb(original[None])[0]

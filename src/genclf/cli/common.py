@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from genclf.config import DEVICES, PRECISIONS, config_changes, load_config, read_yaml, save_config, to_dict
 from genclf.errors import CheckpointError
+from genclf.files import check_output_folder
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
@@ -130,7 +131,7 @@ def prepare_training(args: argparse.Namespace, config, command: str):
 
     if args.resume and args.out is None:
         raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
-    out = args.out or default_out(command)
+    out = check_output_folder(args.out or default_out(command))
     if args.resume and not (out / STATE_FILE).is_file():
         raise CheckpointError(
             out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"

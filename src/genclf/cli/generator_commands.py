@@ -15,7 +15,7 @@ from genclf.config import GeneratorJobConfig, to_dict
 from genclf.data import load_dataset, make_split
 from genclf.errors import CheckpointError, ConfigError
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
-from genclf.files import atomic_write, write_json
+from genclf.files import atomic_write, check_output_folder, safe_name, write_json
 from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.models.generative import GENERATORS
 from genclf.reporting.plots import sample_grid
@@ -74,6 +74,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     trained = load_generator(args.checkpoint)
     samples = trained.sample_per_class(args.per_class, seed=args.seed)
     out = args.out or common.default_out("sample") / "samples.npz"
+    if out.suffix != ".npz":
+        check_output_folder(out)
     images = samples.images.permute(0, 2, 3, 1).numpy()
     if out.suffix == ".npz":
         x = images[..., 0] if images.shape[-1] == 1 else images
@@ -87,14 +89,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
         for index, (image, label) in enumerate(zip(images, samples.labels.tolist())):
             pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
             atomic_write(
-                out / _safe(samples.class_names[label]) / f"{index:06d}.png",
+                out / safe_name(samples.class_names[label], f"class_{label}") / f"{index:06d}.png",
                 lambda tmp, p=pil: p.save(tmp, format="PNG"),
             )
     print(f"{len(images)} images ({args.per_class} per class) -> {out}")
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name) or "class"
 
 
 def evaluate_generator_arguments(p: argparse.ArgumentParser) -> None:
@@ -127,7 +125,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     metrics = assess_generator(
         trained, split, assessment_budget(len(split.train)), seed=args.seed, per_class=per_class, quiet=args.quiet
     )
-    out = args.out or common.default_out("evaluate-generator")
+    out = check_output_folder(args.out or common.default_out("evaluate-generator"))
     write_json(out / "generator_metrics.json", {"data": spec, **metrics})
     samples = trained.sample_per_class(10, seed=args.seed)
     sample_grid(

@@ -8,6 +8,7 @@ from pathlib import Path
 from genclf.cli.common import Command, add_common, config_from_args, default_config_path, default_out
 from genclf.config import RunConfig
 from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
+from genclf.files import check_output_folder
 from genclf.reporting.tables import format_table
 from genclf.strategies import STRATEGIES
 
@@ -31,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         args.seeds = [args.seed]
     config = config_from_args(RunConfig, args, args.config_file or args.config or default_config_path(), drop=("seed",))
     shard = parse_shard(args.shard)
-    out = args.out or default_out("run")
+    out = check_output_folder(args.out or default_out("run"))
     result = run_experiment(config, out, quiet=args.quiet, shard=shard)
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from genclf.data.datasets import register_scheme
-from genclf.data.images import ImageSet, LoadedData
+from genclf.data.images import ImageSet, LoadedData, check_square, compact_labels
 from genclf.errors import DataError
 
 IMAGE_MAGIC = 2051
@@ -58,7 +59,9 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     if found != magic:
         raise DataError(path, f"bad IDX magic number {found}, expected {magic}")
     shape = struct.unpack(f">{dims}i", raw[4:header])
-    size = int(np.prod(shape))
+    if any(side < 0 for side in shape):
+        raise DataError(path, f"IDX header announces negative dimensions {shape}")
+    size = math.prod(shape)  # a Python int: no overflow whatever the header says
     if len(raw) - header != size:
         raise DataError(
             path,
@@ -67,20 +70,19 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _read_split(folder: Path, prefix: str, names: list[str] | None) -> ImageSet:
+def _read_split(folder: Path, prefix: str) -> tuple[np.ndarray, np.ndarray]:
     images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
     labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
     images = read_idx(images_path, IMAGE_MAGIC)
     labels = read_idx(labels_path, LABEL_MAGIC)
     if len(images) != len(labels):
         raise DataError(labels_path, f"{len(labels)} labels for {len(images)} images in {images_path.name}")
-    num_classes = int(labels.max()) + 1 if len(labels) else 0
-    class_names = names if names is not None and len(names) == num_classes else [str(i) for i in range(num_classes)]
-    return ImageSet(
-        torch.from_numpy(images.copy()).unsqueeze(1),
-        torch.from_numpy(labels.astype(np.int64)),
-        class_names,
-    )
+    check_square(images.shape, images_path)
+    return images, labels.astype(np.int64)
+
+
+def _image_set(images: np.ndarray, labels: np.ndarray, names: list[str]) -> ImageSet:
+    return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels), list(names))
 
 
 @register_scheme(
@@ -92,11 +94,15 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     if not folder.is_dir():
         raise DataError(folder, "folder not found (expected a folder of IDX files)")
     names = FASHION_NAMES if "fashion" in folder.resolve().name.lower() else None
-    train = _read_split(folder, "train", names)
+    images, labels = _read_split(folder, "train")
+    present = np.unique(labels)
+    names = names if names is not None and len(names) == (int(present[-1]) + 1 if len(present) else 0) else None
+    compact, class_names = compact_labels(labels, names, folder / "train-labels-idx1-ubyte")
+    train = _image_set(images, compact, class_names)
     test = None
     if any((folder / f"t10k-images-idx3-ubyte{ext}").is_file() for ext in ("", ".gz")):
-        test = _read_split(folder, "t10k", train.class_names)
-        if test.num_classes > train.num_classes:
+        test_images, test_labels = _read_split(folder, "t10k")
+        if not np.isin(test_labels, present).all():
             raise DataError(folder, "test labels contain classes absent from the training labels")
-        test.class_names = list(train.class_names)
+        test = _image_set(test_images, np.searchsorted(present, test_labels), class_names)
     return LoadedData(folder.name, train, test)

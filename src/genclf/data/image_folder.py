@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -29,7 +30,39 @@ from genclf.errors import DataError
 from genclf.files import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
-MAX_PIXELS = int(os.environ.get("GENCLF_MAX_PIXELS", 64_000_000))
+
+
+def max_pixels() -> int:
+    """The pixel limit of one image: ``GENCLF_MAX_PIXELS`` (default 64 M)."""
+    text = os.environ.get("GENCLF_MAX_PIXELS", "64000000")
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise DataError("GENCLF_MAX_PIXELS", f"expected a positive integer (pixels), got {text!r}")
+    return value
+
+
+def _high_depth_to_8bit(img: Image.Image) -> Image.Image:
+    """16- and 32-bit grey images ('I;16*', 'I', 'F') scaled to 8 bits, not clipped: 16-bit by 1/257, 32-bit
+    integers and floats by their own range (floats within [0, 1] by 255)."""
+    array = np.asarray(img, dtype=np.float64)
+    if img.mode.startswith("I;16"):
+        scaled = array / 257.0
+    elif img.mode == "F" and array.size and array.min() >= 0 and array.max() <= 1:
+        scaled = array * 255.0
+    else:
+        low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+        if low >= 0 and high <= 255:
+            scaled = array
+        elif low >= 0 and high <= 65535:
+            scaled = array / 257.0
+        else:
+            scaled = (array - low) / max(high - low, 1e-12) * 255.0
+    return Image.fromarray(np.clip(np.round(np.nan_to_num(scaled)), 0, 255).astype(np.uint8), mode="L")
+
+
 IMAGE_EXTENSIONS = {
     ".png",
     ".jpg",
@@ -58,18 +91,21 @@ def decode_image(path: str, size: int, mode: str) -> tuple[np.ndarray | None, st
     file, or 'error: ...' for a broken image.
     """
     Image.MAX_IMAGE_PIXELS = None  # checked below, before decoding, with our own message
+    limit = max_pixels()
     try:
         with Image.open(path) as img:
             width, height = img.size
-            if width * height > MAX_PIXELS:
+            if width * height > limit:
                 return (
                     None,
                     "",
-                    f"error: image of {width}x{height} pixels exceeds the limit of {MAX_PIXELS} (set GENCLF_MAX_PIXELS to allow it)",
+                    f"error: image of {width}x{height} pixels exceeds the limit of {limit} (set GENCLF_MAX_PIXELS to allow it)",
                 )
             source_mode = img.mode
             # JPEG draft mode decodes at 1/2, 1/4 or 1/8 scale: bounded memory for huge photos.
             img.draft(mode, (size, size))
+            if img.mode.startswith("I") or img.mode == "F":  # animated files: the first frame, as opened
+                img = _high_depth_to_8bit(img)
             img = img.convert(mode)
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -154,7 +190,7 @@ def _load_files(files: list[str], labels: list[int], size: int, channels: int | 
         arrays.append(array)
         kept_labels.append(label)
         kept_paths.append(path)
-        grey = grey and source_mode in ("1", "L", "LA", "I", "I;16", "F")
+        grey = grey and (source_mode in ("1", "L", "LA", "I", "F") or source_mode.startswith("I;16"))
     images = np.stack(arrays) if arrays else np.zeros((0, size, size, 1 if mode == "L" else 3), np.uint8)
     if channels is None and grey and images.shape[-1] == 3:
         images = images[..., :1]  # every source image was grey: keep one channel
@@ -173,6 +209,7 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     if not root.is_dir():
         raise DataError(root, "folder not found (expected a folder of class sub-folders)")
     size = image_size or DEFAULT_IMAGE_SIZE
+    max_pixels()  # a bad GENCLF_MAX_PIXELS is an error before any decoding
     has_splits = (root / "train").is_dir() and (root / "test").is_dir()
     split_roots = {"train": root / "train", "test": root / "test"} if has_splits else {"train": root}
     listed = {name: _list_split(path) for name, path in split_roots.items()}
@@ -186,10 +223,9 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     all_labels = [label for part in listed.values() for label in part[2]]
     split_of = np.concatenate([np.full(len(part[1]), i) for i, part in enumerate(listed.values())])
     cache_file = cache_dir() / f"{_cache_key(root, stats, size, channels)}.npz"
-    if cache_file.is_file():
-        with np.load(cache_file, allow_pickle=False) as cached:
-            images, labels, split_of = cached["images"], cached["labels"], cached["split"]
-            paths, skipped = cached["paths"].tolist(), cached["skipped"].tolist()
+    cached = _read_cache(cache_file)
+    if cached is not None:
+        images, labels, split_of, paths, skipped = cached
     else:
         images, labels, paths, skipped = _load_files(all_files, all_labels, size, channels, quiet)
         kept = set(paths)
@@ -208,7 +244,30 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
         parts[name] = ImageSet(tensor[mask], labels_t[mask], list(classes), part_paths)
     if len(parts["train"]) == 0:
         raise DataError(root, "no images found in the class folders")
+    empty = [name for name, count in zip(classes, parts["train"].class_counts()) if count == 0]
+    if empty:
+        where = root / "train" if has_splits else root
+        raise DataError(where / empty[0], "class folder holds no images (only non-image files, or nothing)")
     return LoadedData(root.name, parts["train"], parts.get("test"))
+
+
+def _read_cache(path: Path):
+    """The cached arrays, or None when there is no cache or it is unreadable (then it is rebuilt)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as cached:
+            return (
+                cached["images"],
+                cached["labels"],
+                cached["split"],
+                cached["paths"].tolist(),
+                cached["skipped"].tolist(),
+            )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        warnings.warn(f"the decoded-image cache {path} is unreadable; rebuilding it", stacklevel=3)
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _save_cache(tmp: Path, images, labels, split_of, paths, skipped) -> None:

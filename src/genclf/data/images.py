@@ -92,3 +92,33 @@ def conform(images: torch.Tensor, image_size: int | None, channels: int | None) 
             chunks.append(chunk.round().clamp(0, 255).to(torch.uint8))
         images = torch.cat(chunks) if chunks else images.new_zeros((0, images.shape[1], image_size, image_size))
     return images
+
+
+def check_square(shape: tuple[int, ...], where) -> None:
+    """Array images (N, H, W[, C]) must be square: genclf does not guess how to crop or pad them."""
+    from genclf.errors import DataError
+
+    if len(shape) >= 3 and shape[1] != shape[2]:
+        raise DataError(where, f"images must be square (H == W), got {shape[1]}x{shape[2]}; crop or pad them first")
+
+
+def compact_labels(labels, names: list[str] | None, where) -> tuple:
+    """Labels as 0..K-1 with every class present: ids with gaps (e.g. {0, 1, 7}) are remapped in order, with a
+    warning that names the mapping; ``names`` (indexed by the original ids) follow. Returns (labels, names)."""
+    import warnings
+
+    import numpy as np
+
+    present = np.unique(labels)
+    if len(present) and (present[0] != 0 or present[-1] != len(present) - 1):
+        shown = ", ".join(f"{int(old)}->{new}" for new, old in enumerate(present[:12]))
+        more = f", ... ({len(present)} classes)" if len(present) > 12 else ""
+        warnings.warn(
+            f"{where}: labels are not 0..K-1 without gaps; remapped in order: {shown}{more}",
+            stacklevel=2,
+        )
+        names = [names[int(i)] if names is not None and int(i) < len(names) else str(int(i)) for i in present]
+        labels = np.searchsorted(present, labels)
+    elif names is None:
+        names = [str(i) for i in range(len(present))]
+    return labels, names

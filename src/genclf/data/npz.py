@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 
@@ -9,8 +10,35 @@ import numpy as np
 import torch
 
 from genclf.data.datasets import register_scheme
-from genclf.data.images import ImageSet, LoadedData
+from genclf.data.images import ImageSet, LoadedData, check_square, compact_labels
 from genclf.errors import DataError
+
+MAX_ARRAY_BYTES = 16 * 2**30  # no array genclf reads may announce more than this (16 GiB)
+
+
+def _check_announced_sizes(path: Path) -> None:
+    """Read each member's .npy header (not its data) and refuse sizes the file cannot hold, before numpy
+    allocates what a header announces."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(member, max_header_size=100_000)
+                    announced = math.prod(shape) * dtype.itemsize
+                    if announced > MAX_ARRAY_BYTES or announced > info.file_size:
+                        raise DataError(
+                            path,
+                            f"array {info.filename!r} announces {announced:,} bytes ({shape}, {dtype}) but the "
+                            f"archive holds {info.file_size:,} for it (corrupt or hostile file)",
+                        )
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, TypeError) as exc:
+        raise DataError(path, f"not a readable .npz archive ({exc.__class__.__name__})") from None
 
 
 def _to_uint8(x: np.ndarray, path: Path) -> np.ndarray:
@@ -34,6 +62,7 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     path = Path(argument).expanduser()
     if not path.is_file():
         raise DataError(path, "file not found (expected an .npz archive)")
+    _check_announced_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in ("x", "y") if key not in archive.files]
@@ -54,12 +83,12 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
         raise DataError(path, "array 'y' must hold integer class ids (found NaN or fractions)")
     if not np.issubdtype(y.dtype, np.number) or (len(y) and y.min() < 0):
         raise DataError(path, "array 'y' must hold non-negative integer class ids")
+    check_square(x.shape, path)
     labels = y.astype(np.int64)
     num_classes = int(labels.max()) + 1 if len(labels) else 0
-    if names is None:
-        names = [str(i) for i in range(num_classes)]
-    elif len(names) < num_classes:
+    if names is not None and len(names) < num_classes:
         raise DataError(path, f"class_names has {len(names)} entries but labels go up to {num_classes - 1}")
+    labels, names = compact_labels(labels, names, path)
     images = _to_uint8(x, path)
     images = images[..., None] if images.ndim == 3 else images
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))

@@ -8,6 +8,7 @@ Training state for ``--resume`` lives in ``train_state.safetensors``. Nothing is
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,13 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise CheckpointError(path, f"not a readable safetensors file ({exc})") from None
     if raw is None:
         raise CheckpointError(path, "safetensors file has no genclf metadata")
-    return tensors, json.loads(raw)
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise CheckpointError(path, "its genclf metadata is not valid JSON (corrupt checkpoint)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, "its genclf metadata is not a JSON object (corrupt checkpoint)")
+    return tensors, meta
 
 
 def save_model(folder: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
@@ -64,7 +71,36 @@ def read_model(folder: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], 
             folder,
             f"holds a {meta.get('kind', 'unknown')!r} model ({meta.get('model')}), expected a {kind!r} checkpoint",
         )
+    check_meta(folder, meta)
     return tensors, meta
+
+
+def check_meta(folder: Path, meta: dict[str, Any]) -> None:
+    """The metadata a network is built from, checked before anything is built from it."""
+    problems = []
+    if not isinstance(meta.get("model"), str):
+        problems.append("'model' must be a name")
+    if not isinstance(meta.get("model_options", {}), dict):
+        problems.append("'model_options' must be a mapping")
+    channels, size = meta.get("in_channels"), meta.get("image_size")
+    if not (isinstance(channels, int) and channels in (1, 3)):
+        problems.append(f"'in_channels' must be 1 or 3, got {channels!r}")
+    if not (isinstance(size, int) and 4 <= size <= 512):
+        problems.append(f"'image_size' must be an integer in 4..512, got {size!r}")
+    names = meta.get("class_names")
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names) and len(names) <= 100_000):
+        problems.append("'class_names' must be a list of names")
+    norm = meta.get("normalization")
+    if norm is not None:
+        std, mean = (norm.get("std"), norm.get("mean")) if isinstance(norm, dict) else (None, None)
+        ok = all(
+            isinstance(values, list) and len(values) == channels and all(isinstance(v, (int, float)) for v in values)
+            for values in (std, mean)
+        )
+        if not ok or not all(math.isfinite(v) for v in [*std, *mean]) or min(std) <= 0:
+            problems.append("'normalization' must hold finite per-channel mean and positive std")
+    if problems:
+        raise CheckpointError(folder, f"invalid metadata: {'; '.join(problems)}")
 
 
 def load_model(folder: str | Path, kind: str, build) -> tuple[torch.nn.Module, dict[str, Any]]:

@@ -57,7 +57,9 @@ class Precision:
 def resolve_precision(name: str, device: torch.device) -> Precision:
     name = ALIASES.get(str(name), name)
     if name not in PRECISIONS:
-        raise ConfigError("train.precision", f"expected one of {', '.join(PRECISIONS)} (or 32, bf16-mixed), got {name!r}")
+        raise ConfigError(
+            "train.precision", f"expected one of {', '.join(PRECISIONS)} (or 32, bf16-mixed), got {name!r}"
+        )
     if name == "16-mixed":
         if device.type != "cuda":
             raise ConfigError(

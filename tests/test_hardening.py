@@ -1,0 +1,243 @@
+"""Malformed inputs, one row per case: each is a one-line error naming the culprit (exit 2, no traceback,
+nothing written where the input was invalid), or, where the input is valid but unusual, the right result."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY_TRAIN, toy_images, write_folder, write_idx
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from genclf.data import load_dataset
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.code == 2, (result.code, result.err)
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("genclf: error: ") and "Traceback" not in result.err, result.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+# ---- each builder makes the bad input under tmp and returns the command line; then the expected fragments
+
+
+def _empty_class_folder(tmp: Path):
+    root = write_folder(tmp / "f")
+    (tmp / "f" / "emu").mkdir()
+    (tmp / "f" / "emu" / "notes.txt").write_text("no images here")
+    return ["datasets", f"folder:{root}"], ("emu", "holds no images")
+
+
+def _non_square_npz(tmp: Path):
+    np.savez(tmp / "wide.npz", x=np.zeros((6, 8, 12), np.uint8), y=np.array([0, 1, 0, 1, 0, 1]))
+    return ["datasets", f"npz:{tmp / 'wide.npz'}"], ("wide.npz", "square", "8x12")
+
+
+def _non_square_idx(tmp: Path):
+    write_idx(tmp / "idx", "train", np.zeros((6, 8, 12), np.uint8), np.array([0, 1, 0, 1, 0, 1]))
+    return ["datasets", f"idx:{tmp / 'idx'}"], ("train-images", "square")
+
+
+def _absurd_idx_header(tmp: Path):
+    (tmp / "idx").mkdir()
+    (tmp / "idx" / "train-images-idx3-ubyte").write_bytes(struct.pack(">iiii", 2051, 2**31 - 1, 2**31 - 1, 99))
+    (tmp / "idx" / "train-labels-idx1-ubyte").write_bytes(struct.pack(">ii", 2049, 1) + b"\x00")
+    return ["datasets", f"idx:{tmp / 'idx'}"], ("train-images", "announces")
+
+
+def _npz_header_announcing_terabytes(tmp: Path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**11,)})
+    with zipfile.ZipFile(tmp / "bomb.npz", "w") as archive:
+        archive.writestr("x.npy", b"\x93NUMPY\x01\x00" + header.getvalue()[8:] + b"\x00" * 64)
+        archive.writestr("y.npy", b"")
+    return ["datasets", f"npz:{tmp / 'bomb.npz'}"], ("bomb.npz", "announces")
+
+
+def _bad_max_pixels(tmp: Path):
+    os.environ["GENCLF_MAX_PIXELS"] = "abc"
+    return ["datasets", f"folder:{write_folder(tmp / 'f')}"], ("GENCLF_MAX_PIXELS", "positive integer")
+
+
+def _binary_yaml(tmp: Path):
+    (tmp / "c.yaml").write_bytes(bytes(range(256)))
+    return ["run", str(tmp / "c.yaml"), "--out", str(tmp / "out")], ("c.yaml", "UTF-8")
+
+
+def _out_is_a_file(tmp: Path):
+    (tmp / "taken").write_text("x")
+    return ["train", "--out", str(tmp / "taken"), *TINY_TRAIN], ("--out", "existing file")
+
+
+def _seed_too_large(tmp: Path):
+    return ["train", "--seed", str(2**63), "--out", str(tmp / "out"), *TINY_TRAIN], ("seed (--seed)",)
+
+
+def _lr_nan(tmp: Path):
+    return ["train", "--lr", "nan", "--out", str(tmp / "out"), *TINY_TRAIN], ("train.lr (--lr)",)
+
+
+def _empty_seeds(tmp: Path):
+    (tmp / "c.yaml").write_text("seeds: []\n")
+    return ["run", str(tmp / "c.yaml"), "--out", str(tmp / "out")], ("seeds", "empty")
+
+
+def _empty_strategies(tmp: Path):
+    (tmp / "c.yaml").write_text("strategies: []\n")
+    return ["run", str(tmp / "c.yaml"), "--out", str(tmp / "out")], ("strategies", "at least one")
+
+
+def _checkpoint(tmp: Path, cli) -> Path:
+    out = tmp / "ckpt"
+    assert cli("train", "--out", out, *TINY_TRAIN).code == 0
+    return out
+
+
+def _rewrite_meta(folder: Path, change) -> None:
+    path = folder / "model.safetensors"
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["genclf"])
+    tensors = load_file(str(path))
+    save_file(tensors, str(path), metadata={"genclf": change(meta)})
+
+
+BAD = {
+    "empty class folder": _empty_class_folder,
+    "non-square npz": _non_square_npz,
+    "non-square idx": _non_square_idx,
+    "absurd idx header": _absurd_idx_header,
+    "npz header announcing 800 GB": _npz_header_announcing_terabytes,
+    "GENCLF_MAX_PIXELS=abc": _bad_max_pixels,
+    "binary yaml": _binary_yaml,
+    "--out is a file": _out_is_a_file,
+    "seed >= 2**63": _seed_too_large,
+    "--lr nan": _lr_nan,
+    "seeds: []": _empty_seeds,
+    "strategies: []": _empty_strategies,
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_a_one_line_error_and_writes_nothing(cli, tmp_path, case, monkeypatch):
+    monkeypatch.setenv("GENCLF_MAX_PIXELS", "64000000")
+    argv, fragments = BAD[case](tmp_path)
+    _one_line_error(cli(*argv), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "fragments"),
+    [
+        ("metadata not JSON", lambda meta: "{not json", ("not valid JSON",)),
+        ("zero std", lambda meta: json.dumps({**meta, "normalization": {"mean": [0.5], "std": [0.0]}}), ("std",)),
+        ("key missing", lambda meta: json.dumps({k: v for k, v in meta.items() if k != "image_size"}), ("image_size",)),
+        ("absurd size", lambda meta: json.dumps({**meta, "image_size": 10**9}), ("image_size",)),
+    ],
+)
+def test_corrupt_checkpoint_metadata_is_a_one_line_error(cli, tmp_path, case, change, fragments):
+    folder = _checkpoint(tmp_path, cli)
+    _rewrite_meta(folder, change)
+    image = tmp_path / "one.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    _one_line_error(cli("predict", "--checkpoint", folder, "--input", image, "--out", tmp_path / "p"), *fragments)
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
+    root = write_folder(tmp_path / "f")
+    ramp = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000).astype(np.uint16)  # 0 .. 63,000 of 65,535
+    Image.fromarray(ramp).save(root / "cat" / "deep.png")  # PIL writes mode I;16
+    data = load_dataset(f"folder:{root}", image_size=8)
+    index = [i for i, p in enumerate(data.train.paths) if p.endswith("deep.png")][0]
+    pixels = data.train.images[index, 0].numpy().astype(int)
+    assert pixels.max() == round(63000 / 257) and pixels.min() == 0  # 245, not 255 everywhere
+    assert (pixels == 255).mean() < 0.05
+
+
+def test_label_gaps_are_remapped_with_a_warning(tmp_path):
+    images, labels = toy_images()
+    np.savez(tmp_path / "gaps.npz", x=images, y=np.array([0, 1, 7])[labels])
+    with pytest.warns(UserWarning, match="remapped in order: 0->0, 1->1, 7->2"):
+        data = load_dataset(f"npz:{tmp_path / 'gaps.npz'}")
+    assert data.train.num_classes == 3 and data.train.class_names == ["0", "1", "7"]
+    assert sorted(set(data.train.labels.tolist())) == [0, 1, 2]
+
+
+def test_one_stray_huge_label_does_not_build_a_million_classes(tmp_path):
+    images, labels = toy_images()
+    labels = labels.copy()
+    labels[0] = 1_000_000
+    np.savez(tmp_path / "stray.npz", x=images, y=labels)
+    with pytest.warns(UserWarning, match="1000000->3"):
+        data = load_dataset(f"npz:{tmp_path / 'stray.npz'}")
+    assert data.train.num_classes == 4
+
+
+def test_a_corrupt_folder_cache_is_rebuilt(tmp_path):
+    root = write_folder(tmp_path / "f")
+    first = load_dataset(f"folder:{root}")
+    for cache in Path(os.environ["GENCLF_CACHE_DIR"]).rglob("*.npz"):
+        cache.write_bytes(cache.read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning, match="rebuilding"):
+        again = load_dataset(f"folder:{root}")
+    assert torch.equal(first.train.images, again.train.images)
+
+
+def test_colorize_never_overwrites_its_input_or_merges_two_inputs(cli, tmp_path):
+    ckpt = tmp_path / "col"
+    trained = cli(
+        "train-colorizer", "--data", "shapes:8", "--epochs", "1", "--batch-size", "8", "--out", ckpt, "--quiet"
+    )
+    assert trained.code == 0, trained.err
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    colour = np.random.default_rng(0).integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    Image.fromarray(colour).save(inputs / "a.jpg")
+    Image.fromarray(colour).save(inputs / "a.png")
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    _one_line_error(cli("colorize", "--checkpoint", ckpt, "--input", inputs, "--out", inputs), "--out", "overlaps")
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+    out = tmp_path / "out"
+    assert cli("colorize", "--checkpoint", ckpt, "--input", inputs, "--out", out, "--quiet").code == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["a.jpg.png", "a.png.png"]
+
+
+def test_sample_class_names_cannot_escape_the_output_folder(cli, tmp_path):
+    ckpt = tmp_path / "gen"
+    assert cli("train-generator", "--model", "cvae", "--out", ckpt, *TINY_TRAIN).code == 0
+    meta = json.loads((ckpt / "model.json").read_text())
+    names = ["..", ".", "../up", *meta["class_names"][3:]]
+    _rewrite_meta(ckpt, lambda m: json.dumps({**m, "class_names": names}))
+    out = tmp_path / "deep" / "samples"
+    assert cli("sample", "--checkpoint", ckpt, "--per-class", "1", "--out", out).code == 0
+    written = [p for p in tmp_path.rglob("*.png") if "deep" in p.parts]
+    assert written and all(out in p.parents for p in written)
+    assert not (tmp_path / "deep" / "up").exists()
+
+
+def test_predictions_csv_cannot_carry_a_spreadsheet_formula(cli, tmp_path):
+    root = tmp_path / "f"
+    images, labels = toy_images()
+    for i, (img, label) in enumerate(zip(images, labels)):
+        folder = root / ["=cmd", "+b", "@c"][label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(folder / f"{i}.png")
+    ckpt = tmp_path / "ckpt"
+    assert cli("train", "--data", f"folder:{root}", "--image-size", "8", "--out", ckpt, *TINY_TRAIN).code == 0
+    bad = tmp_path / "=HYPERLINK(1).png"
+    Image.fromarray(images[0]).save(bad)
+    assert cli("predict", "--checkpoint", ckpt, "--input", bad, "--out", tmp_path / "p", "--quiet").code == 0
+    text = (tmp_path / "p" / "predictions.csv").read_text()
+    cells = [cell for line in text.splitlines() for cell in line.split(",")]
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells), text
