@@ -241,3 +241,48 @@ def test_predictions_csv_cannot_carry_a_spreadsheet_formula(cli, tmp_path):
     text = (tmp_path / "p" / "predictions.csv").read_text()
     cells = [cell for line in text.splitlines() for cell in line.split(",")]
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells), text
+
+
+def test_a_symlink_loop_in_a_class_folder_is_a_one_line_error(cli, tmp_path):
+    root = write_folder(tmp_path / "f")
+    os.symlink(root / "cat", root / "cat" / "again")
+    _one_line_error(cli("datasets", f"folder:{root}"), "again", "symbolic link loop")
+
+
+def test_file_names_that_are_not_utf8_load_and_predict(cli, tmp_path):
+    root = write_folder(tmp_path / "f")
+    odd = os.fsencode(str(root / "cat")) + b"/caf\xe9.png"  # Latin-1 bytes: not valid UTF-8
+    Image.fromarray(toy_images()[0][0]).save(odd.decode("utf-8", "surrogateescape"))
+    data = load_dataset(f"folder:{root}", image_size=8)
+    assert data.train.class_counts() == [13, 12, 12]
+    ckpt = _checkpoint(tmp_path, cli)
+    result = cli("predict", "--checkpoint", ckpt, "--input", root / "cat", "--out", tmp_path / "p", "--quiet")
+    assert result.code == 0, result.err
+    assert "caf\\udce9.png" in (tmp_path / "p" / "predictions.csv").read_text(encoding="utf-8")
+
+
+def test_a_corrupt_model_json_in_evaluate_is_a_one_line_error(cli, tmp_path):
+    folder = _checkpoint(tmp_path, cli)
+    (folder / "model.json").write_text("{truncated")
+    _one_line_error(cli("evaluate", "--checkpoint", folder, "--out", tmp_path / "e"), "model.json", "not valid JSON")
+
+
+def test_resumed_training_writes_a_byte_identical_model_file(cli, tmp_path, monkeypatch):
+    from genclf.training.trainer import Trainer
+
+    full = tmp_path / "full"
+    assert cli("train", "--out", full, "--epochs", "3", "--batch-size", "32", "--precision", "fp32", "--quiet").code == 0
+    real_save = Trainer._save
+
+    def stop_after_epoch_one(self, state_dir, *args):
+        real_save(self, state_dir, *args)
+        if args[-1].epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_save", stop_after_epoch_one)
+    argv = ["train", "--out", tmp_path / "cut", "--epochs", "3", "--batch-size", "32", "--precision", "fp32", "--quiet"]
+    assert cli(*argv).code == 130
+    monkeypatch.setattr(Trainer, "_save", real_save)
+    assert cli(*argv, "--resume").code == 0
+    assert (tmp_path / "cut" / "model.safetensors").read_bytes() == (full / "model.safetensors").read_bytes()
+    assert "train_seconds" in json.loads((full / "model.json").read_text())["fit"]  # timing kept for people

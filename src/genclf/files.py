@@ -33,7 +33,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """UTF-8; a file name that is not valid UTF-8 (surrogate-escaped) is written backslash-escaped."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", errors="backslashreplace"))
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

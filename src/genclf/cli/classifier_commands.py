@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +21,7 @@ from genclf.evaluation.robustness import CORRUPTIONS
 from genclf.files import atomic_write, check_output_folder, spreadsheet_safe, write_json, write_text
 from genclf.models.classifiers import CLASSIFIERS
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
+from genclf.training.checkpoint import read_meta_json
 from genclf.training.trainer import describe
 
 
@@ -189,8 +189,8 @@ def write_robustness(out: Path, detail: dict, model: str, data: str) -> None:
 
 
 def _saved_config(folder: Path) -> dict:
-    meta = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
-    return meta.get("config", {})
+    config = read_meta_json(folder).get("config", {})
+    return config if isinstance(config, dict) else {}
 
 
 def predict_arguments(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from genclf.files import atomic_write, check_output_folder, safe_name, write_jso
 from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.models.generative import GENERATORS
 from genclf.reporting.plots import sample_grid
+from genclf.training.checkpoint import read_meta_json
 from genclf.training.trainer import describe
 
 
@@ -104,21 +104,18 @@ def evaluate_generator_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_evaluate_generator(args: argparse.Namespace) -> None:
     trained = load_generator(args.checkpoint)
-    meta = (
-        json.loads((args.checkpoint / "model.json").read_text()) if (args.checkpoint / "model.json").is_file() else {}
-    )
-    spec = args.data or meta.get("data", {}).get("spec", "digits")  # default: the data it was trained on
+    meta = read_meta_json(args.checkpoint)
+    data_meta = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    spec = args.data or data_meta.get("spec", "digits")  # default: the data it was trained on
     data = load_dataset(spec, trained.model.image_size, trained.model.in_channels)
     if data.train.class_names != trained.class_names:
         raise CheckpointError(
             args.checkpoint, f"generator classes {trained.class_names} differ from {spec}'s {data.train.class_names}"
         )
-    saved = meta.get("config", {}).get("data", {})  # the split recorded at training time: no train/test overlap
-    split = make_split(
-        data,
-        int(meta.get("config", {}).get("seed", args.seed)),
-        saved.get("val_fraction", 0.1),
-        saved.get("test_fraction", 0.2),
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    saved = config.get("data") if isinstance(config.get("data"), dict) else {}  # the split recorded at training
+    split = make_split(  # time: the generator's training images never reach the evaluation test set
+        data, int(config.get("seed", args.seed)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
     )
     per_class = args.per_class or min(max(split.train.class_counts()), 1000)
     torch.manual_seed(args.seed)

@@ -126,17 +126,28 @@ def _decode_chunk(args: tuple[list[str], int, str]) -> list[tuple[np.ndarray | N
     return [decode_image(p, size, mode) for p in paths]
 
 
-def _scan(folder: str, found: list[tuple[str, int, int]]) -> None:
+def _scan(folder: str, found: list[tuple[str, int, int]], ancestors: tuple[tuple[int, int], ...] = ()) -> None:
     """Collect (path, size, mtime_ns) of the visible files under ``folder``; DirEntry caches the stat."""
-    with os.scandir(folder) as entries:
-        for entry in sorted(entries, key=lambda e: e.name):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                _scan(entry.path, found)
-            elif entry.is_file():
-                stat = entry.stat()
-                found.append((entry.path, stat.st_size, stat.st_mtime_ns))
+    stat = os.stat(folder)
+    here = (stat.st_dev, stat.st_ino)
+    if here in ancestors:
+        raise DataError(folder, "symbolic link loop (a link to one of its own parent folders)")
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise DataError(folder, f"cannot list the folder ({exc.strerror or exc})") from None
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir, is_file = entry.is_dir(), entry.is_file()
+        except OSError:  # e.g. too many levels of symbolic links
+            raise DataError(entry.path, "unreadable entry (symbolic link loop?)") from None
+        if is_dir:
+            _scan(entry.path, found, (*ancestors, here))
+        elif is_file:
+            stat_entry = entry.stat()
+            found.append((entry.path, stat_entry.st_size, stat_entry.st_mtime_ns))
 
 
 def _list_split(root: Path) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
@@ -155,7 +166,8 @@ def _list_split(root: Path) -> tuple[list[str], list[tuple[str, int, int]], list
 
 def _cache_key(root: Path, files: list[tuple[str, int, int]], size: int, channels: int | None) -> str:
     digest = hashlib.sha256(f"v{CACHE_VERSION}|{root.resolve()}|{size}|{channels}|".encode())
-    digest.update("\n".join(f"{path}|{nbytes}|{mtime}" for path, nbytes, mtime in files).encode())
+    listing = "\n".join(f"{path}|{nbytes}|{mtime}" for path, nbytes, mtime in files)
+    digest.update(listing.encode("utf-8", "surrogateescape"))  # names need not be valid UTF-8
     return digest.hexdigest()[:32]
 
 

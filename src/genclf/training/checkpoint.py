@@ -55,9 +55,27 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 def save_model(folder: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
     """Write the weights and metadata of a trained model into ``folder``."""
     folder = Path(folder)
-    _save(folder / MODEL_FILE, model.state_dict(), meta)
+    fit = meta.get("fit")
+    stored = meta  # timings vary run to run: they stay out of the weights file, which resume reproduces byte for byte
+    if isinstance(fit, dict) and "train_seconds" in fit:
+        stored = {**meta, "fit": {k: v for k, v in fit.items() if k != "train_seconds"}}
+    _save(folder / MODEL_FILE, model.state_dict(), stored)
     write_json(folder / META_FILE, meta)
     return folder
+
+
+def read_meta_json(folder: str | Path) -> dict[str, Any]:
+    """The human-readable ``model.json`` of a checkpoint folder ({} when absent)."""
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CheckpointError(path, "not valid JSON (corrupt checkpoint metadata)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, "expected a JSON object")
+    return meta
 
 
 def read_model(folder: str | Path, kind: str) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
