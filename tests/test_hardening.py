@@ -286,3 +286,34 @@ def test_resumed_training_writes_a_byte_identical_model_file(cli, tmp_path, monk
     assert cli(*argv, "--resume").code == 0
     assert (tmp_path / "cut" / "model.safetensors").read_bytes() == (full / "model.safetensors").read_bytes()
     assert "train_seconds" in json.loads((full / "model.json").read_text())["fit"]  # timing kept for people
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "LA", "RGBA", "1", "I", "F"])
+def test_every_image_mode_decodes_to_the_documented_pixels(tmp_path, mode):
+    root = write_folder(tmp_path / "f", colour=True)
+    grey = np.tile(np.arange(0, 256, 32, dtype=np.uint8), (8, 1))  # 0 .. 224 across each row
+    source = Image.fromarray(grey).convert("RGB")
+    if mode == "I":
+        image = Image.fromarray(grey.astype(np.int32) * 257, mode="I")  # 16-bit values in a 32-bit image
+    elif mode == "F":
+        image = Image.fromarray(grey.astype(np.float32) / 255.0, mode="F")  # floats in [0, 1]
+    else:
+        image = source.convert(mode)
+    image.save(root / "cat" / f"odd.{'tif' if mode in ('I', 'F', 'CMYK') else 'png'}")
+    data = load_dataset(f"folder:{root}", image_size=8, channels=1)
+    index = [i for i, p in enumerate(data.train.paths) if "odd." in p][0]
+    row = data.train.images[index, 0, 0].numpy().astype(int)
+    expected = np.array([0, 255, 0, 255, 0, 255, 0, 255]) if mode == "1" else np.arange(0, 256, 32)
+    if mode == "1":
+        assert set(row.tolist()) <= {0, 255}  # 1-bit: dithered black and white, as PIL converts it
+    else:
+        assert np.abs(row - expected).max() <= 2, (mode, row)
+
+
+def test_an_animated_gif_gives_its_first_frame(tmp_path):
+    root = write_folder(tmp_path / "f")
+    frames = [Image.fromarray(np.full((8, 8), v, np.uint8)) for v in (40, 200)]
+    frames[0].save(root / "cat" / "anim.gif", save_all=True, append_images=frames[1:])
+    data = load_dataset(f"folder:{root}", image_size=8)
+    index = [i for i, p in enumerate(data.train.paths) if p.endswith("anim.gif")][0]
+    assert abs(int(data.train.images[index].float().mean()) - 40) <= 1
