@@ -109,9 +109,7 @@ def test_npz_with_nan(cli, tmp_path):
 
 
 def test_image_over_the_pixel_limit(cli, tmp_path, monkeypatch):
-    import genclf.data.image_folder as image_folder
-
-    monkeypatch.setattr(image_folder, "MAX_PIXELS", 32 * 32)
+    monkeypatch.setenv("GENCLF_MAX_PIXELS", str(32 * 32))
     root = write_folder(tmp_path / "f", size=40)
     assert_one_line_error(cli("datasets", f"folder:{root}"), "40x40", "exceeds the limit")
 

@@ -303,7 +303,9 @@ def test_every_image_mode_decodes_to_the_documented_pixels(tmp_path, mode):
     data = load_dataset(f"folder:{root}", image_size=8, channels=1)
     index = [i for i, p in enumerate(data.train.paths) if "odd." in p][0]
     row = data.train.images[index, 0, 0].numpy().astype(int)
-    expected = np.array([0, 255, 0, 255, 0, 255, 0, 255]) if mode == "1" else np.arange(0, 256, 32)
+    expected = np.arange(0, 256, 32)
+    if mode == "P":  # the palette quantised the colours when the file was made: compare with what it shows
+        expected = np.asarray(image.convert("L"))[0].astype(int)
     if mode == "1":
         assert set(row.tolist()) <= {0, 255}  # 1-bit: dithered black and white, as PIL converts it
     else:
