@@ -271,7 +271,9 @@ def test_resumed_training_writes_a_byte_identical_model_file(cli, tmp_path, monk
     from genclf.training.trainer import Trainer
 
     full = tmp_path / "full"
-    assert cli("train", "--out", full, "--epochs", "3", "--batch-size", "32", "--precision", "fp32", "--quiet").code == 0
+    assert (
+        cli("train", "--out", full, "--epochs", "3", "--batch-size", "32", "--precision", "fp32", "--quiet").code == 0
+    )
     real_save = Trainer._save
 
     def stop_after_epoch_one(self, state_dir, *args):

@@ -37,9 +37,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         config.model,
         config.train,
         config.seed,
-        state_dir=out,
-        resume=args.resume,
-        quiet=args.quiet,
+        **common.resumable(args, out),
     )
     metrics = compute_metrics(split.test.labels.numpy(), trained.predict_proba(split.test.images), split.class_names)
     save_classifier(out, trained, config=to_dict(config), test_metrics=metrics.scalars(), fit=describe(result))

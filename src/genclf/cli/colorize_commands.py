@@ -48,9 +48,7 @@ def cmd_train_colorizer(args: argparse.Namespace) -> None:
         config.model,
         config.train,
         config.seed,
-        state_dir=out,
-        resume=args.resume,
-        quiet=args.quiet,
+        **common.resumable(args, out),
         options=config.options,
         on_epoch_end=after_epoch,
     )

@@ -171,6 +171,11 @@ def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str):
     return (config, *prepare_training(args, config, command))
 
 
+def resumable(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """The keyword arguments that make a training pipeline keep (and resume) its state in ``out``."""
+    return {"state_dir": out, "resume": args.resume, "quiet": args.quiet}
+
+
 def add_resume(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run in --out from its last checkpoint"

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 
 from genclf.files import write_text
+from genclf.reporting.summary import GENERATOR_COLUMNS
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -170,23 +171,8 @@ def build_report(
 
 
 def _generator_table(rows: list[dict]) -> str:
-    columns = [
-        c
-        for c in (
-            "cas",
-            "real_accuracy",
-            "fid",
-            "fid_floor",
-            "precision",
-            "recall",
-            "coverage",
-            "min_diversity",
-            "train_seconds",
-            "generator_images",
-            "pseudo_labeled",
-        )
-        if any(c in r for r in rows)
-    ]
+    shown = [c for c in GENERATOR_COLUMNS if c not in ("cas_ratio", "kid", "pseudo_label_accuracy")]
+    columns = [c for c in shown if any(c in r for r in rows)]
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["budget", "generator", "seeds", *columns, "check"])
     body = []
     for row in rows:

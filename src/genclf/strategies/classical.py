@@ -24,13 +24,17 @@ class ClassifierStrategy(Strategy):
     def training_options(self, split: Split) -> dict:
         return {}
 
+    def budget(self, context: Context, n_labeled: int, n_train: int):
+        """The classifier's training budget (the run's, unless a strategy scales it to its training set)."""
+        return context.train
+
     def fit(self, split: Split, context: Context) -> None:
         images, labels = self.training_data(split, context)
         self.extra["n_train_effective"] = len(labels)
         self.classifier, result = train_classifier(
             split,
             self.config.classifier,
-            context.train,
+            self.budget(context, len(split.train), len(labels)),
             context.seed,
             quiet=context.quiet,
             options={"dropout": self.params["dropout"]},

@@ -9,7 +9,6 @@ import math
 import torch
 import torch.nn.functional as F
 
-from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data.pseudo_labels import confident_pseudo_labels
 from genclf.data.splits import Split
@@ -65,22 +64,9 @@ class PseudoLabel(ClassifierStrategy):
         pseudo = torch.from_numpy(proba.argmax(1)).long()[chosen]
         return torch.cat([split.train.images, pool.images[chosen]]), torch.cat([split.train.labels, pseudo])
 
-    def fit(self, split: Split, context: Context) -> None:
-        images, labels = self.training_data(split, context)
-        self.extra["n_train_effective"] = len(labels)
-        epochs = max(1, round(context.train.epochs * self.params["step_ratio"] * len(split.train) / len(labels)))
-        budget = TrainConfig(**{**vars(context.train), "epochs": epochs})
-        self.classifier, result = train_classifier(
-            split,
-            self.config.classifier,
-            budget,
-            context.seed,
-            quiet=context.quiet,
-            options={"dropout": self.params["dropout"]},
-            train_images=images,
-            train_labels=labels,
-        )
-        self.extra["best_epoch"] = result.best_epoch
+    def budget(self, context: Context, n_labeled: int, n_train: int) -> TrainConfig:
+        epochs = max(1, round(context.train.epochs * self.params["step_ratio"] * n_labeled / n_train))
+        return TrainConfig(**{**vars(context.train), "epochs": epochs})
 
 
 def random_affine(
