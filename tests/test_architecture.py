@@ -239,3 +239,14 @@ def test_report_re_renders_the_report_the_run_wrote(cli, tmp_path):
 def test_report_on_a_folder_that_is_not_a_run_is_a_clear_error(cli, tmp_path):
     result = cli("report", tmp_path)
     assert result.code == 2 and "not a genclf run folder" in result.err
+
+
+def test_a_run_folder_of_an_older_genclf_is_a_clear_error(cli, tmp_path):
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "config.yaml").write_text("seeds: [0]\n")
+    pd.DataFrame([{"strategy": "baseline", "method": "baseline", "k_per_class": 10, "seed": 0}]).to_csv(
+        out / "results.csv", index=False
+    )
+    result = cli("report", out)
+    assert result.code == 2 and "no 'role' column" in result.err and len(result.err.splitlines()) == 1

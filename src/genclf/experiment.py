@@ -212,6 +212,8 @@ def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: Strate
 def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> None:
     """Refuse to resume into a folder whose finished cells were made with another config: their results
     would be credited to this one. Cells of strategies, budgets or seeds the new config adds are fine."""
+    if rows and any("role" not in row for row in rows):
+        raise_old_run(folder)
     expected = {
         (s.display_name, budget_key(k), seed): cell_hash(config, k, seed, s) for k, seed, s in grid_cells(config)
     }
@@ -321,6 +323,8 @@ def report_run(out: str | Path) -> RunOutput:
     if not folder.is_run():
         raise ConfigError(folder.root, "not a genclf run folder (expected results.csv and config.yaml)")
     record = folder.load(load_config(RunConfig, folder.config))
+    if "role" not in record.results:
+        raise_old_run(folder)
     return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
@@ -373,6 +377,14 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
     target.write_results(results)
     record = RunRecord(config, results, cells, target.read_manifest(), artifacts)
     return RunOutput(target.root, results, render_run(record, target))
+
+
+def raise_old_run(folder: RunFolder) -> None:
+    raise ConfigError(
+        folder.results,
+        "has no 'role' column (a run of an older genclf, whose verdicts genclf can no longer reproduce); "
+        "run the config again into a new --out",
+    )
 
 
 def raise_duplicate(names: list[str]) -> None:
