@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from genclf.config import DEVICES, PRECISIONS, config_changes, load_config, read_yaml, save_config, to_dict
+from genclf.config import config_changes, load_config, read_yaml, save_config, to_dict
+from genclf.config_rules import DEVICES, PRECISIONS
 from genclf.errors import CheckpointError
 from genclf.files import check_output_folder
 
