@@ -128,12 +128,13 @@ def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame
                     }
             strategies[str(name)] = entry
         roles = roles_of(block)
-        gated = _gated(block, failed_generators(generators, budget))
+        failed = failed_generators(generators, budget)
+        gated = _gated(block, failed)
         detail[budget] = {
             "strategies": strategies,
             "roles": {n: roles[n] for n in strategies},
             "baseline": baseline_of(strategies, roles),
-            "failed_generators": failed_generators(generators, budget),
+            "failed_generators": failed,
             **_compare(block, strategies, roles, metric, gated),
         }
         if any("corruption_accuracy" in e for e in strategies.values()):

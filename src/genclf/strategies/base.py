@@ -69,8 +69,8 @@ class Context:
         if self.generator_pool != "pseudo_labeled" or pool is None or not len(pool):
             self.generator_data = {"generator_images": len(split.train), "pseudo_labeled": 0}
             return split.train, self.generator_train
+        teacher = self.labeled_classifier(split)  # cached; counts its cost for every generator on its labels
         if "pseudo_set" not in self.cache:
-            teacher = self.labeled_classifier(split)
             proba = teacher.predict_proba(pool.images)
             chosen = torch.from_numpy(confident_pseudo_labels(proba, self.pseudo_threshold))
             guessed = torch.from_numpy(proba.argmax(1)).long()[chosen]
@@ -87,8 +87,6 @@ class Context:
                 if len(chosen)
                 else None,
             }
-        elif "labeled_cnn" not in self.used:
-            self.used.append("labeled_cnn")  # its cost is part of every generator trained on the pseudo-labels
         images = self.cache["pseudo_set"]
         epochs = max(1, round(self.generator_train.epochs * len(split.train) / len(images)))
         return images, dataclasses.replace(self.generator_train, epochs=epochs)
@@ -194,6 +192,19 @@ class Strategy:
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         raise NotImplementedError
+
+    def new_classifier(self, split: Split, seed: int):
+        """A freshly initialised classifier of this entry's type and dropout, seeded with ``seed``."""
+        from genclf.models.classifiers import build_classifier
+
+        torch.manual_seed(seed)
+        return build_classifier(
+            self.config.classifier,
+            split.train.channels,
+            split.train.num_classes,
+            split.train.image_size,
+            dropout=self.params["dropout"],
+        )
 
     def views(self, split: Split) -> list[View]:
         """The results rows this strategy contributes for ``split.test``."""

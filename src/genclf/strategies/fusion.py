@@ -10,7 +10,7 @@ from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
-from genclf.models.classifiers import CNN, Classifier, build_classifier
+from genclf.models.classifiers import CNN, Classifier
 from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, register_strategy
@@ -89,14 +89,7 @@ class FeatureFusion(ClassifierStrategy):
             side, side_dim = DiscriminatorFeatures(generator.discriminator), generator.discriminator.feature_dim
         else:
             side, side_dim = VAEEncoderMeans(generator), generator.latent_dim * generator.num_classes
-        torch.manual_seed(context.seed)
-        base = build_classifier(
-            self.config.classifier,
-            split.train.channels,
-            split.train.num_classes,
-            split.train.image_size,
-            dropout=self.params["dropout"],
-        )
+        base = self.new_classifier(split, context.seed)
         model = FusionClassifier(
             base,
             side,

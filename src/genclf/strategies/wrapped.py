@@ -9,7 +9,7 @@ import torch
 from genclf.classify import TrainedClassifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
-from genclf.models.classifiers import Classifier, build_classifier
+from genclf.models.classifiers import Classifier
 from genclf.strategies.base import Context, Strategy
 
 
@@ -40,14 +40,7 @@ class WrappedStrategy(Strategy):
         return context.train
 
     def fit(self, split: Split, context: Context) -> None:
-        torch.manual_seed(context.seed)
-        inner = build_classifier(
-            self.config.classifier,
-            split.train.channels,
-            split.train.num_classes,
-            split.train.image_size,
-            dropout=self.params["dropout"],
-        )
+        inner = self.new_classifier(split, context.seed)
         model = self.wrap(inner, split, context)
         trained, result = train_classifier(
             split, self.config.classifier, self.budget(split, context), context.seed, quiet=context.quiet, model=model
