@@ -26,10 +26,11 @@ def test_onnx_export_matches_pytorch(cli, tmp_path, model):
     expected = trained.predict_proba(images)
     session = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
     for batch in (images, images[:1]):  # dynamic batch axis
-        got = session.run(None, {"images": batch.float().numpy() / 255.0})[0]
+        got = session.run(None, {"images": batch.numpy()})[0]  # the API's convention: uint8 0..255
         assert got.shape == (len(batch), 10)
         assert np.abs(got - expected[: len(batch)]).max() < 1e-4
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "model.onnx")).metadata_props}
+    assert meta["genclf_input"].startswith("uint8 images 0..255")
     assert json.loads(meta["genclf_class_names"]) == trained.class_names
     assert json.loads(meta["genclf_normalization"])["mean"] == pytest.approx(trained.normalization.mean)
 

@@ -13,6 +13,7 @@ import torch
 from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization, Split
+from genclf.inputs import as_images
 from genclf.models.classifiers import Classifier, build_classifier
 from genclf.training.checkpoint import load_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
@@ -40,9 +41,22 @@ class TrainedClassifier:
         return self.model.in_channels
 
     def predict_proba(
-        self, images: torch.Tensor, batch_size: int = 512, precision: Precision | None = None
+        self,
+        images: Any,
+        batch_size: int = 512,
+        precision: Precision | None = None,
+        value_range: tuple[float, float] | None = None,
     ) -> np.ndarray:
+        """Class probabilities (N, K) in ``class_names`` order. ``images``: numpy or torch, uint8 0..255 (or float
+        with ``value_range``), (N, H, W), (N, H, W, C) or (N, C, H, W) at the model's size and channels
+        (``genclf.inputs.as_images``)."""
+        images = as_images(images, value_range, self.channels, self.image_size, where="images")
         return predict_proba(self.model, images, self.normalization, batch_size, precision)
+
+    def predict(self, images: Any, batch_size: int = 512, value_range: tuple[float, float] | None = None) -> list[str]:
+        """The predicted class name of every image."""
+        proba = self.predict_proba(images, batch_size, value_range=value_range)
+        return [self.class_names[i] for i in proba.argmax(1)]
 
     def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor]:
         """The network in eval mode as a differentiable function of [0, 1] images (N, C, H, W) -> logits."""

@@ -29,7 +29,7 @@ from genclf.config_rules import (
     registered,
     seed_rule,
 )
-from genclf.data.splits import Imbalance
+from genclf.data.imbalance import Imbalance
 from genclf.errors import ConfigError
 from genclf.files import write_text
 

@@ -12,11 +12,12 @@ class GenclfError(Exception):
         super().__init__(f"{self.culprit}: {expected}")
 
 
-class DataError(GenclfError):
-    """A dataset file, folder or spec is missing, corrupt or inconsistent."""
+class DataError(GenclfError, ValueError):
+    """A dataset file, folder, spec or array is missing, corrupt or inconsistent (a ValueError too, as
+    scikit-learn expects of bad input)."""
 
 
-class ConfigError(GenclfError):
+class ConfigError(GenclfError, ValueError):
     """A configuration key or value is unknown or has the wrong type."""
 
 

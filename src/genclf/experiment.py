@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+import genclf.tracking as tracking
 from genclf.config import (
     RunConfig,
     StrategyConfig,
@@ -29,6 +30,7 @@ from genclf.config import (
     validate_config,
 )
 from genclf.data import Split, load_dataset, make_split
+from genclf.environment import describe_environment
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
@@ -83,14 +85,31 @@ def validate_run_config(config: RunConfig) -> None:
 
 
 def run_experiment(
-    config: RunConfig, out: str | Path, quiet: bool = False, shard: tuple[int, int] | None = None
+    config: RunConfig,
+    out: str | Path,
+    quiet: bool = False,
+    shard: tuple[int, int] | None = None,
+    log_to: list[str] | None = None,
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
-    results, summary, figures, report. Shards of one config are combined by ``merge_runs``."""
-    folder = RunFolder(out)
+    results, summary, figures, report. Shards of one config are combined by ``merge_runs``. ``log_to``:
+    tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
+    and the report."""
+    tracking.check_backends(log_to)
     validate_run_config(config)
+    folder = RunFolder(out)
+    check_resumable(config, folder, folder.read_results().to_dict("records"))
+    with tracking.tracking(log_to, out, name=Path(out).name) as tracker:
+        if tracker is not None:
+            tracker.params(to_dict(config))
+        result = _run_grid(config, folder, quiet, shard, tracker)
+        if tracker is not None:
+            tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
+    return result
+
+
+def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker) -> RunOutput:
     rows = folder.read_results().to_dict("records")
-    check_resumable(config, folder, rows)
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     d = config.data
     splits = {
@@ -101,7 +120,14 @@ def run_experiment(
     folder.root.mkdir(parents=True, exist_ok=True)
     save_config(config, folder.config)
     first = splits[(d.budgets()[0], config.seeds[0])]
-    folder.write_manifest({"name": data.name, "class_names": data.train.class_names, "split": first.summary()})
+    folder.write_manifest(
+        {
+            "name": data.name,
+            "class_names": data.train.class_names,
+            "split": first.summary(),
+            "environment": describe_environment(config.train.device),
+        }
+    )
     cells = folder.read_cells()
     artifacts = folder.read_artifacts()
     checks = folder.read_generators().to_dict("records")
@@ -137,13 +163,18 @@ def run_experiment(
         torch.manual_seed(seed)
         context.start_strategy()
         began = time.perf_counter()
-        strategy.fit(split, context)
+        with tracking.scope(f"{name}/k{budget_key(k)}/seed{seed}"), tracking.recording() as history:
+            strategy.fit(split, context)
         own_seconds = time.perf_counter() - began - context.trained_now
         shared_seconds, used = context.shared_seconds(), " ".join(context.used)
         seconds = own_seconds + shared_seconds  # every generator it used counted in full, shared or not
         if seed == config.seeds[0]:
             artifacts = draw_generators(context, split, folder, cell_tag(k, seed), artifacts)
-        if check_generators(context, split, config, k, seed, checks):
+        if history:
+            folder.write_history(name, k, seed, pd.DataFrame(history))
+        with tracking.scope(f"generator_checks/k{budget_key(k)}/seed{seed}"):
+            checked_now = check_generators(context, split, config, k, seed, checks)
+        if checked_now:
             folder.write_generators(pd.DataFrame(checks))
         for view in strategy.views(split):
             metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
@@ -177,6 +208,10 @@ def run_experiment(
                     **strategy.extra,
                 }
             )
+            if tracker is not None:
+                tracker.metrics(
+                    {**metrics.scalars(), **extended}, step=seed, prefix=f"results/{view.name}/k{budget_key(k)}"
+                )
             cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
             folder.write_cell(cell)
             cells.append(cell)
@@ -366,6 +401,7 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
                 (shard.cells_dir, target.cells_dir),
                 (shard.generators_dir, target.generators_dir),
                 (shard.artifacts_dir, target.artifacts_dir),
+                (shard.history_dir, target.history_dir),
             ):
                 if source.is_dir():
                     shutil.copytree(source, dest, dirs_exist_ok=True)

@@ -1,7 +1,8 @@
 """Export a trained classifier to ONNX: one file that runs without genclf (onnxruntime, or any ONNX runtime).
 
-The exported graph takes float32 images in [0, 1], shape (batch, C, H, W) with a dynamic batch axis, applies
-genclf's normalisation inside, and returns class probabilities (batch, K). Class names, normalisation and the
+The exported graph takes genclf's one input convention (``genclf.inputs``): uint8 images 0..255, shape
+(batch, C, H, W) with a dynamic batch axis; it scales and normalises inside and returns class probabilities
+(batch, K), exactly what ``TrainedClassifier.predict_proba`` returns for the same images. Class names, normalisation and the
 input contract are stored in the model's metadata (``metadata_props``).
 """
 
@@ -24,7 +25,7 @@ FORMATS = ("onnx",)
 
 
 class Probabilities(nn.Module):
-    """[0, 1] images -> normalise -> network -> softmax."""
+    """uint8 images -> [0, 1] -> normalise -> network -> softmax."""
 
     def __init__(self, trained: TrainedClassifier):
         super().__init__()
@@ -33,7 +34,8 @@ class Probabilities(nn.Module):
         self.register_buffer("std", torch.tensor(trained.normalization.std).view(1, -1, 1, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.model((images - self.mean) / self.std).float(), dim=1)
+        pixels = images.float() / 255.0
+        return torch.softmax(self.model((pixels - self.mean) / self.std).float(), dim=1)
 
 
 def _require(module: str):
@@ -51,12 +53,13 @@ def export_onnx(trained: TrainedClassifier, path: str | Path) -> dict:
     _require("onnxscript")
     path = Path(path)
     wrapper = Probabilities(trained).eval().cpu()
-    example = torch.rand(2, trained.channels, trained.image_size, trained.image_size)
+    shape = (trained.channels, trained.image_size, trained.image_size)
+    example = torch.randint(0, 256, (2, *shape), dtype=torch.uint8)
     meta = {
         "genclf_model": trained.name,
         "genclf_class_names": json.dumps(trained.class_names),
         "genclf_normalization": json.dumps({"mean": trained.normalization.mean, "std": trained.normalization.std}),
-        "genclf_input": f"float32 images in [0, 1], shape (batch, {trained.channels}, {trained.image_size}, {trained.image_size})",
+        "genclf_input": f"uint8 images 0..255, shape (batch, {', '.join(map(str, shape))})",
         "genclf_output": "float32 class probabilities, shape (batch, num_classes), in genclf_class_names order",
     }
 
@@ -83,9 +86,7 @@ def export_onnx(trained: TrainedClassifier, path: str | Path) -> dict:
 
     atomic_write(path, write)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    batch = torch.rand(
-        7, trained.channels, trained.image_size, trained.image_size, generator=torch.Generator().manual_seed(0)
-    )
+    batch = torch.randint(0, 256, (7, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = wrapper(batch).numpy()
     got = session.run(None, {"images": batch.numpy()})[0]

@@ -10,6 +10,7 @@
     RUN/artifacts/*.png    sample grids and colorization strips the runner drew while it ran
     RUN/artifacts.json     their captions
     RUN/generators.csv     the quality check of every generator trained: CAS, FID, PRDC, diversity, seconds
+    RUN/history/*.csv      every epoch of every model each grid cell trained
     RUN/figures/*.png, RUN/summary.json, RUN/report.html   written by reporting, from the above
 
 The runner writes the first half, reporting the second; ``RunRecord`` is what passes between them.
@@ -71,9 +72,17 @@ class RunFolder:
     artifacts_index = property(lambda self: self.root / "artifacts.json")
     generators_dir = property(lambda self: self.root / "generators")
     generators_table = property(lambda self: self.root / "generators.csv")
+    history_dir = property(lambda self: self.root / "history")
 
     def cell(self, strategy: str, budget: int | None, seed: int) -> Path:
         return self.cells_dir / f"{slug(strategy)}_k{budget_key(budget)}_seed{seed}.json"
+
+    def history(self, strategy: str, budget: int | None, seed: int) -> Path:
+        return self.history_dir / f"{slug(strategy)}_k{budget_key(budget)}_seed{seed}.csv"
+
+    def write_history(self, strategy: str, budget: int | None, seed: int, table: pd.DataFrame) -> None:
+        """Every epoch of every model one grid cell trained (model, epoch, train and validation metrics)."""
+        atomic_write(self.history(strategy, budget, seed), lambda tmp: table.to_csv(tmp, index=False))
 
     def generator_store(self, budget: int | None, seed: int) -> Path:
         return self.generators_dir / cell_tag(budget, seed)
@@ -104,19 +113,19 @@ class RunFolder:
         atomic_write(self.generators_table, lambda tmp: table.to_csv(tmp, index=False))
 
     def read_cells(self) -> list[dict]:
-        return [_read_json(path) for path in sorted(self.cells_dir.glob("*.json"))]
+        return [read_json(path) for path in sorted(self.cells_dir.glob("*.json"))]
 
     def write_cell(self, detail: dict) -> None:
         write_json(self.cell(detail["strategy"], detail["k_per_class"], detail["seed"]), detail)
 
     def read_manifest(self) -> dict:
-        return _read_json(self.manifest) if self.manifest.is_file() else {}
+        return read_json(self.manifest) if self.manifest.is_file() else {}
 
     def write_manifest(self, data: dict) -> None:
         write_json(self.manifest, data)
 
     def read_artifacts(self) -> list[dict]:
-        return _read_json(self.artifacts_index) if self.artifacts_index.is_file() else []
+        return read_json(self.artifacts_index) if self.artifacts_index.is_file() else []
 
     def write_artifacts(self, artifacts: list[dict]) -> None:
         write_json(self.artifacts_index, artifacts)
@@ -137,7 +146,7 @@ def cell_tag(budget: int | None, seed: int) -> str:
     return f"k{budget_key(budget)}_seed{seed}"
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

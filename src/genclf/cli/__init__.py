@@ -2,48 +2,79 @@
 
 Exit codes: 0 success, 2 bad input or usage (one line on stderr), 1 internal bug (traceback).
 No module of the library imports this package.
+
+Start-up is fast: ``INDEX`` names every command with its one-line help and the module that defines it, and
+only the module of the command being run is imported (``genclf --help``, ``--version`` and ``datasets``
+import no torch, scikit-learn or pandas).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
 import warnings
+from pathlib import Path
 
-from genclf.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE, Command, Parser
+import genclf.tracking as tracking
+from genclf.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE, Command, HelpFormatter, Parser
 from genclf.errors import GenclfError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["INDEX", "build_parser", "main"]
+
+# command -> (module under genclf.cli, one-line help), in the order of 'genclf --help'
+INDEX: dict[str, tuple[str, str]] = {
+    "run": ("run_commands", "the main job: strategies x seeds, results table and figures"),
+    "merge": ("run_commands", "combine the run folders of 'genclf run --shard I/N' into one run"),
+    "report": ("run_commands", "re-render summary.json, figures and report.html of a finished run"),
+    "train": ("classifier_commands", "train one classifier"),
+    "evaluate": ("classifier_commands", "score a trained classifier on a dataset's test split"),
+    "predict": ("classifier_commands", "classify image files"),
+    "export": ("classifier_commands", "export a trained classifier to ONNX"),
+    "train-generator": ("generator_commands", "train a class-conditional generator (cgan, cvae, ddpm)"),
+    "sample": ("generator_commands", "generate images from a trained generator"),
+    "evaluate-generator": ("generator_commands", "FID/KID, precision/recall/density/coverage and CAS of a generator"),
+    "train-colorizer": ("colorize_commands", "train a grey -> colour model (pix2pix, or the L1-only U-Net)"),
+    "colorize": ("colorize_commands", "colorize grey images with a trained colorizer"),
+    "datasets": ("data_commands", "list data schemes, or describe one dataset"),
+}
 
 
-def _commands() -> list[Command]:
-    from genclf.cli import classifier_commands, colorize_commands, generator_commands, run_commands
-
-    return [
-        *run_commands.COMMANDS,
-        *classifier_commands.COMMANDS,
-        *generator_commands.COMMANDS,
-        *colorize_commands.COMMANDS,
-    ]
+def command(name: str) -> Command:
+    """The full declaration of command ``name`` (imports its module)."""
+    module = importlib.import_module(f"genclf.cli.{INDEX[name][0]}")
+    return next(c for c in module.COMMANDS if c.name == name)
 
 
-def build_parser() -> Parser:
-    from genclf import __version__
+def _chosen(argv: list[str]) -> str | None:
+    """The command named on the command line (the first word that is one), if any."""
+    return next((word for word in argv if word in INDEX), None)
+
+
+def build_parser(argv: list[str] | None = None) -> Parser:
+    """The parser; with ``argv`` only the command it names gets its arguments (and its module imported)."""
+    from genclf.version import __version__
 
     parser = Parser(prog="genclf", description="Image classification assisted by image generation.")
     parser.add_argument("--version", action="version", version=f"genclf {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in _commands():
-        p = sub.add_parser(command.name, help=command.help, description=command.description)
-        command.arguments(p)
-        p.set_defaults(handler=command.handler)
+    chosen = _chosen(argv) if argv is not None else None
+    for name, (_, help_text) in INDEX.items():
+        if argv is not None and name != chosen:
+            sub.add_parser(name, help=help_text)
+            continue
+        full = command(name)
+        p = sub.add_parser(name, help=help_text, description=full.description, formatter_class=HelpFormatter)
+        full.arguments(p)
+        p.set_defaults(handler=full.handler)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = lambda message, category, *rest, **kw: f"genclf: warning: {message}\n"
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -53,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         args.quiet = True
         warnings.simplefilter("ignore")
     try:
-        args.handler(args)
+        try:
+            args.handler(args)
+        finally:
+            tracking.finish()
+        _record_environment(args)
     except GenclfError as exc:
         sys.stderr.write(f"genclf: error: {' '.join(str(exc).split())}\n")
         return EXIT_USAGE
@@ -65,3 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("genclf: internal error (a bug in genclf); please report it with the traceback above\n")
         return EXIT_BUG
     return EXIT_OK
+
+
+def _record_environment(args) -> None:
+    """``environment.json`` (versions, device, CPU, git revision) in the output folder of the command."""
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).is_dir() and os.environ.get("RANK", "0") == "0":
+        from genclf.environment import describe_environment
+        from genclf.files import write_json
+
+        write_json(Path(out) / "environment.json", describe_environment(getattr(args, "device", None)))

@@ -12,7 +12,7 @@ import pandas as pd
 from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import common
 from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
-from genclf.data import SCHEMES, load_dataset, make_split
+from genclf.data import load_dataset, make_split
 from genclf.data.image_folder import read_images
 from genclf.errors import ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
@@ -72,10 +72,12 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         "--max-images", type=int, default=2000, help="test images used for robustness (a fixed random subset)"
     )
     common.add_common(p, training=False)
+    common.add_inference_batch(p)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     evaluation = evaluation_options(args)
+    batch_size = common.inference_batch(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     config = _saved_config(args.checkpoint)
     saved = config.get("data") if isinstance(config.get("data"), dict) else {}
@@ -93,11 +95,16 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             data, int(config.get("seed", 0)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
         ).test
     )
-    proba = trained.predict_proba(test.images)
+    proba = trained.predict_proba(test.images, batch_size)
     metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
     out = check_output_folder(args.out or common.default_out("evaluate"))
+    args.out = out  # where environment.json goes
     columns, detail = extended_evaluation(
-        trained.predict_proba, trained.pixel_model(), (test.images, test.labels), evaluation, test_proba=proba
+        lambda images: trained.predict_proba(images, batch_size),
+        trained.pixel_model(),
+        (test.images, test.labels),
+        evaluation,
+        test_proba=proba,
     )
     write_json(out / "metrics.json", {**metrics.to_dict(), "ece": columns["ece"], "nll": columns["nll"]})
     confusion_figure(
@@ -195,13 +202,15 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
     common.add_checkpoint(p, "train")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
     common.add_common(p, data=False, training=False)
+    common.add_inference_batch(p)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    batch_size = common.inference_batch(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
     images, paths = read_images(args.input, trained.image_size, mode)
-    proba = trained.predict_proba(images)
+    proba = trained.predict_proba(images, batch_size)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["path", "predicted", *[spreadsheet_safe(f"p_{name}") for name in trained.class_names]])
@@ -209,13 +218,14 @@ def cmd_predict(args: argparse.Namespace) -> None:
         predicted = trained.class_names[int(row.argmax())]
         writer.writerow([spreadsheet_safe(path), spreadsheet_safe(predicted), *[f"{p:.6f}" for p in row]])
     out = check_output_folder(args.out or common.default_out("predict"))
+    args.out = out  # where environment.json goes
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
     common.add_checkpoint(p, "train")
-    p.add_argument("--format", choices=("onnx",), default="onnx")
+    p.add_argument("--format", choices=("onnx",), default="onnx", help="model file format")
     p.add_argument("--out", type=Path, required=True, help="output file, e.g. model.onnx")
 
 
@@ -230,46 +240,15 @@ def cmd_export(args: argparse.Namespace) -> None:
     )
 
 
-def datasets_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("spec", nargs="?", help="dataset spec to describe")
-    p.add_argument("--image-size", type=int, help="resize images to N x N")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels")
-
-
-def cmd_datasets(args: argparse.Namespace) -> None:
-    if args.spec is None:
-        for name in SCHEMES.names():
-            scheme = SCHEMES.get(name)
-            print(f"{name + (':PATH' if scheme.needs_argument else ''):<14} {scheme.help}")
-        return
-    data = load_dataset(args.spec, args.image_size, args.channels)
-    sets = {"train": data.train, "test": data.test}
-    print(
-        f"{data.name}: {data.train.num_classes} classes, images {data.train.channels}x{data.train.image_size}x{data.train.image_size} uint8"
-    )
-    table = pd.DataFrame(
-        {name: s.class_counts() for name, s in sets.items() if s is not None},
-        index=data.train.class_names,
-    )
-    print(table.to_string())
-    print(
-        "sizes: "
-        + ", ".join(f"{name} {len(s)}" for name, s in sets.items() if s is not None)
-        + ("" if data.test is not None else " (no test split: genclf holds out a stratified 20% by default)")
-    )
-
-
 COMMANDS = [
     common.Command(
         "train",
-        "train one classifier",
         "Train a classifier; writes model.safetensors, metrics.json, confusion.png.",
         common.model_job_arguments(CLASSIFIERS, "classifier architecture", "cnn"),
         cmd_train,
     ),
     common.Command(
         "evaluate",
-        "score a trained classifier on a dataset's test split",
         "Write metrics.json and confusion.png for a checkpoint on a dataset (default: the data it was trained on, "
         "with its recorded split).",
         evaluate_arguments,
@@ -277,24 +256,15 @@ COMMANDS = [
     ),
     common.Command(
         "predict",
-        "classify image files",
         "Classify a file or a folder of images; writes predictions.csv.",
         predict_arguments,
         cmd_predict,
     ),
     common.Command(
         "export",
-        "export a trained classifier to ONNX",
-        "Write a model file that runs without genclf: float32 images in [0, 1] (dynamic batch) -> class "
+        "Write a model file that runs without genclf: uint8 images 0..255 (dynamic batch) -> class "
         "probabilities, normalisation inside, class names in the metadata; checked against PyTorch with onnxruntime.",
         export_arguments,
         cmd_export,
-    ),
-    common.Command(
-        "datasets",
-        "list data schemes, or describe one dataset",
-        "Without SPEC: list the data schemes. With SPEC: class counts, image shape, split sizes.",
-        datasets_arguments,
-        cmd_datasets,
     ),
 ]

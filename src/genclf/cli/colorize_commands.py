@@ -84,6 +84,7 @@ def cmd_colorize(args: argparse.Namespace) -> None:
     images, kept = read_images(target, trained.image_size, "RGB")
     colour = trained.colorize(images)
     out = check_output_folder(args.out or common.default_out("colorize"), inputs=(target,))
+    args.out = out  # where environment.json goes
     relatives = [path.relative_to(target) if target.is_dir() else Path(path.name) for path in kept]
     stems = Counter(r.with_suffix(".png") for r in relatives)
     strips = 0
@@ -105,7 +106,6 @@ def cmd_colorize(args: argparse.Namespace) -> None:
 COMMANDS = [
     common.Command(
         "train-colorizer",
-        "train a grey -> colour model (pix2pix, or the L1-only U-Net)",
         "Train a colorizer on the colour images of a dataset (labels unused); writes model.safetensors, "
         "a grey | colorized | original strip.png every epoch, and test PSNR/SSIM in colorizer_metrics.json.",
         common.model_job_arguments(COLORIZERS, "colorizer", "pix2pix"),
@@ -113,7 +113,6 @@ COMMANDS = [
     ),
     common.Command(
         "colorize",
-        "colorize grey images with a trained colorizer",
         "Colorize an image file or a folder (searched recursively; 1- or 3-channel grey, or colour, "
         "which is made grey first). Writes one PNG per input under --out with the same relative name, and for "
         "colour inputs a grey | colorized | original strip under --out/strips/.",

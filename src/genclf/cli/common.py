@@ -12,9 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import genclf.tracking as tracking
 from genclf.config import config_changes, load_config, read_yaml, save_config, to_dict
 from genclf.config_rules import DEVICES, PRECISIONS
-from genclf.errors import CheckpointError
+from genclf.errors import CheckpointError, ConfigError
 from genclf.files import check_output_folder
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
@@ -23,13 +24,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Command:
-    """One CLI command, declared once: its name, help, arguments and handler."""
+    """One CLI command: its name, description, arguments and handler (its one-line help is in the light index
+    of ``genclf.cli``, so ``genclf --help`` imports no command module)."""
 
     name: str
-    help: str
     description: str
     arguments: Callable[[argparse.ArgumentParser], None]
     handler: Callable[[argparse.Namespace], None]
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every flag's help ends with its default, where it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = default not in (None, False, argparse.SUPPRESS, [], ()) and "default" not in text
+        if shown and (action.option_strings or action.nargs in ("?", "*")):
+            text += " (default: %(default)s)"
+        return text
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,8 +55,28 @@ def default_out(command: str) -> Path:
     return Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def shipped_configs() -> dict[str, Path]:
+    """The example configs shipped inside the package, by name (``default``, ``mnist_imbalance``, ...)."""
+    folder = Path(str(resources.files("genclf") / "configs"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
 def default_config_path() -> Path:
-    return Path(str(resources.files("genclf") / "configs" / "default.yaml"))
+    return shipped_configs()["default"]
+
+
+def resolve_config(value: Path | str) -> Path:
+    """A config given as a path, or as the name of a shipped config (``genclf run mnist_imbalance``)."""
+    path = Path(value)
+    if path.exists():
+        return path
+    shipped = shipped_configs()
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if path.parent == Path(".") and name in shipped:
+        return shipped[name]
+    raise ConfigError(
+        value, f"no such config file; expected a YAML path or a shipped config name: {', '.join(shipped)}"
+    )
 
 
 # flag (argparse dest) -> config key, for the flags that set a config value
@@ -102,6 +135,13 @@ def add_common(parser: argparse.ArgumentParser, data: bool = True, training: boo
         parser.add_argument(
             "--k-per-class", type=int, help="keep K labeled training images per class (low-data regime)"
         )
+        parser.add_argument(
+            "--log-to",
+            action="append",
+            choices=tracking.BACKENDS,
+            help="also log every epoch, the config and the outputs to TensorBoard (OUT/tensorboard) or MLflow "
+            "(OUT/mlruns, or $MLFLOW_TRACKING_URI); repeatable; needs pip install 'genclf[tracking]'",
+        )
 
 
 def _spec_forms(schemes) -> list[str]:
@@ -133,6 +173,7 @@ def prepare_training(args: argparse.Namespace, config, command: str):
     if args.resume and args.out is None:
         raise CheckpointError("--resume", "needs --out DIR, the folder of the interrupted run")
     out = check_output_folder(args.out or default_out(command))
+    args.out = out  # where environment.json goes
     if args.resume and not (out / STATE_FILE).is_file():
         raise CheckpointError(
             out, f"no {STATE_FILE} to resume from (expected the folder of an interrupted 'genclf {command}')"
@@ -145,11 +186,13 @@ def prepare_training(args: argparse.Namespace, config, command: str):
                 f"was trained with another config ({'; '.join(changes[:4])}); resume with the same settings, "
                 "or train into a new --out",
             )
+    tracking.check_backends(getattr(args, "log_to", None))
     d = config.data
     data = load_dataset(d.spec, d.image_size, d.channels)
     split = make_split(data, config.seed, d.val_fraction, d.test_fraction, d.k_per_class, d.imbalance)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
+    tracking.start(getattr(args, "log_to", None), out, f"{command} {out.name}", to_dict(config))
     return out, data, split
 
 
@@ -185,3 +228,13 @@ def add_resume(parser: argparse.ArgumentParser) -> None:
 
 def add_checkpoint(parser: argparse.ArgumentParser, command: str) -> None:
     parser.add_argument("--checkpoint", type=Path, required=True, help=f"folder written by 'genclf {command}'")
+
+
+def add_inference_batch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-size", type=int, default=512, help="images per forward pass (lower it to save memory)")
+
+
+def inference_batch(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size", f"must be >= 1, got {args.batch_size}")
+    return args.batch_size

@@ -121,6 +121,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
         trained, split, assessment_budget(len(split.train)), seed=args.seed, per_class=per_class, quiet=args.quiet
     )
     out = check_output_folder(args.out or common.default_out("evaluate-generator"))
+    args.out = out  # where environment.json goes
     write_json(out / "generator_metrics.json", {"data": spec, **metrics})
     samples = trained.sample_per_class(10, seed=args.seed)
     sample_grid(
@@ -140,21 +141,18 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
 COMMANDS = [
     common.Command(
         "train-generator",
-        f"train a class-conditional generator ({', '.join(GENERATORS.names())})",
         "Train a generator; writes model.safetensors and a samples.png grid every epoch.",
         common.model_job_arguments(GENERATORS, "generator", "cvae"),
         cmd_train_generator,
     ),
     common.Command(
         "sample",
-        "generate images from a trained generator",
         "Write N images per class to an .npz file or to class sub-folders of PNGs.",
         sample_arguments,
         cmd_sample,
     ),
     common.Command(
         "evaluate-generator",
-        "FID/KID, precision/recall/density/coverage and CAS of a generator",
         "Score a generator against real data, in the feature space of a genclf classifier trained on the real data "
         "(on the split recorded in the checkpoint).",
         evaluate_generator_arguments,

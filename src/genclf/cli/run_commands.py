@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genclf.cli.common import Command, add_common, config_from_args, default_config_path, default_out
+from genclf.cli.common import (
+    Command,
+    add_common,
+    config_from_args,
+    default_config_path,
+    default_out,
+    resolve_config,
+    shipped_configs,
+)
 from genclf.config import RunConfig
 from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
 from genclf.files import check_output_folder
@@ -14,7 +22,13 @@ from genclf.strategies import STRATEGIES
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config_file", nargs="?", type=Path, help="YAML config (default: genclf's configs/default.yaml)")
+    p.add_argument(
+        "config_file",
+        nargs="?",
+        type=Path,
+        help="YAML config file, or the name of a shipped config (" + ", ".join(shipped_configs()) + "); "
+        "default: the built-in digits low-data demonstration",
+    )
     add_common(p)
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
     p.add_argument(
@@ -30,10 +44,13 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise_both(args)
     if args.seed is not None and args.seeds is None:
         args.seeds = [args.seed]
-    config = config_from_args(RunConfig, args, args.config_file or args.config or default_config_path(), drop=("seed",))
+    chosen = args.config_file or args.config
+    path = resolve_config(chosen) if chosen is not None else default_config_path()
+    config = config_from_args(RunConfig, args, path, drop=("seed",))
     shard = parse_shard(args.shard)
     out = check_output_folder(args.out or default_out("run"))
-    result = run_experiment(config, out, quiet=args.quiet, shard=shard)
+    args.out = out  # where environment.json goes
+    result = run_experiment(config, out, quiet=args.quiet, shard=shard, log_to=args.log_to)
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
     print_run(result)
@@ -83,7 +100,6 @@ def print_run(result: RunOutput) -> None:
 COMMANDS = [
     Command(
         "run",
-        "the main job: strategies x seeds, results table and figures",
         "Run an experiment config (default: the built-in digits low-data config). Strategies (role): "
         + ", ".join(f"{name} ({STRATEGIES.get(name).role})" for name in STRATEGIES.names())
         + ".",
@@ -92,7 +108,6 @@ COMMANDS = [
     ),
     Command(
         "merge",
-        "combine the run folders of 'genclf run --shard I/N' into one run",
         "Concatenate the shards' results.csv in grid order, copy their cells, generators and artifacts, and rebuild "
         "summary.json, the figures and report.html. The shards must share one config.",
         merge_arguments,
@@ -100,7 +115,6 @@ COMMANDS = [
     ),
     Command(
         "report",
-        "re-render summary.json, figures and report.html of a finished run",
         "Rebuild a run folder's report from what the run recorded (results.csv, cells, artifacts): no training, "
         "no data loading.",
         report_arguments,

@@ -1,20 +1,41 @@
-"""Data layer: dataset specs, in-memory image sets, splits and batching."""
+"""Data layer: dataset specs, in-memory image sets, splits and batching.
 
-from genclf.data import digits, idx, image_folder, npz, shapes  # noqa: F401  (register the schemes)
-from genclf.data.batches import iterate_batches
-from genclf.data.datasets import SCHEMES, load_dataset, parse_spec
-from genclf.data.images import ImageSet, LoadedData
-from genclf.data.splits import Imbalance, Normalization, Split, make_split
+Names are imported on first use, so reading a config or listing the data schemes loads no torch.
+"""
 
-__all__ = [
-    "SCHEMES",
-    "ImageSet",
-    "Imbalance",
-    "LoadedData",
-    "Normalization",
-    "Split",
-    "iterate_batches",
-    "load_dataset",
-    "make_split",
-    "parse_spec",
-]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "SCHEMES": "genclf.data.datasets",
+    "load_dataset": "genclf.data.datasets",
+    "parse_spec": "genclf.data.datasets",
+    "iterate_batches": "genclf.data.batches",
+    "ImageSet": "genclf.data.images",
+    "LoadedData": "genclf.data.images",
+    "Imbalance": "genclf.data.imbalance",
+    "Normalization": "genclf.data.splits",
+    "Split": "genclf.data.splits",
+    "make_split": "genclf.data.splits",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genclf.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from genclf.data.batches import iterate_batches  # noqa: F401
+    from genclf.data.datasets import SCHEMES, load_dataset, parse_spec  # noqa: F401
+    from genclf.data.images import ImageSet, LoadedData  # noqa: F401
+    from genclf.data.imbalance import Imbalance  # noqa: F401
+    from genclf.data.splits import Normalization, Split, make_split  # noqa: F401

@@ -2,33 +2,72 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from genclf.data.images import LoadedData, conform
 from genclf.errors import DataError
 from genclf.registry import Registry
+
+if TYPE_CHECKING:
+    from genclf.data.images import LoadedData
 
 
 @dataclass(frozen=True)
 class Scheme:
-    """A data source kind: ``load(argument, image_size, channels) -> LoadedData``."""
+    """A data source kind: ``load(argument, image_size, channels) -> LoadedData``, given as the function or as
+    the name of the module whose ``load`` it is (imported on first use, so listing schemes stays light)."""
 
     name: str
-    load: Callable[..., LoadedData]
+    source: Callable[..., LoadedData] | str
     needs_argument: bool
     help: str
+
+    @property
+    def load(self) -> Callable[..., LoadedData]:
+        if isinstance(self.source, str):
+            return importlib.import_module(self.source).load
+        return self.source
 
 
 SCHEMES: Registry[Scheme] = Registry("data scheme")
 
 
 def register_scheme(name: str, help: str, needs_argument: bool = True):
+    """Register a loader function as data scheme ``name`` (for schemes defined outside genclf)."""
+
     def decorate(load: Callable[..., LoadedData]) -> Callable[..., LoadedData]:
         SCHEMES.register(name)(Scheme(name, load, needs_argument, help))
         return load
 
     return decorate
+
+
+for _name, _module, _needs_argument, _help in (
+    ("digits", "genclf.data.digits", False, "scikit-learn's 1,797 8x8 grey digits (built in, no download)"),
+    (
+        "idx",
+        "genclf.data.idx",
+        True,
+        "MNIST-style IDX files in DIR: train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]",
+    ),
+    (
+        "folder",
+        "genclf.data.image_folder",
+        True,
+        "class sub-folders of images in DIR (or DIR/train and DIR/test), resized, cached",
+    ),
+    ("npz", "genclf.data.npz", True, "NumPy .npz FILE with x (N,H,W) or (N,H,W,C), y (N,), optional class_names"),
+    (
+        "shapes",
+        "genclf.data.shapes",
+        False,
+        "genclf's procedural colour blobs (fire/water/foliage/sand, 32x32, colour + texture cues); "
+        "'shapes:N' = N per class",
+    ),
+):
+    SCHEMES.register(_name)(Scheme(_name, _module, _needs_argument, _help))
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -63,6 +102,8 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
         raise DataError("--channels", f"expected 1 or 3, got {channels}")
     if image_size is not None and not 4 <= image_size <= 512:
         raise DataError("--image-size", f"expected an integer between 4 and 512, got {image_size}")
+    from genclf.data.images import conform
+
     scheme, argument = parse_spec(spec)
     data = SCHEMES.get(scheme).load(argument, image_size=image_size, channels=channels)
     for part in (data.train, data.test):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import torch
 from sklearn.datasets import load_digits
 
-from genclf.data.datasets import register_scheme
 from genclf.data.images import ImageSet, LoadedData
 
 
-@register_scheme("digits", "scikit-learn's 1,797 8x8 grey digits (built in, no download)", needs_argument=False)
 def load(argument: str | None, image_size: int | None = None, channels: int | None = None) -> LoadedData:
     bunch = load_digits()
     # Pixel values are 0..16; stretch to the 0..255 range every other source uses.

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genclf.data.datasets import register_scheme
 from genclf.data.images import ImageSet, LoadedData, check_square, compact_labels
 from genclf.errors import DataError
 
@@ -85,10 +84,6 @@ def _image_set(images: np.ndarray, labels: np.ndarray, names: list[str]) -> Imag
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels), list(names))
 
 
-@register_scheme(
-    "idx",
-    "MNIST-style IDX files in DIR: train-/t10k-images-idx3-ubyte[.gz] and -labels-idx1-ubyte[.gz]",
-)
 def load(argument: str, image_size: int | None = None, channels: int | None = None) -> LoadedData:
     folder = Path(argument).expanduser()
     if not folder.is_dir():

@@ -24,7 +24,6 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from genclf.data.datasets import register_scheme
 from genclf.data.images import ImageSet, LoadedData
 from genclf.errors import DataError
 from genclf.files import atomic_write
@@ -215,7 +214,6 @@ def _warn_skipped(skipped: list[str]) -> None:
         warnings.warn(f"skipped {len(skipped)} non-image file(s): {shown}", stacklevel=3)
 
 
-@register_scheme("folder", "class sub-folders of images in DIR (or DIR/train and DIR/test), resized, cached")
 def load(argument: str, image_size: int | None = None, channels: int | None = None, quiet: bool = False) -> LoadedData:
     root = Path(argument).expanduser()
     if not root.is_dir():

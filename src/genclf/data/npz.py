@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genclf.data.datasets import register_scheme
 from genclf.data.images import ImageSet, LoadedData, check_square, compact_labels
 from genclf.errors import DataError
 
@@ -37,6 +36,8 @@ def _check_announced_sizes(path: Path) -> None:
                             f"array {info.filename!r} announces {announced:,} bytes ({shape}, {dtype}) but the "
                             f"archive holds {info.file_size:,} for it (corrupt or hostile file)",
                         )
+    except DataError:
+        raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, TypeError) as exc:
         raise DataError(path, f"not a readable .npz archive ({exc.__class__.__name__})") from None
 
@@ -57,7 +58,6 @@ def _to_uint8(x: np.ndarray, path: Path) -> np.ndarray:
     return np.round(x).astype(np.uint8)
 
 
-@register_scheme("npz", "NumPy .npz FILE with x (N,H,W) or (N,H,W,C), y (N,), optional class_names")
 def load(argument: str, image_size: int | None = None, channels: int | None = None) -> LoadedData:
     path = Path(argument).expanduser()
     if not path.is_file():
@@ -73,6 +73,8 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
                 )
             x, y = archive["x"], archive["y"]
             names = [str(n) for n in archive["class_names"].tolist()] if "class_names" in archive.files else None
+    except DataError:
+        raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise DataError(path, f"not a readable .npz archive ({exc.__class__.__name__})") from None
     if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3)):

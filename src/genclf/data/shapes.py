@@ -16,7 +16,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genclf.data.datasets import register_scheme
 from genclf.data.images import ImageSet, LoadedData
 from genclf.errors import DataError
 
@@ -87,11 +86,6 @@ def make_shapes(per_class: int = DEFAULT_PER_CLASS, size: int = SIZE, offset: in
     return ImageSet(torch.from_numpy(np.stack(images)), labels, list(CLASSES))
 
 
-@register_scheme(
-    "shapes",
-    "genclf's procedural colour blobs (fire/water/foliage/sand, 32x32, colour + texture cues); 'shapes:N' = N per class",
-    needs_argument=False,
-)
 def load(argument: str | None, image_size: int | None = None, channels: int | None = None) -> LoadedData:
     per_class = DEFAULT_PER_CLASS
     if argument:

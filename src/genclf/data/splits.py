@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from genclf.data.images import ImageSet, LoadedData
+from genclf.data.imbalance import Imbalance
 from genclf.errors import ConfigError, DataError
 from genclf.seeding import generator
 
@@ -30,15 +31,6 @@ class Normalization:
         mean = torch.tensor(self.mean, device=images.device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=images.device).view(1, -1, 1, 1)
         return (images.float().div_(255.0) - mean) / std
-
-
-@dataclass
-class Imbalance:
-    """Keep chosen classes at a fraction of their size, or set exact per-class training counts."""
-
-    classes: list[int] = field(default_factory=list)
-    ratio: float = 1.0
-    class_counts: list[int] | None = None
 
 
 @dataclass
@@ -71,7 +63,7 @@ def _per_class_perm(labels: torch.Tensor, num_classes: int, gen: torch.Generator
     ]
 
 
-def _stratified(
+def stratified_indices(
     labels: torch.Tensor,
     num_classes: int,
     fraction: float,
@@ -116,12 +108,12 @@ def make_split(
     num_classes = data.train.num_classes
     pool = data.train
     if data.test is None:
-        rest, test_idx = _stratified(pool.labels, num_classes, test_fraction, generator(0))
+        rest, test_idx = stratified_indices(pool.labels, num_classes, test_fraction, generator(0))
         test, pool = pool.subset(test_idx), pool.subset(rest)
     else:
         test = data.test
     gen = generator(seed)
-    rest, val_idx = _stratified(pool.labels, num_classes, val_fraction, gen, cap=k_per_class)
+    rest, val_idx = stratified_indices(pool.labels, num_classes, val_fraction, gen, cap=k_per_class)
     val, pool = pool.subset(val_idx), pool.subset(rest)
     unlabeled = None
     if k_per_class is not None:

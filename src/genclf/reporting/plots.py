@@ -54,19 +54,27 @@ def confusion_figure(matrix: list[list[int]], class_names: list[str], title: str
 ROLE_COLOURS = {BASELINE: "#9aa5b1", CLASSICAL: "#9aa5b1", GENERATIVE: "#4C78A8", REFERENCE: "#c9c28a"}
 
 
+def clipped_errors(means, halfwidths, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """Asymmetric error bars (2, N) for mean ± half-width, clipped to the metric's range [low, high]."""
+    means, halfwidths = np.asarray(means, dtype=float), np.nan_to_num(np.asarray(halfwidths, dtype=float))
+    return np.vstack([np.minimum(halfwidths, means - low), np.minimum(halfwidths, high - means)]).clip(min=0)
+
+
 def metric_bars(summary: dict[str, dict], metric: str, path: str | Path, title: str | None = None) -> Path:
-    """Mean with a 95% CI (``ci`` half-width) of ``metric`` per strategy ({name: {mean, ci, role}}),
-    coloured by role."""
+    """Mean with a 95% CI (``ci`` half-width, clipped to [0, 1]) of ``metric`` per strategy
+    ({name: {mean, ci, role}}), coloured by role, on an axis from 0 to 1 with the mean written on each bar."""
     names = list(summary)
     means = [summary[n]["mean"] for n in names]
-    errors = [summary[n].get("ci", 0.0) for n in names]
+    errors = clipped_errors(means, [summary[n].get("ci", 0.0) for n in names])
     fig, ax = plt.subplots(figsize=(max(4.5, 0.75 * len(names) + 1.5), 3.8))
     colors = [ROLE_COLOURS.get(summary[n].get("role", GENERATIVE), "#4C78A8") for n in names]
     ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=colors)
+    for x, (mean, top) in enumerate(zip(means, errors[1])):
+        ax.text(x, min(mean + top + 0.01, 1.02), f"{mean:.3f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel(metric)
-    low = max(0.0, min(m - e for m, e in zip(means, errors)) - 0.05)
-    ax.set_ylim(low, min(1.0, max(m + e for m, e in zip(means, errors)) + 0.03))
+    ax.set_ylim(0, 1.08)
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(
         title or f"{metric}: mean and 95% CI over seeds (grey = classical, blue = generative, olive = upper bound)",
         fontsize=10,
@@ -79,7 +87,7 @@ def budget_curves(curves: dict[str, tuple[list[int], list[float], list[float]]],
     """``metric`` against labeled images per class, one line per strategy ({name: (budgets, means, cis)})."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, (budgets, means, cis) in curves.items():
-        ax.errorbar(budgets, means, yerr=cis, marker="o", capsize=3, label=name)
+        ax.errorbar(budgets, means, yerr=clipped_errors(means, cis), marker="o", capsize=3, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("labeled images per class")
     ax.set_ylabel(metric)
@@ -92,12 +100,17 @@ def budget_curves(curves: dict[str, tuple[list[int], list[float], list[float]]],
 def per_class_heatmap(
     values: np.ndarray, strategies: list[str], class_names: list[str], path: str | Path, title: str, label: str = "F1"
 ) -> Path:
-    """Per-class F1 (rows: strategies, columns: classes)."""
+    """Per-class F1 (rows: strategies, columns: classes). The colour scale spans the values shown (from the
+    lowest, rounded down to 0.05, to 1), so 0.85 and 0.99 look different; the numbers are written in the cells."""
+    finite = values[np.isfinite(values)]
+    low = float(np.floor(finite.min() * 20) / 20) if finite.size else 0.0
+    low = min(low, 0.95)
     fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(class_names) + 2.5), max(2.5, 0.35 * len(strategies) + 1.2)))
-    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    image = ax.imshow(values, cmap="viridis", vmin=low, vmax=1, aspect="auto")
     ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(strategies)), strategies, fontsize=8)
     if values.size <= 400:
+        middle = (low + 1) / 2
         for (row, col), value in np.ndenumerate(values):
             ax.text(
                 col,
@@ -106,9 +119,9 @@ def per_class_heatmap(
                 ha="center",
                 va="center",
                 fontsize=6,
-                color="white" if value < 0.6 else "black",
+                color="white" if value < middle else "black",
             )
-    fig.colorbar(image, ax=ax, fraction=0.046, label=label)
+    fig.colorbar(image, ax=ax, fraction=0.046, label=f"{label} (scale {low:.2f}–1)")
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
@@ -173,14 +186,15 @@ def reliability_diagrams(curves: dict, path: str | Path, title: str = "reliabili
         ax.bar(centers, accuracy, width=width, color="#4C78A8", edgecolor="white", label="accuracy")
         confidence = np.asarray(rel["confidence"], dtype=float)
         gap = np.where(np.isnan(confidence), 0, confidence - accuracy)
-        ax.bar(centers, gap, bottom=accuracy, width=width, color="#E45756", alpha=0.35, label="gap")
-        ax.plot([0, 1], [0, 1], color="#333", lw=1, ls="--")
+        ax.bar(centers, gap, bottom=accuracy, width=width, color="#E45756", alpha=0.35, label="gap to confidence")
+        ax.plot([0, 1], [0, 1], color="#333", lw=1, ls="--", label="perfect calibration")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_title(f"{name}\nECE {ece:.3f}", fontsize=8)
         ax.set_xlabel("confidence", fontsize=8)
         ax.set_ylabel("accuracy", fontsize=8)
         ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6, loc="upper left", title="per confidence bin", title_fontsize=6)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

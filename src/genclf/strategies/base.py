@@ -84,7 +84,7 @@ class Context:
                 "pseudo_labeled": len(chosen),
                 # measured with the pool's hidden labels, for the report only
                 "pseudo_label_accuracy": float((guessed == pool.labels[chosen]).float().mean())
-                if len(chosen)
+                if len(chosen) and bool((pool.labels >= 0).all())  # -1: labels unknown (the estimator's pools)
                 else None,
             }
         images = self.cache["pseudo_set"]

@@ -58,9 +58,9 @@ class PseudoLabel(ClassifierStrategy):
         self.extra["n_pseudo"] = len(chosen)
         self.extra["pseudo_label_accuracy"] = (
             float((torch.from_numpy(proba.argmax(1))[chosen] == pool.labels[chosen]).float().mean())
-            if len(chosen)
+            if len(chosen) and bool((pool.labels >= 0).all())
             else math.nan
-        )  # measured with the pool's hidden labels, for the report only
+        )  # measured with the pool's hidden labels (where known: -1 = unknown), for the report only
         pseudo = torch.from_numpy(proba.argmax(1)).long()[chosen]
         return torch.cat([split.train.images, pool.images[chosen]]), torch.cat([split.train.labels, pseudo])
 

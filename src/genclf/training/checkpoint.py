@@ -54,11 +54,17 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def save_model(folder: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
     """Write the weights and metadata of a trained model into ``folder``."""
+    from genclf.environment import describe_environment
+
     folder = Path(folder)
     fit = meta.get("fit")
-    stored = meta  # timings vary run to run: they stay out of the weights file, which resume reproduces byte for byte
+    # timings and the environment vary run to run: they stay out of the weights file, which resume reproduces
+    # byte for byte, and go to model.json only
+    stored = dict(meta)
     if isinstance(fit, dict) and "train_seconds" in fit:
-        stored = {**meta, "fit": {k: v for k, v in fit.items() if k != "train_seconds"}}
+        stored["fit"] = {k: v for k, v in fit.items() if k != "train_seconds"}
+    device = next((p.device.type for p in model.parameters()), None)
+    meta = {**meta, "environment": meta.get("environment") or describe_environment(device)}
     _save(folder / MODEL_FILE, model.state_dict(), stored)
     write_json(folder / META_FILE, meta)
     return folder

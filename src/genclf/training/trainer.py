@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+import genclf.tracking as tracking
 from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
@@ -239,6 +240,7 @@ class Trainer:
             epoch += 1
             values = "  ".join(f"{key} {value:.4g}" for key, value in record.items() if key != "epoch")
             log_line(f"{desc} epoch {epoch}/{cfg.epochs}: {values}  [{run.seconds:.0f} s]", self.quiet)
+            tracking.log_epoch(desc, epoch, record)
             score = record.get(f"val_{plan.monitor}", math.nan)
             if keep_last or score > best.score:
                 weights = None if keep_last else {k: v.detach().clone() for k, v in model.state_dict().items()}

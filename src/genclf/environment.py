@@ -1,0 +1,57 @@
+"""What produced an output: genclf, torch and Python versions, device, CPU capability, git revision.
+
+Recorded in every checkpoint's ``model.json`` (``environment``), in a run folder's ``run.json``, and as
+``environment.json`` in every command's output folder, so a figure can be traced to the software and the
+hardware that made it.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+
+@functools.cache
+def git_revision() -> str | None:
+    """The commit of genclf's source checkout (with ``+dirty`` for local changes), or None outside one."""
+    source = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no", "."],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "") if head else None
+
+
+def describe_environment(device: str | None = None) -> dict[str, Any]:
+    """Versions and hardware; ``device`` is the device the work ran on, when known."""
+    import numpy
+    import torch
+
+    from genclf.version import __version__
+
+    cuda = torch.cuda.is_available()
+    return {
+        "genclf": __version__,
+        "git_revision": git_revision(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_threads": torch.get_num_threads(),
+        "device": device,
+        "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
+    }

@@ -1,0 +1,154 @@
+"""A scikit-learn estimator around any registered strategy: ``fit(X, y)``, ``predict``, ``predict_proba``,
+``score``; clone-able, so it works in ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` (e.g. over
+``strategy``)::
+
+    from genclf import ImageClassifier
+    clf = ImageClassifier(strategy="synthetic_augmentation", epochs=5).fit(X, y, X_unlabeled=pool)
+    clf.predict(X_test)
+
+``X`` follows genclf's input convention (``genclf.inputs``): uint8 0..255 images (N, H, W), (N, H, W, C) or
+(N, C, H, W), numpy or torch; float images only with ``value_range`` set. ``y`` is any array of class labels
+(ints or strings), as in scikit-learn: ``classes_`` holds them sorted, and ``predict`` returns them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from genclf.config import StrategyConfig, TrainConfig, validate_config
+from genclf.data.images import ImageSet
+from genclf.data.splits import Normalization, Split, stratified_indices
+from genclf.errors import DataError
+from genclf.inputs import as_images
+from genclf.seeding import generator
+from genclf.strategies import STRATEGIES, Context, build_strategy
+
+__all__ = ["ImageClassifier"]
+
+
+class ImageClassifier(ClassifierMixin, BaseEstimator):
+    """An image classifier trained with one genclf strategy.
+
+    Parameters:
+        strategy: a registered strategy (``genclf run --help`` lists them with their roles).
+        model: the classifier architecture (``cnn``, ``crnn``, ``resnet18``, ...).
+        params: the strategy's own parameters (as in a run config's ``params``).
+        epochs, batch_size, lr: the classifier's training budget.
+        generator_epochs: the budget of the generators that generative strategies train.
+        val_fraction: share of ``X`` held out (stratified) to pick the best epoch and check generators.
+        value_range: ``None`` for integer images 0..255; ``(0, 1)`` or ``(0, 255)`` for float images.
+        precision, device: as in ``genclf train`` (``auto`` picks bf16 where the CPU/GPU runs it fast).
+        random_state: the seed of the split, initialisation and sampling.
+        verbose: show training progress.
+    """
+
+    def __init__(
+        self,
+        strategy: str = "baseline",
+        model: str = "cnn",
+        params: dict[str, Any] | None = None,
+        epochs: int = 10,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        generator_epochs: int = 100,
+        val_fraction: float = 0.1,
+        value_range: tuple[float, float] | None = None,
+        precision: str = "auto",
+        device: str = "auto",
+        random_state: int = 0,
+        verbose: bool = False,
+    ):
+        self.strategy = strategy
+        self.model = model
+        self.params = params
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.generator_epochs = generator_epochs
+        self.val_fraction = val_fraction
+        self.value_range = value_range
+        self.precision = precision
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def fit(self, X: Any, y: Any, X_unlabeled: Any = None) -> ImageClassifier:
+        """Train the strategy on images ``X`` with labels ``y`` (and an unlabeled pool, for the strategies
+        that use one: semi_supervised_gan, pseudo_label, fixmatch, and generators that learn from it)."""
+        seed = int(self.random_state)
+        train_config = TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, precision=self.precision, device=self.device
+        )
+        generator_config = TrainConfig(
+            epochs=self.generator_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            precision=self.precision,
+            device=self.device,
+        )
+        for config in (train_config, generator_config):
+            validate_config(config)
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise DataError("val_fraction", f"expected a number in [0, 1), got {self.val_fraction!r}")
+        STRATEGIES.get(self.strategy, "strategy")
+        strategy = build_strategy(StrategyConfig(self.strategy, self.model, params=dict(self.params or {})))
+        y = np.asarray(y)
+        check_classification_targets(y)
+        images = as_images(X, self.value_range, where="X")
+        if y.ndim != 1 or len(y) != len(images):
+            raise DataError("y", f"expected one label per image ({len(images)}), got shape {y.shape}")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise DataError("y", f"expected at least 2 classes, got {len(self.classes_)}")
+        labeled = ImageSet(images, torch.from_numpy(codes.astype(np.int64)), [str(c) for c in self.classes_])
+        train_idx, val_idx = stratified_indices(labeled.labels, len(self.classes_), self.val_fraction, generator(seed))
+        train, val = labeled.subset(train_idx), labeled.subset(val_idx)
+        unlabeled = None
+        if X_unlabeled is not None:
+            pool = as_images(X_unlabeled, self.value_range, train.channels, train.image_size, where="X_unlabeled")
+            # the pool's labels are unknown: -1 makes any use of them fail loudly
+            unlabeled = ImageSet(pool, torch.full((len(pool),), -1, dtype=torch.long), train.class_names)
+        # no test split inside fit: the validation images stand in where a strategy wants one
+        split = Split(train, val, val, unlabeled, Normalization.fit(train.images))
+        context = Context(
+            seed,
+            train_config,
+            generator_config,
+            quiet=not self.verbose,
+            generator_pool="pseudo_labeled" if unlabeled is not None else "labeled",
+        )
+        torch.manual_seed(seed)
+        context.start_strategy()
+        strategy.fit(split, context)
+        self.strategy_ = strategy
+        self.channels_, self.image_size_ = train.channels, train.image_size
+        self.generators_ = context.generators()
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (N, len(classes_)), columns in ``classes_`` order."""
+        check_is_fitted(self, "strategy_")
+        images = as_images(X, self.value_range, self.channels_, self.image_size_, where="X")
+        return self.strategy_.predict_proba(images)
+
+    def predict(self, X: Any) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return self.classes_[proba.argmax(1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # images: (N, H, W[, C]) arrays, not feature matrices
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+
+def strategies() -> list[str]:
+    """The strategy names ``ImageClassifier(strategy=...)`` accepts."""
+    return STRATEGIES.names()

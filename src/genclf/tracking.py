@@ -1,0 +1,211 @@
+"""Experiment tracking: every model's per-epoch metrics, per-cell results, the config as parameters, and the
+report and figures as artifacts, to TensorBoard and/or MLflow (optional extras: ``pip install
+'genclf[tracking]'``).
+
+- TensorBoard: event files under ``OUT/tensorboard/`` (``tensorboard --logdir OUT/tensorboard``).
+- MLflow: a local file store ``OUT/mlruns/`` (no server; ``mlflow ui --backend-store-uri OUT/mlruns``), or
+  wherever ``MLFLOW_TRACKING_URI`` points when it is set.
+
+The Trainer reports each epoch through ``log_epoch``; the runner names the current grid cell with ``scope``,
+and ``recording`` collects the epochs of one cell for its ``history/*.csv``. Without an active tracker and
+recording, ``log_epoch`` does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from genclf.errors import ConfigError
+
+BACKENDS = ("tensorboard", "mlflow")
+
+_tracker: ContextVar[Tracker | None] = ContextVar("genclf_tracker", default=None)
+_scope: ContextVar[str] = ContextVar("genclf_scope", default="")
+_rows: ContextVar[list[dict[str, Any]] | None] = ContextVar("genclf_history_rows", default=None)
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ConfigError("--log-to", f"needs the '{module}' package: pip install 'genclf[tracking]'") from None
+
+
+def check_backends(backends: list[str] | tuple[str, ...] | None) -> list[str]:
+    """Known backends whose packages are installed, in order, without duplicates."""
+    chosen = []
+    for name in backends or ():
+        if name not in BACKENDS:
+            raise ConfigError("--log-to", f"expected one of {', '.join(BACKENDS)}, got {name!r}")
+        if name not in chosen:
+            chosen.append(name)
+    for name in chosen:
+        if name == "tensorboard":
+            _require("tensorboard")
+        else:
+            _require("mlflow")
+    return chosen
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys (the form tracking tools show parameters in)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+class Tracker:
+    """One tracked job (a run, a training command) logging to the chosen backends."""
+
+    def __init__(self, backends: list[str], out: str | Path, name: str):
+        self.backends = check_backends(backends)
+        self.out = Path(out)
+        self._writer = None
+        self._mlflow = None
+        if "tensorboard" in self.backends:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.out / "tensorboard"))
+        if "mlflow" in self.backends:
+            mlflow = _require("mlflow")
+            uri = os.environ.get("MLFLOW_TRACKING_URI") or (self.out / "mlruns").resolve().as_uri()
+            if uri.startswith("file:"):  # the local file store: no server, no database
+                os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_experiment("genclf")
+            self._run = mlflow.start_run(run_name=name)
+            self._mlflow = mlflow
+
+    @property
+    def mlflow_run_id(self) -> str | None:
+        return self._run.info.run_id if self._mlflow is not None else None
+
+    def params(self, values: dict[str, Any]) -> None:
+        flat = {k: ("" if v is None else str(v))[:500] for k, v in flatten(values).items()}
+        if self._writer is not None:
+            table = "\n".join(f"| {k} | {v} |" for k, v in flat.items())
+            self._writer.add_text("config", "| key | value |\n|---|---|\n" + table, 0)
+        if self._mlflow is not None:
+            self._mlflow.log_params(flat)
+
+    def metrics(self, values: dict[str, Any], step: int, prefix: str = "") -> None:
+        numbers = {
+            f"{prefix}/{k}" if prefix else k: float(v)
+            for k, v in values.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # finite numbers only (no NaN)
+        }
+        if self._writer is not None:
+            for key, value in numbers.items():
+                self._writer.add_scalar(key, value, step)
+        if self._mlflow is not None and numbers:
+            self._mlflow.log_metrics({_mlflow_key(k): v for k, v in numbers.items()}, step=step)
+
+    def artifacts(self, paths: list[Path]) -> None:
+        for path in paths:
+            path = Path(path)
+            if not path.is_file():
+                continue
+            if self._writer is not None and path.suffix == ".png":
+                import numpy as np
+                from PIL import Image
+
+                with Image.open(path) as image:
+                    pixels = np.asarray(image.convert("RGB"))
+                self._writer.add_image(f"figures/{path.stem}", pixels, 0, dataformats="HWC")
+            if self._mlflow is not None:
+                self._mlflow.log_artifact(str(path))
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._mlflow is not None:
+            self._mlflow.end_run()
+
+
+def _mlflow_key(key: str) -> str:
+    """MLflow keys allow letters, digits, '_', '-', '.', ' ', ':' and '/'."""
+    return "".join(ch if ch.isalnum() or ch in "_-. :/" else "_" for ch in key)
+
+
+@contextlib.contextmanager
+def tracking(backends: list[str] | None, out: str | Path, name: str) -> Iterator[Tracker | None]:
+    """Make a tracker (or none, without backends) the active one for the duration of a job."""
+    if not backends:
+        yield None
+        return
+    tracker = Tracker(list(backends), out, name)
+    token = _tracker.set(tracker)
+    try:
+        yield tracker
+    finally:
+        _tracker.reset(token)
+        tracker.close()
+
+
+def active() -> Tracker | None:
+    return _tracker.get()
+
+
+def start(backends: list[str] | None, out: str | Path, name: str, params: dict[str, Any]) -> Tracker | None:
+    """Start tracking a training command into ``out`` (no-op without backends); ``finish`` ends it."""
+    if not backends:
+        return None
+    tracker = Tracker(list(backends), out, name)
+    tracker.params(params)
+    _tracker.set(tracker)
+    return tracker
+
+
+def finish() -> None:
+    """End the tracker ``start`` began: the output folder's figures, tables and JSON files become artifacts."""
+    tracker = _tracker.get()
+    if tracker is None:
+        return
+    _tracker.set(None)
+    try:
+        outputs = [p for p in sorted(tracker.out.glob("*")) if p.suffix in (".png", ".html", ".json", ".csv")]
+        tracker.artifacts(outputs)
+    finally:
+        tracker.close()
+
+
+@contextlib.contextmanager
+def scope(name: str) -> Iterator[None]:
+    """Prefix the metrics logged inside (e.g. one grid cell: ``baseline/k10/seed0``)."""
+    token = _scope.set(name)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[dict[str, Any]]]:
+    """Collect every epoch logged inside as rows (model, epoch, metrics): a grid cell's history."""
+    rows: list[dict[str, Any]] = []
+    token = _rows.set(rows)
+    try:
+        yield rows
+    finally:
+        _rows.reset(token)
+
+
+def log_epoch(model: str, epoch: int, record: dict[str, Any]) -> None:
+    """Called by the Trainer after every epoch of every model."""
+    rows = _rows.get()
+    if rows is not None:
+        rows.append({"model": model, **record})
+    tracker = _tracker.get()
+    if tracker is not None:
+        prefix = "/".join(part for part in (_scope.get(), model) if part)
+        tracker.metrics({k: v for k, v in record.items() if k != "epoch"}, step=epoch, prefix=prefix)

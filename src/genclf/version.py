@@ -1,0 +1,3 @@
+"""genclf's version, in one place (pyproject.toml reads it)."""
+
+__version__ = "0.2.0"
