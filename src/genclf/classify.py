@@ -145,6 +145,14 @@ def train_classifier(
         model = build_classifier(
             model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options
         )
+        if getattr(model, "transfers", False):
+            loaded = model.load_pretrained()
+            if not quiet:
+                print(
+                    f"{model_name}: {loaded['loaded']} pretrained tensors loaded; fine-tuning the body at "
+                    f"{model.body_lr_scale:g} x lr",
+                    flush=True,
+                )
     if class_weights is not None:
         model.class_weights.copy_(class_weights)
     trainer = Trainer(train_config, seed=seed, quiet=quiet)

@@ -131,6 +131,7 @@ class TrainJobConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     model: str = "cnn"
     seed: int = checked(0, seed_rule)
+    options: dict[str, Any] = field(default_factory=dict)  # the model's own options (e.g. pretrained, weights)
 
 
 @dataclass
@@ -309,12 +310,13 @@ def load_config(
     path: str | Path | None = None,
     overrides: list[str | tuple[str, Any]] | None = None,
     flags: dict[str, str] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> T:
-    """Read ``path`` (YAML), apply ``overrides``, build ``cls`` and validate it.
+    """Read ``path`` (YAML; or start from the mapping ``base``), apply ``overrides``, build ``cls`` and validate it.
 
     ``flags`` maps a dotted key to the command-line flag that set it, so that an error names both.
     """
-    values = read_yaml(path) if path is not None else {}
+    values = read_yaml(path) if path is not None else dict(base or {})
     values = apply_overrides(values, overrides or [])
     try:
         return validate_config(from_dict(cls, values))

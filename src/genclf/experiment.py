@@ -35,7 +35,7 @@ from genclf.errors import ConfigError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import corruption_error
-from genclf.progress import log_line
+from genclf.progress import eta_text, header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of, cell_tag
@@ -141,6 +141,15 @@ def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker)
     }
     grid = grid_cells(config, shard)
     contexts: dict[tuple, Context] = {}
+    todo = sum((entry.display_name, budget_key(k), seed) not in done for k, seed, entry in grid)
+    sizes = first.summary()
+    header(
+        f"genclf run {data.name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
+        f"{len(config.seeds)} seed(s) = {len(grid)} cells ({todo} to run); split: train {sizes['train']}, "
+        f"val {sizes['val']}, test {sizes['test']}, unlabeled {sizes['unlabeled']}; output {folder.root}",
+        quiet,
+    )
+    started, finished = time.perf_counter(), 0
     bar = tqdm(grid, desc="grid", unit="cell", disable=quiet or None)
     for index, (k, seed, strategy_config) in enumerate(bar, 1):
         name = strategy_config.display_name
@@ -217,10 +226,11 @@ def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker)
             cells.append(cell)
             log_line(
                 f"cell {index}/{len(grid)} {view.name} k={budget_key(k)} seed={seed}: "
-                f"macro_f1 {metrics.macro_f1:.4f}  [{seconds:.0f} s]",
+                f"macro_f1 {metrics.macro_f1:.4f}  [{seconds:.0f} s]{eta_text(started, finished + 1, todo - finished - 1)}",
                 quiet,
             )
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
+        finished += 1
     record = RunRecord(
         config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
     )

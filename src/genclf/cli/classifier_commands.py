@@ -25,7 +25,22 @@ from genclf.training.checkpoint import read_meta_json
 from genclf.training.trainer import describe
 
 
+def train_arguments(p: argparse.ArgumentParser) -> None:
+    common.model_job_arguments(CLASSIFIERS, "classifier architecture", "cnn")(p)
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        default=None,
+        help="start resnet18 from torchvision's ImageNet weights in the local torch hub cache (never downloaded)",
+    )
+    p.add_argument("--weights", help="start resnet18 from this state dict (.safetensors, or .pth read weights-only)")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
+    if args.pretrained:
+        args.overrides.append(("options.pretrained", True))
+    if args.weights:
+        args.overrides.append(("options.weights", args.weights))
     config, out, data, split = common.prepare_job(args, TrainJobConfig, CLASSIFIERS, "train")
     common.say(
         args,
@@ -38,6 +53,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         config.train,
         config.seed,
         **common.resumable(args, out),
+        options=config.options,
     )
     metrics = compute_metrics(split.test.labels.numpy(), trained.predict_proba(split.test.images), split.class_names)
     save_classifier(out, trained, config=to_dict(config), test_metrics=metrics.scalars(), fit=describe(result))
@@ -244,7 +260,7 @@ COMMANDS = [
     common.Command(
         "train",
         "Train a classifier; writes model.safetensors, metrics.json, confusion.png.",
-        common.model_job_arguments(CLASSIFIERS, "classifier architecture", "cnn"),
+        train_arguments,
         cmd_train,
     ),
     common.Command(

@@ -148,8 +148,15 @@ def _spec_forms(schemes) -> list[str]:
     return [f"{n}:PATH" if schemes.get(n).needs_argument else n for n in schemes.names()]
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, path: Path | None = None, drop: tuple[str, ...] = ()) -> T:
-    """The validated config ``cls`` from ``path`` (or --config), --set and the common flags (flags win)."""
+def config_from_args(
+    cls: type[T],
+    args: argparse.Namespace,
+    path: Path | None = None,
+    drop: tuple[str, ...] = (),
+    base: dict | None = None,
+) -> T:
+    """The validated config ``cls`` from ``path`` (or --config, or the mapping ``base``), --set and the common
+    flags (flags win)."""
     overrides: list[Any] = list(getattr(args, "overrides", []) or [])
     flags = {}
     for dest, key in COMMON_KEYS.items():
@@ -157,7 +164,7 @@ def config_from_args(cls: type[T], args: argparse.Namespace, path: Path | None =
         if value is not None and dest not in drop:
             overrides.append((key, value))
             flags[key] = "--" + dest.replace("_", "-")
-    return load_config(cls, path or getattr(args, "config", None), overrides, flags)
+    return load_config(cls, path or getattr(args, "config", None), overrides, flags, base=base)
 
 
 def say(args: argparse.Namespace, message: str) -> None:

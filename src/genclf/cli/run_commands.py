@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from genclf import plan
 from genclf.cli.common import (
     Command,
     add_common,
@@ -14,7 +15,7 @@ from genclf.cli.common import (
     resolve_config,
     shipped_configs,
 )
-from genclf.config import RunConfig
+from genclf.config import RunConfig, to_dict
 from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
 from genclf.files import check_output_folder
 from genclf.reporting.tables import format_table
@@ -27,9 +28,20 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         nargs="?",
         type=Path,
         help="YAML config file, or the name of a shipped config (" + ", ".join(shipped_configs()) + "); "
-        "default: the built-in digits low-data demonstration",
+        "default: with --data, a plan derived from the data; without, the built-in digits low-data demonstration",
     )
     add_common(p)
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (grid, cells, estimated wall time from a short timing probe) and stop",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="MINUTES",
+        help="scale epochs (then seeds) down so the estimated wall time fits",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="seeds to run (default from the config)")
     p.add_argument(
         "--shard",
@@ -45,9 +57,23 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.seed is not None and args.seeds is None:
         args.seeds = [args.seed]
     chosen = args.config_file or args.config
-    path = resolve_config(chosen) if chosen is not None else default_config_path()
-    config = config_from_args(RunConfig, args, path, drop=("seed",))
+    if chosen is None and args.data is not None:  # a plan derived from the data
+        planned = plan.plan_run(args.data, seeds=args.seeds)
+        config = config_from_args(RunConfig, args, drop=("seed",), base=to_dict(planned.config))
+    else:
+        path = resolve_config(chosen) if chosen is not None else default_config_path()
+        config = config_from_args(RunConfig, args, path, drop=("seed",))
+        planned = plan.Plan(config, plan.survey(config.data.spec)) if args.dry_run or args.time_budget else None
     shard = parse_shard(args.shard)
+    if planned is not None:
+        planned.config = config
+        plan.estimate(planned)
+        if args.time_budget is not None:
+            plan.fit_time_budget(planned, args.time_budget)
+            config = planned.config
+        print(plan.describe(planned), flush=True)
+        if args.dry_run:
+            return
     out = check_output_folder(args.out or default_out("run"))
     args.out = out  # where environment.json goes
     result = run_experiment(config, out, quiet=args.quiet, shard=shard, log_to=args.log_to)

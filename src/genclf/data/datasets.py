@@ -106,7 +106,7 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
 
     scheme, argument = parse_spec(spec)
     data = SCHEMES.get(scheme).load(argument, image_size=image_size, channels=channels)
-    for part in (data.train, data.test):
+    for part in (data.train, data.test, data.unlabeled):
         if part is not None:
             part.images = conform(part.images, image_size, channels)
     if data.train.num_classes < 2:

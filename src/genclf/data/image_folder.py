@@ -1,7 +1,9 @@
 """Folders of images in class sub-folders (``folder:DIR``), decoded in parallel and cached.
 
-Layout: ``DIR/<class>/*`` or ``DIR/train/<class>/*`` + ``DIR/test/<class>/*``. Images are recognised by
-content, not by extension. Policy for files that do not decode:
+Layout: ``DIR/<class>/*`` or ``DIR/train/<class>/*`` + ``DIR/test/<class>/*``, and optionally
+``DIR/unlabeled/*`` (or ``DIR/train/unlabeled/*``): images without labels, which join the unlabeled pool of
+semi-supervised strategies and pseudo-labelled generators (so no class may be called ``unlabeled``). Images
+are recognised by content, not by extension. Policy for files that do not decode:
 
 * a file whose extension is not an image extension and whose content is not an image (``notes.txt``,
   ``Thumbs.db``) is skipped with a warning: stray files are common in real folders and are not data;
@@ -29,6 +31,7 @@ from genclf.errors import DataError
 from genclf.files import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
+UNLABELED_FOLDER = "unlabeled"
 
 
 def max_pixels() -> int:
@@ -150,7 +153,9 @@ def _scan(folder: str, found: list[tuple[str, int, int]], ancestors: tuple[tuple
 
 
 def _list_split(root: Path) -> tuple[list[str], list[tuple[str, int, int]], list[int]]:
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    classes = sorted(
+        d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".") and d.name != UNLABELED_FOLDER
+    )
     files: list[tuple[str, int, int]] = []
     labels: list[int] = []
     for index, name in enumerate(classes):
@@ -258,7 +263,27 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     if empty:
         where = root / "train" if has_splits else root
         raise DataError(where / empty[0], "class folder holds no images (only non-image files, or nothing)")
-    return LoadedData(root.name, parts["train"], parts.get("test"))
+    return LoadedData(
+        root.name, parts["train"], parts.get("test"), unlabeled=_unlabeled(split_roots["train"], parts["train"])
+    )
+
+
+def unlabeled_folder(root: Path) -> Path | None:
+    """``DIR/unlabeled`` (or ``DIR/train/unlabeled``) when it exists."""
+    for candidate in (root / UNLABELED_FOLDER, root / "train" / UNLABELED_FOLDER):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _unlabeled(train_root: Path, train: ImageSet) -> ImageSet | None:
+    """The images of the unlabeled folder, at the labeled images' size and channels (labels -1)."""
+    folder = train_root / UNLABELED_FOLDER
+    if not folder.is_dir():
+        return None
+    images, paths = read_images(folder, train.image_size, "L" if train.channels == 1 else "RGB")
+    labels = torch.full((len(images),), -1, dtype=torch.long)
+    return ImageSet(images, labels, list(train.class_names), [str(p) for p in paths])
 
 
 def _read_cache(path: Path):

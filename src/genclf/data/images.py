@@ -68,6 +68,7 @@ class LoadedData:
     train: ImageSet
     test: ImageSet | None = None
     notes: list[str] = field(default_factory=list)
+    unlabeled: ImageSet | None = None  # images without labels (labels -1), e.g. a folder's unlabeled/
 
 
 def conform(images: torch.Tensor, image_size: int | None, channels: int | None) -> torch.Tensor:

@@ -130,6 +130,8 @@ def make_split(
             leftover.append(idx[k_per_class:])
         unlabeled = pool.subset(torch.cat(leftover).sort().values)
         pool = pool.subset(torch.cat(chosen).sort().values)
+    if data.unlabeled is not None and len(data.unlabeled):  # the source's own unlabeled images
+        unlabeled = data.unlabeled if unlabeled is None else ImageSet.concat([unlabeled, data.unlabeled])
     if imbalance is not None:
         pool = _apply_imbalance(pool, imbalance, gen)
     if len(pool) == 0 or len(test) == 0:

@@ -95,24 +95,82 @@ class CRNN(Classifier):
 
 @CLASSIFIERS.register("resnet18")
 class ResNet18(Classifier):
-    """torchvision's ResNet-18, random init, with a 3x3 stride-1 stem and no max-pool for small inputs."""
+    """torchvision's ResNet-18. From scratch: a 3x3 stride-1 stem and no max-pool for small inputs. With
+    ``pretrained`` (torchvision's ImageNet weights from the local torch hub cache, never downloaded) or
+    ``weights`` (a state dict file): torchvision's 7x7 stem, strided with its max-pool from 64 px up; grey
+    inputs get the stem's RGB filters summed. ``load_pretrained()`` loads the weights (the training pipeline
+    calls it; rebuilding a checkpoint does not, so a saved model never needs the cache)."""
 
-    def __init__(self, in_channels: int, num_classes: int, image_size: int, dropout: float = 0.0):
+    body_lr_scale = 0.1  # fine-tuning: the pretrained body learns at a tenth of the head's rate
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        image_size: int,
+        dropout: float = 0.0,
+        pretrained: bool = False,
+        weights: str | None = None,
+    ):
         super().__init__(in_channels, num_classes, image_size, dropout)
         import torchvision  # imported here: it adds ~1 s to every genclf start-up
 
+        self.pretrained, self.weights = bool(pretrained), weights
         net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
-        net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
-        net.maxpool = nn.Identity()
+        if self.transfers:
+            stride = 2 if image_size >= 64 else 1
+            net.conv1 = nn.Conv2d(in_channels, 64, 7, stride=stride, padding=3, bias=False)
+            if image_size < 64:
+                net.maxpool = nn.Identity()
+        else:
+            net.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
         net.fc = nn.Identity()
         self.body = net
         self.feature_dim = 512
         self.build_head()
 
+    @property
+    def transfers(self) -> bool:
+        return self.pretrained or self.weights is not None
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)
 
+    def load_pretrained(self) -> dict[str, int]:
+        """Load the ImageNet (or ``weights``) state dict into the body; returns how many tensors were loaded."""
+        from genclf.models.pretrained import load_backbone_weights
+
+        return load_backbone_weights(self.body, self.weights, "resnet18", self.in_channels)
+
+    def param_groups(self, lr: float) -> list[dict]:
+        """With transferred weights, the body at ``body_lr_scale`` x lr; otherwise one group."""
+        if not self.transfers:
+            return [{"params": list(self.parameters())}]
+        body = list(self.body.parameters())
+        ids = {id(p) for p in body}
+        head = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": body, "lr": lr * self.body_lr_scale}, {"params": head}]
+
 
 def build_classifier(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> Classifier:
-    """Create a registered classifier by name."""
-    return CLASSIFIERS.get(name, "model")(in_channels, num_classes, image_size, **options)
+    """Create a registered classifier by name.
+
+    Raises:
+        ConfigError: an option the architecture does not take (e.g. ``pretrained`` for ``cnn``).
+    """
+    import inspect
+
+    from genclf.errors import ConfigError
+
+    cls = CLASSIFIERS.get(name, "model")
+    accepted = [
+        p
+        for p in inspect.signature(cls.__init__).parameters
+        if p not in ("self", "in_channels", "num_classes", "image_size")
+    ]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        flag = {"pretrained": "--pretrained", "weights": "--weights"}.get(unknown[0], f"options.{unknown[0]}")
+        raise ConfigError(flag, f"model {name!r} takes no option {unknown[0]!r} (it takes: {', '.join(accepted)})")
+    return cls(in_channels, num_classes, image_size, **options)

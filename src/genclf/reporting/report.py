@@ -16,7 +16,7 @@ table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
 .headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555} .inconclusive{color:#9a6700;font-weight:600}
 figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:1280px}
-div.scroll{overflow-x:auto} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
+div.scroll{overflow-x:auto;max-width:100%} table.verdicts td:nth-child(7){white-space:normal;min-width:16em;max-width:30em;text-align:left} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
 """
 
 

@@ -12,6 +12,7 @@ def adam(
 ) -> torch.optim.Optimizer:
     """``torch.optim.AdamW`` (``decoupled``) or ``Adam``, fused on CPU and CUDA parameters."""
     params = list(params)
-    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    tensors = [t for p in params for t in (p["params"] if isinstance(p, dict) else [p])]  # parameter groups too
+    fused = bool(tensors) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in tensors)
     kind = torch.optim.AdamW if decoupled else torch.optim.Adam
     return kind(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=fused or None)

@@ -183,7 +183,12 @@ class Trainer:
         optimizer = (
             model.configure_optimizers(cfg)
             if owns
-            else adam(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay, decoupled=True)
+            else adam(
+                model.param_groups(cfg.lr) if hasattr(model, "param_groups") else model.parameters(),
+                cfg.lr,
+                weight_decay=cfg.weight_decay,
+                decoupled=True,
+            )
         )
         optimizers = optimizer if isinstance(optimizer, list) else [optimizer]
         for opt in optimizers:

@@ -1,0 +1,285 @@
+"""A run plan derived from the data, for ``genclf run --data SPEC`` without a config file.
+
+What the data decides:
+
+- **labels**: every labeled image is used (no low-data subset; a budget sweep only when asked with
+  ``--k-per-class`` or ``--set data.k_per_class=[...]``);
+- **image size and channels**: the source's own for small images (folders: the median shorter side of a
+  sample of files, when it is at most ``MAX_NATIVE``), ``PHOTO_SIZE`` px for larger photos; colour when any
+  sampled image is colour;
+- **epochs and batch size**: from the training set size, aiming at about ``TARGET_STEPS`` optimizer steps
+  (between ``MIN_EPOCHS`` and ``MAX_EPOCHS`` epochs); batch 32 below 5,000 training images, 64 above;
+- **strategies**: the baseline, standard augmentation, mixup, CutMix and synthetic augmentation (cVAE)
+  always; class weights, random oversampling, SMOTE and generative balancing only when the classes are
+  imbalanced (largest / smallest class >= ``IMBALANCE_RATIO``); pseudo-labelling, FixMatch and the
+  semi-supervised GAN only when there is an unlabeled pool (a folder's ``unlabeled/`` sub-folder);
+- **seeds**: 3.
+
+The estimate times one epoch of the baseline classifier and one of the cVAE on the run's own training set
+(the *probe*, a few seconds) and multiplies by each cell's budget, with per-strategy cost factors relative to
+the baseline measured on genclf's benchmarks (``COST_FACTORS``). ``time_budget`` scales epochs (then seeds)
+down to fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genclf.config import DataConfig, RunConfig, StrategyConfig, TrainConfig
+from genclf.errors import ConfigError
+
+MAX_NATIVE = 64  # images up to this size are used at their own size
+PHOTO_SIZE = 64  # larger photos are resized to this
+TARGET_STEPS = 750
+MIN_EPOCHS, MAX_EPOCHS = 10, 40
+IMBALANCE_RATIO = 1.5
+SEEDS = [0, 1, 2]
+SAMPLE_FILES = 200  # files whose headers are read to survey a folder
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
+
+# cost of a strategy's own training relative to the baseline classifier's (measured: fashion_low_data and
+# mnist_ssl_100_cpu4 in bench/results), generators counted separately; "balanced" scales with the balanced set
+COST_FACTORS = {
+    "baseline": 1.0,
+    "classic_augmentation": 1.1,
+    "mixup": 1.0,
+    "cutmix": 1.0,
+    "class_weights": 1.0,
+    "random_oversampling": "balanced",
+    "smote": "balanced",
+    "generative_balancing": "balanced",
+    "synthetic_augmentation": 2.0,
+    "pseudo_label": 3.0,
+    "fixmatch": 5.0,
+    "semi_supervised_gan": 6.0,
+}
+GENERATOR_EPOCHS = 40  # passes over the labeled set for the cVAE of a planned run
+
+
+@dataclass
+class Survey:
+    """What the data looks like, before any choice is made."""
+
+    spec: str
+    name: str
+    class_names: list[str]
+    class_counts: list[int]
+    n_test: int | None
+    n_unlabeled: int
+    native_size: int
+    channels: int
+    image_size: int
+
+    @property
+    def imbalance_ratio(self) -> float:
+        return max(self.class_counts) / max(1, min(self.class_counts))
+
+
+@dataclass
+class Plan:
+    config: RunConfig
+    survey: Survey
+    cells: list[tuple[str, float]] = field(default_factory=list)  # (entry, estimated seconds per seed)
+    generator_seconds: float = 0.0  # per seed
+    probe_seconds: float = 0.0
+
+    @property
+    def estimate_seconds(self) -> float:
+        per_seed = sum(seconds for _, seconds in self.cells) + self.generator_seconds
+        return per_seed * len(self.config.seeds)
+
+
+def _folder_native(root: Path) -> tuple[int, int]:
+    """Median shorter side and channels (3 if any colour) of a sample of a folder's image files."""
+    from PIL import Image
+
+    from genclf.data.image_folder import read_image_paths
+
+    paths = read_image_paths(root)
+    step = max(1, len(paths) // SAMPLE_FILES)
+    sides, colour = [], False
+    for path in paths[::step][:SAMPLE_FILES]:
+        try:
+            with Image.open(path) as image:
+                sides.append(min(image.size))
+                colour = colour or image.mode in COLOUR_MODES
+        except OSError:
+            continue  # not an image: the loader reports it
+    if not sides:
+        return 32, 3
+    sides.sort()
+    return sides[len(sides) // 2], 3 if colour else 1
+
+
+def choose_size(native: int) -> int:
+    """The image size a planned run trains at."""
+    if native <= MAX_NATIVE:
+        return max(8, native)
+    return PHOTO_SIZE
+
+
+def survey(spec: str) -> Survey:
+    """Look at the data: class counts, sizes, channels, unlabeled pool."""
+    from genclf.data import load_dataset
+    from genclf.data.datasets import parse_spec
+
+    scheme, argument = parse_spec(spec)
+    if scheme == "folder":
+        native, channels = _folder_native(Path(str(argument)).expanduser())
+        size = choose_size(native)
+        data = load_dataset(spec, size, channels)
+    else:
+        data = load_dataset(spec)
+        native, channels = data.train.image_size, data.train.channels
+        size = choose_size(native)
+        if size != native:
+            data = load_dataset(spec, size, channels)
+    return Survey(
+        spec=spec,
+        name=data.name,
+        class_names=list(data.train.class_names),
+        class_counts=data.train.class_counts(),
+        n_test=len(data.test) if data.test is not None else None,
+        n_unlabeled=len(data.unlabeled) if data.unlabeled is not None else 0,
+        native_size=native,
+        channels=channels,
+        image_size=size,
+    )
+
+
+def strategies_for(found: Survey) -> list[StrategyConfig]:
+    """The strategy entries the data calls for (see the module docstring)."""
+    names = ["baseline", "classic_augmentation", "mixup", "cutmix"]
+    if found.imbalance_ratio >= IMBALANCE_RATIO:
+        names += ["class_weights", "random_oversampling", "smote"]
+    if found.n_unlabeled:
+        names += ["pseudo_label", "fixmatch"]
+    entries = [StrategyConfig(name) for name in names]
+    entries.append(
+        StrategyConfig("synthetic_augmentation", label="synthetic_augmentation[cvae]", params={"generator": "cvae"})
+    )
+    if found.imbalance_ratio >= IMBALANCE_RATIO:
+        entries.append(StrategyConfig("generative_balancing", params={"generator": "cvae"}))
+    if found.n_unlabeled:
+        entries.append(StrategyConfig("semi_supervised_gan", params={"epochs": 30}))
+    return entries
+
+
+def epochs_for(n_train: int, batch_size: int) -> int:
+    steps_per_epoch = max(1, math.ceil(n_train / batch_size))
+    return int(min(MAX_EPOCHS, max(MIN_EPOCHS, round(TARGET_STEPS / steps_per_epoch))))
+
+
+def plan_run(spec: str, seeds: list[int] | None = None) -> Plan:
+    """The run config the data calls for (no probe: ``estimate`` adds the timing)."""
+    found = survey(spec)
+    test_fraction = 0.2
+    n_total = sum(found.class_counts)
+    n_train = int(n_total * (1 - 0.1) * (1 - test_fraction if found.n_test is None else 1))
+    batch_size = 32 if n_train < 5000 else 64
+    config = RunConfig(
+        data=DataConfig(spec=spec, image_size=found.image_size, channels=found.channels, test_fraction=test_fraction),
+        train=TrainConfig(epochs=epochs_for(n_train, batch_size), batch_size=batch_size, lr=3e-3),
+        generator_train=TrainConfig(epochs=GENERATOR_EPOCHS, batch_size=batch_size, lr=2e-3),
+        strategies=strategies_for(found),
+        seeds=list(seeds or SEEDS),
+    )
+    return Plan(config, found)
+
+
+def estimate(plan: Plan, probe: bool = True) -> Plan:
+    """Fill in the per-cell estimates from a timing probe on the first split (one classifier epoch, one cVAE
+    epoch on the training set)."""
+    from genclf.classify import train_classifier
+    from genclf.data import load_dataset, make_split
+    from genclf.generation import train_generator
+
+    config = plan.config
+    d = config.data
+    data = load_dataset(d.spec, d.image_size, d.channels)
+    split = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
+    one_epoch = dataclasses.replace(config.train, epochs=1)
+    began = time.perf_counter()
+    _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
+    classifier_epoch = fit.train_seconds
+    generator_epoch = 0.0
+    if any(s.name in ("synthetic_augmentation", "generative_balancing") for s in config.strategies):
+        _, gen_fit = train_generator(
+            split.train, "cvae", dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True
+        )
+        generator_epoch = gen_fit.train_seconds
+    plan.probe_seconds = time.perf_counter() - began
+    counts = split.train.class_counts()
+    balanced = max(counts) * len(counts) / max(1, len(split.train))
+    baseline = classifier_epoch * config.train.epochs
+    plan.cells = []
+    for entry in config.strategies:
+        factor = COST_FACTORS.get(entry.name, 2.0)
+        factor = balanced if factor == "balanced" else float(factor)
+        if entry.name == "semi_supervised_gan":
+            factor = COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
+        plan.cells.append((entry.display_name, baseline * factor))
+    if config.generator_pool == "pseudo_labeled" and split.unlabeled is not None and len(split.unlabeled):
+        plan.cells.append(("(pseudo-label teacher)", baseline))
+    plan.generator_seconds = generator_epoch * config.generator_train.epochs
+    if generator_epoch:  # the generator check trains one more classifier (CAS) per generator
+        plan.generator_seconds += baseline
+    return plan
+
+
+def fit_time_budget(plan: Plan, minutes: float) -> Plan:
+    """Scale epochs (not below 3), then seeds (not below 1), so the estimate fits ``minutes``."""
+    if minutes <= 0:
+        raise ConfigError("--time-budget", f"expected a positive number of minutes, got {minutes}")
+    budget = minutes * 60
+    config = plan.config
+    for _ in range(6):
+        total = plan.estimate_seconds
+        if total <= budget:
+            break
+        scale = budget / total
+        epochs = max(3, int(config.train.epochs * scale))
+        gen_epochs = max(3, int(config.generator_train.epochs * scale))
+        if epochs == config.train.epochs and gen_epochs == config.generator_train.epochs:
+            if len(config.seeds) == 1:
+                break
+            config.seeds = config.seeds[: max(1, len(config.seeds) - 1)]
+        else:
+            ratio = epochs / config.train.epochs
+            gen_ratio = gen_epochs / config.generator_train.epochs
+            config.train = dataclasses.replace(config.train, epochs=epochs)
+            config.generator_train = dataclasses.replace(config.generator_train, epochs=gen_epochs)
+            plan.cells = [(name, seconds * ratio) for name, seconds in plan.cells]
+            plan.generator_seconds *= gen_ratio
+    return plan
+
+
+def describe(plan: Plan) -> str:
+    """The plan as a user reads it before anything long starts."""
+    found, config = plan.survey, plan.config
+    counts = ", ".join(f"{n} {c}" for n, c in zip(found.class_names, found.class_counts))
+    lines = [
+        f"data {found.name}: {sum(found.class_counts)} labeled images in {len(found.class_names)} classes ({counts})"
+        + (f"; {found.n_unlabeled} unlabeled" if found.n_unlabeled else "")
+        + (f"; own test split {found.n_test}" if found.n_test else "; test: a stratified 20% held out"),
+        f"images: {'colour' if found.channels == 3 else 'grey'}, native ~{found.native_size} px -> trained at "
+        f"{found.image_size}x{found.image_size}",
+        f"classes {'imbalanced' if found.imbalance_ratio >= IMBALANCE_RATIO else 'balanced'} "
+        f"(largest/smallest {found.imbalance_ratio:.2f}); every labeled image used",
+        f"classifier: cnn, {config.train.epochs} epochs, batch {config.train.batch_size}; "
+        f"generators: {config.generator_train.epochs} epochs; seeds {config.seeds}",
+        f"grid: {len(config.strategies)} strategies x {len(config.seeds)} seeds = "
+        f"{len(config.strategies) * len(config.seeds)} cells",
+    ]
+    if plan.cells:
+        lines.append(f"estimate (timing probe {plan.probe_seconds:.0f} s), per seed:")
+        lines += [f"  {name:<32} ~{seconds:7.0f} s" for name, seconds in plan.cells]
+        if plan.generator_seconds:
+            lines.append(f"  {'(generator + its check)':<32} ~{plan.generator_seconds:7.0f} s")
+        total = plan.estimate_seconds
+        lines.append(f"estimated wall time: ~{total / 60:.1f} min ({total:.0f} s)")
+    return "\n".join(lines)

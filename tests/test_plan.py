@@ -1,0 +1,164 @@
+"""The run plan derived from the data: which strategies, what size, --dry-run, --time-budget, unlabeled/."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import write_folder
+from PIL import Image
+
+from genclf import plan
+
+
+def _names(found) -> list[str]:
+    return [entry.display_name for entry in plan.strategies_for(found)]
+
+
+def test_balanced_folder_gets_no_imbalance_or_semi_supervised_strategies(tmp_path):
+    found = plan.survey(f"folder:{write_folder(tmp_path / 'f')}")
+    assert found.class_counts == [12, 12, 12] and found.n_unlabeled == 0
+    names = _names(found)
+    assert names[:4] == ["baseline", "classic_augmentation", "mixup", "cutmix"]
+    assert "synthetic_augmentation[cvae]" in names
+    assert not {"class_weights", "random_oversampling", "smote", "generative_balancing"} & set(names)
+    assert not {"pseudo_label", "fixmatch", "semi_supervised_gan"} & set(names)
+
+
+def test_imbalanced_folder_gets_the_imbalance_strategies(tmp_path):
+    root = write_folder(tmp_path / "f")
+    for path in sorted((root / "fox").iterdir())[4:]:
+        path.unlink()  # 12 : 12 : 4
+    found = plan.survey(f"folder:{root}")
+    assert found.imbalance_ratio == 3.0
+    assert {"class_weights", "random_oversampling", "smote", "generative_balancing"} <= set(_names(found))
+
+
+def test_unlabeled_subfolder_is_a_pool_not_a_class_and_brings_semi_supervised_strategies(tmp_path):
+    root = write_folder(tmp_path / "f")
+    shutil.copytree(root / "cat", root / "unlabeled")
+    found = plan.survey(f"folder:{root}")
+    assert found.class_names == ["cat", "dog", "fox"] and found.n_unlabeled == 12
+    assert {"pseudo_label", "fixmatch", "semi_supervised_gan"} <= set(_names(found))
+    from genclf.data import load_dataset, make_split
+
+    split = make_split(load_dataset(f"folder:{root}"), seed=0)
+    assert len(split.unlabeled) == 12 and bool((split.unlabeled.labels == -1).all())
+
+
+def test_image_size_is_native_for_small_images_and_a_photo_size_for_large_ones(tmp_path):
+    small = plan.survey(f"folder:{write_folder(tmp_path / 's', size=24)}")
+    assert small.native_size == 24 and small.image_size == 24 and small.channels == 1
+    large = tmp_path / "large"
+    for cls in ("a", "b"):
+        (large / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (400 + 10 * i, 300), (40 * i, 100, 200 if cls == "a" else 20)).save(
+                large / cls / f"{i}.jpg"
+            )
+    found = plan.survey(f"folder:{large}")
+    assert found.native_size == 300 and found.image_size == plan.PHOTO_SIZE and found.channels == 3
+
+
+def test_epochs_follow_the_dataset_size():
+    assert plan.epochs_for(100, 32) == plan.MAX_EPOCHS  # few steps per epoch: more epochs
+    assert plan.epochs_for(50_000, 64) == plan.MIN_EPOCHS
+    assert plan.MIN_EPOCHS < plan.epochs_for(2_000, 32) < plan.MAX_EPOCHS
+
+
+def test_dry_run_prints_the_plan_with_an_estimate_and_trains_nothing(cli, tmp_path):
+    root = write_folder(tmp_path / "f")
+    result = cli("run", "--data", f"folder:{root}", "--dry-run", "--out", tmp_path / "run")
+    assert result.code == 0, result.err
+    assert "36 labeled images in 3 classes" in result.out
+    assert "grid: 5 strategies x 3 seeds = 15 cells" in result.out
+    assert "estimated wall time" in result.out
+    assert not (tmp_path / "run").exists()
+
+
+def test_time_budget_scales_epochs_then_seeds_to_fit(tmp_path):
+    planned = plan.plan_run(f"folder:{write_folder(tmp_path / 'f')}")
+    planned.cells = [("baseline", 600.0), ("mixup", 600.0)]
+    planned.generator_seconds = 0.0
+    epochs = planned.config.train.epochs
+    plan.fit_time_budget(planned, minutes=30)  # 3 seeds x 1200 s = 60 min -> 30 min
+    assert planned.estimate_seconds <= 30 * 60
+    assert planned.config.train.epochs < epochs and planned.config.seeds == [0, 1, 2]
+    plan.fit_time_budget(planned, minutes=0.1)  # impossible: epochs floor at 3, then fewer seeds
+    assert planned.config.train.epochs == 3 and planned.config.seeds == [0]
+    with pytest.raises(Exception, match="time-budget"):
+        plan.fit_time_budget(planned, minutes=0)
+
+
+def test_a_planned_run_uses_every_label(cli, tmp_path):
+    root = write_folder(tmp_path / "f")
+    result = cli(
+        "run",
+        "--data",
+        f"folder:{root}",
+        "--epochs",
+        "1",
+        "--set",
+        "seeds=[0]",
+        "--set",
+        "strategies=[{name: baseline}]",
+        "--quiet",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    import pandas as pd
+
+    row = pd.read_csv(tmp_path / "run" / "results.csv").iloc[0]
+    assert row["k_per_class"] != row["k_per_class"]  # NaN: no low-data subset
+    assert row["n_train"] == 36 - 9 - 3  # all labeled images but the test (20%) and validation (10%) shares
+
+
+def _fake_imagenet_resnet18(path, seed: int = 123):
+    import torch
+    import torchvision
+
+    torch.manual_seed(seed)
+    state = torchvision.models.resnet18(weights=None).state_dict()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return state
+
+
+def test_pretrained_loads_the_hub_cache_file_offline_and_fine_tunes_it(cli, tmp_path, monkeypatch):
+    import torch
+
+    from genclf.classify import load_classifier
+    from genclf.models.pretrained import hub_cache_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    state = _fake_imagenet_resnet18(hub_cache_file("resnet18"))
+    assert str(hub_cache_file("resnet18")).startswith(str(tmp_path / "torch"))
+    args = ["train", "--data", "digits", "--k-per-class", "10", "--model", "resnet18", "--epochs", "1"]
+    result = cli(*args, "--pretrained", "--precision", "fp32", "--out", tmp_path / "m")
+    assert result.code == 0, result.err
+    assert "pretrained tensors loaded" in result.out
+    tuned = load_classifier(tmp_path / "m").model.body.state_dict()
+    start = state["conv1.weight"].sum(1, keepdim=True)  # grey digits: the RGB filters summed
+    cosine = torch.nn.functional.cosine_similarity(tuned["conv1.weight"].flatten(), start.flatten(), dim=0)
+    assert cosine > 0.95  # fine-tuned from the file, not from a fresh initialisation
+    assert torch.allclose(tuned["layer4.1.bn2.weight"], state["layer4.1.bn2.weight"], atol=0.05)
+
+
+def test_weights_file_as_safetensors_and_offline_errors(cli, tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
+    base = ["train", "--data", "digits", "--k-per-class", "5", "--model", "resnet18", "--epochs", "1", "--quiet"]
+    missing = cli(*base, "--pretrained", "--out", tmp_path / "a")
+    assert missing.code == 2 and "never downloads" in missing.err and str(tmp_path / "empty") in missing.err
+    assert "Traceback" not in missing.err
+    state = _fake_imagenet_resnet18(tmp_path / "w.pth")
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "w.safetensors"))
+    ok = cli(*base, "--weights", tmp_path / "w.safetensors", "--precision", "fp32", "--out", tmp_path / "b")
+    assert ok.code == 0, ok.err
+    wrong_model = cli("train", "--data", "digits", "--pretrained", "--epochs", "1", "--out", tmp_path / "c")
+    assert wrong_model.code == 2 and "takes no option 'pretrained'" in wrong_model.err
+    (tmp_path / "junk.pth").write_bytes(b"not a state dict")
+    junk = cli(*base, "--weights", tmp_path / "junk.pth", "--out", tmp_path / "d")
+    assert junk.code == 2 and "junk.pth" in junk.err
