@@ -176,7 +176,7 @@ class ConditionalGAN(GenerativeModel):
                 ema.lerp_(live, 1 - decay)
             for ema, live in zip(self.ema.buffers(), self.generator.buffers()):
                 ema.copy_(live)
-        return StepOutput((loss_d + loss_g).detach(), {"loss_d": loss_d.item(), "loss_g": loss_g.item()})
+        return StepOutput((loss_d + loss_g).detach(), {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()})
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

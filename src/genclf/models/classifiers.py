@@ -41,7 +41,7 @@ class Classifier(nn.Module):
         logits = self(images)
         loss = F.cross_entropy(logits.float(), labels, weight=self.class_weights)
         accuracy = (logits.argmax(1) == labels).float().mean()
-        return StepOutput(loss, {"loss": loss.item(), "acc": accuracy.item()})
+        return StepOutput(loss, {"loss": loss.detach(), "acc": accuracy.detach()})
 
 
 @CLASSIFIERS.register("cnn")

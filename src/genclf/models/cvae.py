@@ -95,7 +95,7 @@ class ConditionalVAE(GenerativeModel):
         recon = -self._log_likelihood(x, self.decode(z, labels)).mean()
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1).mean()
         loss = (recon + self.beta * kl) / x[0].numel()
-        return StepOutput(loss, {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()})
+        return StepOutput(loss, {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()})
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

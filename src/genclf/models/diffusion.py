@@ -112,7 +112,7 @@ class ConditionalDiffusion(GenerativeModel):
         dropped = torch.rand(len(x0), device=x0.device) < self.label_dropout
         labels = torch.where(dropped, torch.full_like(labels, self.num_classes), labels)
         loss = F.mse_loss(self.net(xt, t, labels).float(), noise)
-        return StepOutput(loss, {"loss": loss.item()})
+        return StepOutput(loss, {"loss": loss.detach()})
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

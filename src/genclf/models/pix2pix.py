@@ -156,7 +156,7 @@ class Colorizer(nn.Module):
     def training_step(self, batch) -> StepOutput:
         lightness, ab = self._targets(batch)
         loss = F.l1_loss(self.generator(lightness), ab)
-        return StepOutput(loss, {"l1": loss.item()})
+        return StepOutput(loss, {"l1": loss.detach()})
 
     @torch.no_grad()
     def colorize(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -230,7 +230,8 @@ class Pix2Pix(Colorizer):
         loss_g.backward()
         self.opt_g.step()
         return StepOutput(
-            (loss_g + loss_d).detach(), {"l1": loss_l1.item(), "loss_gan": loss_gan.item(), "loss_d": loss_d.item()}
+            (loss_g + loss_d).detach(),
+            {"l1": loss_l1.detach(), "loss_gan": loss_gan.detach(), "loss_d": loss_d.detach()},
         )
 
 

@@ -137,10 +137,10 @@ class AutoencoderClassifier(CNN):
         x, labels = batch
         recon = F.mse_loss(self.reconstruct(x).float(), x.float())
         if self.pretraining:
-            return StepOutput(recon, {"recon": recon.item()})
+            return StepOutput(recon, {"recon": recon.detach()})
         out = super().training_step(batch)
         loss = out.loss + self.recon_weight * recon
-        return StepOutput(loss, {**out.logs, "recon": recon.item()})
+        return StepOutput(loss, {**out.logs, "recon": recon.detach()})
 
 
 @register_strategy("autoencoder_fusion", GENERATIVE)

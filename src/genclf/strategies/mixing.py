@@ -27,7 +27,7 @@ class MixingClassifier(Wrapper):
         images, labels = batch
         mixed, soft = self.mix(images, labels)  # draws from the global RNG, which the Trainer seeds and saves
         loss = F.cross_entropy(self.classifier(mixed).float(), soft.float())
-        return StepOutput(loss, {"loss": loss.item()})
+        return StepOutput(loss, {"loss": loss.detach()})
 
 
 class MixingStrategy(WrappedStrategy):

@@ -152,7 +152,9 @@ class FixMatchClassifier(Wrapper):
         loss_sup = F.cross_entropy(logits[: len(images)], labels)
         loss_unsup = (F.cross_entropy(logits[len(images) :], target, reduction="none") * mask).mean()
         loss = loss_sup + self.weight * loss_unsup
-        return StepOutput(loss, {"loss": loss.item(), "loss_unsup": loss_unsup.item(), "mask_rate": mask.mean().item()})
+        return StepOutput(
+            loss, {"loss": loss.detach(), "loss_unsup": loss_unsup.detach(), "mask_rate": mask.mean().detach()}
+        )
 
 
 @register_strategy("fixmatch", CLASSICAL)

@@ -82,7 +82,7 @@ class SemiSupervisedGAN(Classifier):
         self.opt_g.step()
         return StepOutput(
             (loss_d + loss_g).detach(),
-            {"loss_sup": loss_sup.item(), "loss_unsup": loss_unsup.item(), "loss_g": loss_g.item()},
+            {"loss_sup": loss_sup.detach(), "loss_unsup": loss_unsup.detach(), "loss_g": loss_g.detach()},
         )
 
 

@@ -272,8 +272,12 @@ class Trainer:
         model, images, labels, optimizers = loop.model, loop.images, loop.labels, loop.optimizers
         steps_per_epoch, augment = loop.steps_per_epoch, loop.plan.augment
         model.train()
-        sums: dict[str, float] = {}
+        sums: dict[str, float | torch.Tensor] = {}
         seen = 0
+        # a per-step finiteness check is free on the CPU; on an accelerator it would wait for every step, so
+        # there the epoch's summed loss is checked once (the epoch is then rolled back all the same)
+        check_each_step = self.device.type == "cpu"
+        loss_sum = torch.zeros((), device=self.device)
         if distributed.is_distributed():  # this rank's slice of the epoch (DistributedSampler)
             order = distributed.shard_order(len(images), self.seed, epoch)
             images, labels = images[order], labels[order]
@@ -305,8 +309,10 @@ class Trainer:
                     group["lr"] = group["base_lr"] * scale
             with self.precision.autocast(self.device):
                 out = model.training_step((x, y)) if loop.engine is None else StepOutput(*loop.engine(x, y))
-            if not torch.isfinite(out.loss.detach()):
-                raise _Diverged(f"loss became {out.loss.item()} at epoch {epoch + 1}, step {step + 1}")
+            loss = out.loss.detach()
+            if check_each_step and not torch.isfinite(loss):
+                raise _Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
+            loss_sum = loss_sum + loss.float()
             if not loop.owns:
                 optimizers[0].zero_grad(set_to_none=True)
                 if loop.scaler is None:
@@ -316,9 +322,12 @@ class Trainer:
                     loop.scaler.scale(out.loss).backward()
                     loop.scaler.step(optimizers[0])
                     loop.scaler.update()
-            for key, value in out.logs.items():
-                sums[key] = sums.get(key, 0.0) + value
+            for key, value in out.logs.items():  # tensors stay on the device: no host sync per step
+                sums[key] = sums.get(key, 0.0) + (value.detach().float() if isinstance(value, torch.Tensor) else value)
             seen += x.shape[0]
+        if not check_each_step and not torch.isfinite(loss_sum):
+            raise _Diverged(f"loss became non-finite during epoch {epoch + 1}")
+        sums = {key: float(value) for key, value in sums.items()}  # one sync per epoch
         if distributed.is_distributed():
             distributed.broadcast_buffers(model)
         return distributed.mean_across_ranks(sums), seen * distributed.world_size()
