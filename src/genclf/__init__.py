@@ -11,9 +11,9 @@ Public API (imported on first use, so ``import genclf`` and the command line sta
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from genclf.lazy import lazy_exports
 from genclf.version import __version__  # noqa: F401  (genclf.__version__)
 
 # public name -> module that defines it
@@ -56,17 +56,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genclf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports("genclf", globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; nothing is imported at run time

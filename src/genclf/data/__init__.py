@@ -5,8 +5,9 @@ Names are imported on first use, so reading a config or listing the data schemes
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from genclf.lazy import lazy_exports
 
 _EXPORTS = {
     "SCHEMES": "genclf.data.datasets",
@@ -24,13 +25,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'genclf.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports("genclf.data", globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:
