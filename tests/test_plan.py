@@ -162,3 +162,21 @@ def test_weights_file_as_safetensors_and_offline_errors(cli, tmp_path, monkeypat
     (tmp_path / "junk.pth").write_bytes(b"not a state dict")
     junk = cli(*base, "--weights", tmp_path / "junk.pth", "--out", tmp_path / "d")
     assert junk.code == 2 and "junk.pth" in junk.err
+
+
+def test_grey_frames_to_a_colour_model_warn_and_genclf_records_are_not_stray_files(cli, tmp_path):
+    import numpy as np
+
+    from conftest import TINY_TRAIN
+
+    root = write_folder(tmp_path / "f", colour=True)
+    assert cli("train", "--data", f"folder:{root}", "--channels", "3", *TINY_TRAIN, "--out", tmp_path / "m").code == 0
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(frames / f"{i}.png")
+    (frames / "environment.json").write_text("{}")  # what genclf writes beside its own image outputs
+    with pytest.warns(UserWarning, match="every input image is grey") as caught:
+        result = cli("predict", "--checkpoint", tmp_path / "m", "--input", frames, "--out", tmp_path / "p")
+    assert result.code == 0
+    assert not [w for w in caught if "non-image" in str(w.message)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -226,6 +227,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
     images, paths = read_images(args.input, trained.image_size, mode)
+    if trained.channels == 3 and _all_grey(images):
+        warnings.warn(
+            f"every input image is grey, but {args.checkpoint} was trained on colour images: expect lower accuracy; "
+            "colorize them first (genclf colorize) or use a model trained on grey images",
+            stacklevel=2,
+        )
     proba = trained.predict_proba(images, batch_size)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -237,6 +244,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
     args.out = out  # where environment.json goes
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
+
+
+def _all_grey(images) -> bool:
+    """True when every (N, 3, H, W) image has equal R, G and B (a grey frame read as colour)."""
+    return bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:

@@ -32,6 +32,7 @@ from genclf.files import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
 UNLABELED_FOLDER = "unlabeled"
+GENCLF_FILES = ("environment.json",)  # what genclf writes into its output folders besides images
 
 
 def max_pixels() -> int:
@@ -341,7 +342,8 @@ def read_images(target: Path, size: int, mode: str) -> tuple[torch.Tensor, list[
         if problem:
             if target.is_file():
                 raise DataError(path, "not an image file (expected PNG, JPEG, BMP, GIF, TIFF or WebP)")
-            skipped.append(path)
+            if path.name not in GENCLF_FILES:  # genclf's own records beside its images are no surprise
+                skipped.append(path)
             continue
         arrays.append(torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1))
         kept.append(path)
