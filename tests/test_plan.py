@@ -84,8 +84,9 @@ def test_time_budget_scales_epochs_then_seeds_to_fit(tmp_path):
     plan.fit_time_budget(planned, minutes=30)  # 3 seeds x 1200 s = 60 min -> 30 min
     assert planned.estimate_seconds <= 30 * 60
     assert planned.config.train.epochs < epochs and planned.config.seeds == [0, 1, 2]
-    plan.fit_time_budget(planned, minutes=0.1)  # impossible: epochs floor at 3, then fewer seeds
-    assert planned.config.train.epochs == 3 and planned.config.seeds == [0]
+    plan.fit_time_budget(planned, minutes=0.1)  # impossible: epochs stop at their floor, then fewer seeds
+    assert planned.config.train.epochs == plan.MIN_EPOCHS and planned.config.seeds == [0]
+    assert "cannot be met" in plan.describe(planned)
     with pytest.raises(Exception, match="time-budget"):
         plan.fit_time_budget(planned, minutes=0)
 
@@ -166,7 +167,6 @@ def test_weights_file_as_safetensors_and_offline_errors(cli, tmp_path, monkeypat
 
 def test_grey_frames_to_a_colour_model_warn_and_genclf_records_are_not_stray_files(cli, tmp_path):
     import numpy as np
-
     from conftest import TINY_TRAIN
 
     root = write_folder(tmp_path / "f", colour=True)
