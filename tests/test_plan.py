@@ -180,3 +180,18 @@ def test_grey_frames_to_a_colour_model_warn_and_genclf_records_are_not_stray_fil
         result = cli("predict", "--checkpoint", tmp_path / "m", "--input", frames, "--out", tmp_path / "p")
     assert result.code == 0
     assert not [w for w in caught if "non-image" in str(w.message)]
+
+
+def test_train_without_a_config_takes_size_and_budget_from_the_data(cli, tmp_path):
+    import yaml
+
+    root = write_folder(tmp_path / "f", size=12)
+    result = cli("train", "--data", f"folder:{root}", "--precision", "fp32", "--out", tmp_path / "m")
+    assert result.code == 0, result.err
+    assert "defaults from the data" in result.out
+    saved = yaml.safe_load((tmp_path / "m" / "config.yaml").read_text())
+    assert saved["data"]["image_size"] == 12 and saved["data"]["channels"] == 1  # native size, not 32
+    assert saved["train"]["batch_size"] == 32 and saved["train"]["epochs"] == plan.MAX_EPOCHS  # tiny set
+    explicit = cli("train", "--data", f"folder:{root}", "--epochs", "1", "--quiet", "--out", tmp_path / "n")
+    assert explicit.code == 0
+    assert yaml.safe_load((tmp_path / "n" / "config.yaml").read_text())["train"]["epochs"] == 1  # flags win

@@ -265,6 +265,17 @@ def fit_time_budget(plan: Plan, minutes: float) -> Plan:
     return plan
 
 
+def job_defaults(spec: str) -> dict:
+    """``genclf train``'s defaults for ``spec`` when no config file is given: the run plan's image size,
+    channels, epochs and batch size for the data (flags and --set still win)."""
+    planned = plan_run(spec)
+    d, t = planned.config.data, planned.config.train
+    return {
+        "data": {"spec": spec, "image_size": d.image_size, "channels": d.channels},
+        "train": {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr},
+    }
+
+
 def describe(plan: Plan) -> str:
     """The plan as a user reads it before anything long starts."""
     found, config = plan.survey, plan.config

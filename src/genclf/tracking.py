@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from genclf.config import flatten
 from genclf.errors import ConfigError
 
 BACKENDS = ("tensorboard", "mlflow")
@@ -50,18 +51,6 @@ def check_backends(backends: list[str] | tuple[str, ...] | None) -> list[str]:
         else:
             _require("mlflow")
     return chosen
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys (the form tracking tools show parameters in)."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "."))
-        else:
-            flat[name] = value
-    return flat
 
 
 class Tracker:

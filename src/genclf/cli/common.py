@@ -214,10 +214,10 @@ def model_job_arguments(registry, kind: str, default: str) -> Callable[[argparse
     return arguments
 
 
-def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str):
-    """The validated job config (its ``model`` checked against ``registry``), then its output folder, data
-    and split: nothing is loaded before the config is known to be good."""
-    config = config_from_args(cls, args)
+def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str, base: dict | None = None):
+    """The validated job config (its ``model`` checked against ``registry``; ``base``: defaults under the
+    flags), then its output folder, data and split: nothing is loaded before the config is known to be good."""
+    config = config_from_args(cls, args, base=base)
     registry.get(config.model, "model")
     return (config, *prepare_training(args, config, command))
 
