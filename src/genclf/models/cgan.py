@@ -22,7 +22,16 @@ class Generator(nn.Module):
     """DCGAN generator: z and a class embedding -> base x base features -> stride-2 transposed convolutions
     -> a 3x3 convolution to the image channels."""
 
-    def __init__(self, channels: int, num_classes: int, base: int, steps: int, latent_dim: int, width: int):
+    def __init__(
+        self,
+        channels: int,
+        num_classes: int,
+        base: int,
+        steps: int,
+        latent_dim: int,
+        width: int,
+        upsample: bool = False,
+    ):
         super().__init__()
         self.base, self.top = base, width * 2**steps
         self.embed = nn.Embedding(num_classes, latent_dim)
@@ -31,11 +40,14 @@ class Generator(nn.Module):
         )
         blocks: list[nn.Module] = []
         for i in reversed(range(steps)):
-            blocks += [
-                nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 4, stride=2, padding=1),
-                nn.BatchNorm2d(width * 2**i),
-                nn.ReLU(),
-            ]
+            # upsample + 3x3 convolution (``upsample``) does the transposed convolution's job and has a fast CPU
+            # bf16 kernel; the transposed convolution has none
+            grow: list[nn.Module] = (
+                [nn.Upsample(scale_factor=2), nn.Conv2d(width * 2 ** (i + 1), width * 2**i, 3, padding=1)]
+                if upsample
+                else [nn.ConvTranspose2d(width * 2 ** (i + 1), width * 2**i, 4, stride=2, padding=1)]
+            )
+            blocks += [*grow, nn.BatchNorm2d(width * 2**i), nn.ReLU()]
         # a 3x3 convolution at full resolution smooths the transposed convolutions' checkerboard
         self.blocks = nn.Sequential(*blocks, nn.Conv2d(width, channels, 3, padding=1), nn.Tanh())
 
@@ -99,6 +111,8 @@ class ConditionalGAN(GenerativeModel):
             the DCGAN/BigGAN family) at genclf's usual generator lr of 2e-3, which the cvae uses as is.
         aux_weight: weight of the auxiliary classification loss (0 = projection conditioning only).
         mode_seeking: weight of the mode-seeking term (0 = off).
+        upsample: grow the image with upsample + 3x3 convolutions instead of transposed convolutions, which
+            lets the model train in bf16 where the CPU or GPU has it (``supports_bf16``).
     """
 
     owns_optimization = True
@@ -119,13 +133,15 @@ class ConditionalGAN(GenerativeModel):
         mode_seeking: float = 0.2,
         ema_decay: float = 0.999,
         diff_augment: bool = False,
+        upsample: bool = False,
     ):
         super().__init__(in_channels, num_classes, image_size)
+        self.supports_bf16 = upsample  # only the upsample + conv generator has a fast bf16 path
         base, steps = upsampling_plan(image_size)
         self.latent_dim, self.lr, self.ema_decay, self.use_diff_augment = latent_dim, lr, ema_decay, diff_augment
         self.lr_d, self.lr_scale = lr_d, lr_scale
         self.aux_weight, self.mode_seeking = aux_weight, mode_seeking
-        self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width)
+        self.generator = Generator(in_channels, num_classes, base, steps, latent_dim, width, upsample)
         self.discriminator = Discriminator(in_channels, num_classes, steps, width)
         self.ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
