@@ -175,3 +175,19 @@ def test_cgan_follows_the_configured_learning_rate_unless_its_own_is_set(options
 def test_an_explicit_bf16_request_for_an_fp32_only_generator_is_said_once(tiny_digits):
     with pytest.warns(UserWarning, match="cgan trains in fp32"):
         train_generator(tiny_digits, "cgan", TrainConfig(epochs=1, batch_size=32, precision="bf16"), seed=0, quiet=True)
+
+
+def test_cgan_upsample_generator_has_no_transposed_convolution_and_trains_in_bf16(tiny_digits):
+    import warnings
+
+    from torch import nn
+
+    plain = GENERATORS.get("cgan")(1, 10, 8)
+    grown = GENERATORS.get("cgan")(1, 10, 8, upsample=True)
+    assert any(isinstance(m, nn.ConvTranspose2d) for m in plain.generator.modules()) and not plain.supports_bf16
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in grown.generator.modules()) and grown.supports_bf16
+    config = TrainConfig(epochs=1, batch_size=32, precision="bf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "trains in fp32" warning: the bf16 request is honoured
+        trained, _ = train_generator(tiny_digits, "cgan", config, seed=0, quiet=True, options={"upsample": True})
+    assert trained.sample_per_class(2).images.shape == (20, 1, 8, 8)
