@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from genclf.config import RunConfig, load_config
-from genclf.errors import CheckpointError, ConfigError
+from genclf.errors import CheckpointError
 from genclf.run_folder import RunFolder, read_json
 from genclf.training.checkpoint import read_meta_json
 
@@ -57,8 +57,7 @@ def load_run(folder: str | Path) -> LoadedRun:
         ConfigError: ``folder`` is not a run folder.
     """
     run = RunFolder(folder)
-    if not run.is_run():
-        raise ConfigError(run.root, "not a genclf run folder (expected results.csv and config.yaml)")
+    run.require_run()
     figures = {p.stem: p for p in sorted(run.figures_dir.glob("*.png"))}
     figures.update({f"artifacts/{p.stem}": p for p in sorted(run.artifacts_dir.glob("*.png"))})
     return LoadedRun(

@@ -147,8 +147,3 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.non_deterministic = False
         return tags
-
-
-def strategies() -> list[str]:
-    """The strategy names ``ImageClassifier(strategy=...)`` accepts."""
-    return STRATEGIES.names()

@@ -7,7 +7,6 @@ skipped, so a killed run picks up where it stopped.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from genclf.config import (
     StrategyConfig,
     config_changes,
     config_hash,
-    load_config,
     read_yaml,
     save_config,
     to_dict,
@@ -41,7 +39,7 @@ from genclf.roles import BASELINE, GENERATIVE
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of, cell_tag
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
-__all__ = ["RunOutput", "merge_runs", "parse_shard", "report_run", "run_experiment"]
+__all__ = ["RunOutput", "parse_shard", "run_experiment"]
 
 
 @dataclass
@@ -92,24 +90,23 @@ def run_experiment(
     log_to: list[str] | None = None,
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
-    results, summary, figures, report. Shards of one config are combined by ``merge_runs``. ``log_to``:
+    results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
     tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
     and the report."""
     tracking.check_backends(log_to)
     validate_run_config(config)
     folder = RunFolder(out)
-    check_resumable(config, folder, folder.read_results().to_dict("records"))
-    with tracking.tracking(log_to, out, name=Path(out).name) as tracker:
-        if tracker is not None:
-            tracker.params(to_dict(config))
-        result = _run_grid(config, folder, quiet, shard, tracker)
+    rows = folder.read_results().to_dict("records")
+    check_resumable(config, folder, rows)
+    with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
+        result = _run_grid(config, folder, rows, quiet, shard, tracker)
         if tracker is not None:
             tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
     return result
 
 
-def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker) -> RunOutput:
-    rows = folder.read_results().to_dict("records")
+def _run_grid(config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker) -> RunOutput:
+    """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
     d = config.data
     splits = {
@@ -119,12 +116,12 @@ def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker)
     }
     folder.root.mkdir(parents=True, exist_ok=True)
     save_config(config, folder.config)
-    first = splits[(d.budgets()[0], config.seeds[0])]
+    sizes = splits[(d.budgets()[0], config.seeds[0])].summary()
     folder.write_manifest(
         {
             "name": data.name,
             "class_names": data.train.class_names,
-            "split": first.summary(),
+            "split": sizes,
             "environment": describe_environment(config.train.device),
         }
     )
@@ -142,7 +139,6 @@ def _run_grid(config: RunConfig, folder: RunFolder, quiet: bool, shard, tracker)
     grid = grid_cells(config, shard)
     contexts: dict[tuple, Context] = {}
     todo = sum((entry.display_name, budget_key(k), seed) not in done for k, seed, entry in grid)
-    sizes = first.summary()
     header(
         f"genclf run {data.name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
         f"{len(config.seeds)} seed(s) = {len(grid)} cells ({todo} to run); split: train {sizes['train']}, "
@@ -258,7 +254,7 @@ def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> N
     """Refuse to resume into a folder whose finished cells were made with another config: their results
     would be credited to this one. Cells of strategies, budgets or seeds the new config adds are fine."""
     if rows and any("role" not in row for row in rows):
-        raise_old_run(folder)
+        folder.refuse_old_run()
     expected = {
         (s.display_name, budget_key(k), seed): cell_hash(config, k, seed, s) for k, seed, s in grid_cells(config)
     }
@@ -360,77 +356,6 @@ def with_mce(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:
         ours, ref = tables.get((strategy, budget_of(k), int(seed))), tables.get((baseline, budget_of(k), int(seed)))
         mce.append(corruption_error(ours, ref)["mce"] if ours and ref else np.nan)
     return results.assign(mce=mce)
-
-
-def report_run(out: str | Path) -> RunOutput:
-    """Re-render summary.json, figures and report.html of a finished run folder from what it recorded."""
-    folder = RunFolder(out)
-    if not folder.is_run():
-        raise ConfigError(folder.root, "not a genclf run folder (expected results.csv and config.yaml)")
-    record = folder.load(load_config(RunConfig, folder.config))
-    if "role" not in record.results:
-        raise_old_run(folder)
-    return RunOutput(folder.root, record.results, render_run(record, folder))
-
-
-def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
-    """Combine the run folders of shards of one config (``genclf run --shard i/N``) into ``out``: their
-    results.csv rows in the grid's canonical order, cells/, generators/ and artifacts, then the report."""
-    shards, target = [RunFolder(f) for f in folders], RunFolder(out)
-    configs = []
-    for shard in shards:
-        if not shard.is_run():
-            raise ConfigError(shard.root, "not a genclf run folder (expected results.csv and config.yaml)")
-        configs.append(load_config(RunConfig, shard.config))
-    config = configs[0]
-    for shard, other in zip(shards[1:], configs[1:]):
-        if to_dict(other) != to_dict(config):
-            raise ConfigError(
-                shard.root, f"its config.yaml differs from {shards[0].root}'s: shards must share one config"
-            )
-    results = pd.concat([shard.read_results() for shard in shards], ignore_index=True)
-    entry = results["entry"] if "entry" in results else results["strategy"]
-    order = {(budget_key(k), seed, s.display_name): i for i, (k, seed, s) in enumerate(grid_cells(config))}
-    keys = [
-        order.get((budget_of(k), int(seed), e), len(order))
-        for k, seed, e in zip(results["k_per_class"], results["seed"], entry)
-    ]
-    results = (
-        results.assign(_order=keys, _row=range(len(results)))
-        .sort_values(["_order", "_row"], kind="stable")
-        .drop_duplicates(subset=["strategy", "k_per_class", "seed"])
-        .drop(columns=["_order", "_row"])
-        .reset_index(drop=True)
-    )
-    target.root.mkdir(parents=True, exist_ok=True)
-    save_config(config, target.config)
-    artifacts: list[dict] = []
-    for shard in shards:
-        if shard.root.resolve() != target.root.resolve():
-            for source, dest in (
-                (shard.cells_dir, target.cells_dir),
-                (shard.generators_dir, target.generators_dir),
-                (shard.artifacts_dir, target.artifacts_dir),
-                (shard.history_dir, target.history_dir),
-            ):
-                if source.is_dir():
-                    shutil.copytree(source, dest, dirs_exist_ok=True)
-        artifacts += [a for a in shard.read_artifacts() if a not in artifacts]
-    target.write_manifest(shards[0].read_manifest())
-    target.write_artifacts(artifacts)
-    cells = target.read_cells()
-    results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
-    target.write_results(results)
-    record = RunRecord(config, results, cells, target.read_manifest(), artifacts)
-    return RunOutput(target.root, results, render_run(record, target))
-
-
-def raise_old_run(folder: RunFolder) -> None:
-    raise ConfigError(
-        folder.results,
-        "has no 'role' column (a run of an older genclf, whose verdicts genclf can no longer reproduce); "
-        "run the config again into a new --out",
-    )
 
 
 def raise_duplicate(names: list[str]) -> None:

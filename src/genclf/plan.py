@@ -192,7 +192,7 @@ def plan_run(spec: str, seeds: list[int] | None = None) -> Plan:
     return Plan(config, found)
 
 
-def estimate(plan: Plan, probe: bool = True) -> Plan:
+def estimate(plan: Plan) -> Plan:
     """Fill in the per-cell estimates from a timing probe on the first split (one classifier epoch, one cVAE
     epoch on the training set)."""
     from genclf.classify import train_classifier

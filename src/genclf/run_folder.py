@@ -96,6 +96,19 @@ class RunFolder:
     def is_run(self) -> bool:
         return self.results.is_file() and self.config.is_file()
 
+    def require_run(self) -> None:
+        """Raise ConfigError unless this is a run folder (results.csv and config.yaml)."""
+        if not self.is_run():
+            raise ConfigError(self.root, "not a genclf run folder (expected results.csv and config.yaml)")
+
+    def refuse_old_run(self) -> None:
+        """Raise ConfigError: the results were written by an older genclf (no 'role' column)."""
+        raise ConfigError(
+            self.results,
+            "has no 'role' column (a run of an older genclf, whose verdicts genclf can no longer reproduce); "
+            "run the config again into a new --out",
+        )
+
     def read_results(self) -> pd.DataFrame:
         if not self.results.is_file():
             return pd.DataFrame()

@@ -75,10 +75,6 @@ class Tracker:
             self._run = mlflow.start_run(run_name=name)
             self._mlflow = mlflow
 
-    @property
-    def mlflow_run_id(self) -> str | None:
-        return self._run.info.run_id if self._mlflow is not None else None
-
     def params(self, values: dict[str, Any]) -> None:
         flat = {k: ("" if v is None else str(v))[:500] for k, v in flatten(values).items()}
         if self._writer is not None:
@@ -126,37 +122,35 @@ def _mlflow_key(key: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "_-. :/" else "_" for ch in key)
 
 
-@contextlib.contextmanager
-def tracking(backends: list[str] | None, out: str | Path, name: str) -> Iterator[Tracker | None]:
-    """Make a tracker (or none, without backends) the active one for the duration of a job."""
-    if not backends:
-        yield None
-        return
-    tracker = Tracker(list(backends), out, name)
-    token = _tracker.set(tracker)
-    try:
-        yield tracker
-    finally:
-        _tracker.reset(token)
-        tracker.close()
-
-
-def active() -> Tracker | None:
-    return _tracker.get()
-
-
-def start(backends: list[str] | None, out: str | Path, name: str, params: dict[str, Any]) -> Tracker | None:
-    """Start tracking a training command into ``out`` (no-op without backends); ``finish`` ends it."""
+def start(
+    backends: list[str] | None, out: str | Path, name: str, params: dict[str, Any] | None = None
+) -> Tracker | None:
+    """Make a new tracker logging into ``out`` the active one (none without backends), with ``params``."""
     if not backends:
         return None
     tracker = Tracker(list(backends), out, name)
-    tracker.params(params)
+    if params is not None:
+        tracker.params(params)
     _tracker.set(tracker)
     return tracker
 
 
+@contextlib.contextmanager
+def tracking(
+    backends: list[str] | None, out: str | Path, name: str, params: dict[str, Any] | None = None
+) -> Iterator[Tracker | None]:
+    """``start`` a tracker for the duration of a job (a run); it is closed when the job ends."""
+    tracker = start(backends, out, name, params)
+    try:
+        yield tracker
+    finally:
+        if tracker is not None:
+            _tracker.set(None)
+            tracker.close()
+
+
 def finish() -> None:
-    """End the tracker ``start`` began: the output folder's figures, tables and JSON files become artifacts."""
+    """End the tracker ``start`` began for a training command: the output folder's figures, tables and JSON files become artifacts."""
     tracker = _tracker.get()
     if tracker is None:
         return

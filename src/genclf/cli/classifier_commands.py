@@ -13,8 +13,9 @@ import pandas as pd
 from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import common
 from genclf.config import EvaluationConfig, TrainJobConfig, flatten, to_dict
-from genclf.data import load_dataset, make_split
+from genclf.data import load_dataset
 from genclf.data.image_folder import read_images
+from genclf.data.images import grey_images
 from genclf.errors import ConfigError, DataError
 from genclf.evaluation.extended import extended_evaluation, validate_evaluation
 from genclf.evaluation.metrics import compute_metrics
@@ -22,7 +23,6 @@ from genclf.evaluation.robustness import CORRUPTIONS
 from genclf.files import atomic_write, check_output_folder, spreadsheet_safe, write_json, write_text
 from genclf.models.classifiers import CLASSIFIERS
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
-from genclf.training.checkpoint import read_meta_json
 from genclf.training.trainer import describe
 
 
@@ -102,8 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     evaluation = evaluation_options(args)
     batch_size = common.inference_batch(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
-    config = _saved_config(args.checkpoint)
-    saved = config.get("data") if isinstance(config.get("data"), dict) else {}
+    _, saved = common.recorded_training(args.checkpoint)
     spec = args.data or saved.get("spec") or "digits"  # default: the data the checkpoint was trained on
     data = load_dataset(spec, trained.image_size, trained.channels)
     if data.train.class_names != trained.class_names:
@@ -111,13 +110,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             spec,
             f"classes {data.train.class_names} differ from the checkpoint's {trained.class_names}",
         )
-    test = (
-        data.test
-        if data.test is not None
-        else make_split(
-            data, int(config.get("seed", 0)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
-        ).test
-    )
+    test = data.test if data.test is not None else common.recorded_split(args.checkpoint, data).test
     proba = trained.predict_proba(test.images, batch_size)
     metrics = compute_metrics(test.labels.numpy(), proba, trained.class_names)
     out = check_output_folder(args.out or common.default_out("evaluate"))
@@ -216,11 +209,6 @@ def write_robustness(out: Path, detail: dict, model: str, data: str) -> None:
     print(f"robustness: {out / 'robustness.json'}")
 
 
-def _saved_config(folder: Path) -> dict:
-    config = read_meta_json(folder).get("config", {})
-    return config if isinstance(config, dict) else {}
-
-
 def predict_arguments(p: argparse.ArgumentParser) -> None:
     common.add_checkpoint(p, "train")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
@@ -233,7 +221,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
     images, paths = read_images(args.input, trained.image_size, mode)
-    if trained.channels == 3 and _all_grey(images):
+    if trained.channels == 3 and bool(grey_images(images).all()):
         warnings.warn(
             f"every input image is grey, but {args.checkpoint} was trained on colour images: expect lower accuracy; "
             "colorize them first (genclf colorize) or use a model trained on grey images",
@@ -250,11 +238,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
     args.out = out  # where environment.json goes
     write_text(out / "predictions.csv", buffer.getvalue())
     print(f"{len(paths)} image(s) classified\npredictions: {out / 'predictions.csv'}")
-
-
-def _all_grey(images) -> bool:
-    """True when every (N, 3, H, W) image has equal R, G and B (a grey frame read as colour)."""
-    return bool((images[:, 0] == images[:, 1]).all() and (images[:, 1] == images[:, 2]).all())
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:

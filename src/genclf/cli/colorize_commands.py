@@ -23,6 +23,7 @@ from genclf.colorize import (
 )
 from genclf.config import ColorizerJobConfig, to_dict
 from genclf.data.image_folder import read_images
+from genclf.data.images import grey_images
 from genclf.files import atomic_write, check_output_folder, write_json
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.training.trainer import describe
@@ -88,12 +89,13 @@ def cmd_colorize(args: argparse.Namespace) -> None:
     relatives = [path.relative_to(target) if target.is_dir() else Path(path.name) for path in kept]
     stems = Counter(r.with_suffix(".png") for r in relatives)
     strips = 0
-    for relative, original, result in zip(relatives, images, colour):
+    grey_inputs = grey_images(images).tolist()
+    for relative, original, result, is_grey in zip(relatives, images, colour, grey_inputs):
         name = relative.with_suffix(".png")
         if stems[name] > 1:  # a.jpg and a.png in one folder: both keep their extension (a.jpg.png, a.png.png)
             name = relative.with_name(relative.name + ".png")
         _write_png(out / name, result.permute(1, 2, 0).numpy())
-        if not (torch.equal(original[0], original[1]) and torch.equal(original[1], original[2])):  # colour original
+        if not is_grey:  # a colour original: show what the colorizer had to recover
             grey = to_grey_rgb(original[None])[0]
             strip = torch.cat([grey, result, original], dim=2).permute(1, 2, 0).numpy()
             _write_png(out / "strips" / name, np.ascontiguousarray(strip))

@@ -245,3 +245,23 @@ def inference_batch(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError("--batch-size", f"must be >= 1, got {args.batch_size}")
     return args.batch_size
+
+
+def recorded_training(checkpoint: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config a checkpoint was trained with and its ``data`` section ({} where absent or malformed)."""
+    from genclf.training.checkpoint import read_meta_json
+
+    config = read_meta_json(checkpoint).get("config")
+    config = config if isinstance(config, dict) else {}
+    return config, config.get("data") if isinstance(config.get("data"), dict) else {}
+
+
+def recorded_split(checkpoint: Path, data, default_seed: int = 0):
+    """The split ``checkpoint`` was trained with (its seed and fractions) rebuilt on ``data``: its training
+    images never reach the evaluation test set."""
+    from genclf.data import make_split
+
+    config, saved = recorded_training(checkpoint)
+    return make_split(
+        data, int(config.get("seed", default_seed)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
+    )

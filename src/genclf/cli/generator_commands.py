@@ -11,7 +11,7 @@ from PIL import Image
 
 from genclf.cli import common
 from genclf.config import GeneratorJobConfig, to_dict
-from genclf.data import load_dataset, make_split
+from genclf.data import load_dataset
 from genclf.errors import CheckpointError, ConfigError
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.files import atomic_write, check_output_folder, safe_name, write_json
@@ -110,11 +110,7 @@ def cmd_evaluate_generator(args: argparse.Namespace) -> None:
         raise CheckpointError(
             args.checkpoint, f"generator classes {trained.class_names} differ from {spec}'s {data.train.class_names}"
         )
-    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
-    saved = config.get("data") if isinstance(config.get("data"), dict) else {}  # the split recorded at training
-    split = make_split(  # time: the generator's training images never reach the evaluation test set
-        data, int(config.get("seed", args.seed)), saved.get("val_fraction", 0.1), saved.get("test_fraction", 0.2)
-    )
+    split = common.recorded_split(args.checkpoint, data, default_seed=args.seed)
     per_class = args.per_class or min(max(split.train.class_counts()), 1000)
     torch.manual_seed(args.seed)
     metrics = assess_generator(

@@ -16,8 +16,9 @@ from genclf.cli.common import (
     shipped_configs,
 )
 from genclf.config import RunConfig, to_dict
-from genclf.experiment import RunOutput, merge_runs, parse_shard, report_run, run_experiment
+from genclf.experiment import RunOutput, parse_shard, run_experiment
 from genclf.files import check_output_folder
+from genclf.finished_runs import merge_runs, report_run
 from genclf.reporting.tables import format_table
 from genclf.strategies import STRATEGIES
 

@@ -269,14 +269,6 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     )
 
 
-def unlabeled_folder(root: Path) -> Path | None:
-    """``DIR/unlabeled`` (or ``DIR/train/unlabeled``) when it exists."""
-    for candidate in (root / UNLABELED_FOLDER, root / "train" / UNLABELED_FOLDER):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
 def _unlabeled(train_root: Path, train: ImageSet) -> ImageSet | None:
     """The images of the unlabeled folder, at the labeled images' size and channels (labels -1)."""
     folder = train_root / UNLABELED_FOLDER

@@ -71,6 +71,11 @@ class LoadedData:
     unlabeled: ImageSet | None = None  # images without labels (labels -1), e.g. a folder's unlabeled/
 
 
+def grey_images(images: torch.Tensor) -> torch.Tensor:
+    """Per image of uint8 (N, 3, H, W): True where R, G and B are equal (a grey picture stored as colour)."""
+    return ((images[:, 0] == images[:, 1]) & (images[:, 1] == images[:, 2])).flatten(1).all(1)
+
+
 def conform(images: torch.Tensor, image_size: int | None, channels: int | None) -> torch.Tensor:
     """Resize uint8 (N, C, H, W) images to a square size and convert between 1 and 3 channels."""
     if channels is not None and channels != images.shape[1]:

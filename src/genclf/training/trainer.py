@@ -3,7 +3,6 @@ atomic per-epoch checkpoints and exact resume."""
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 import warnings
@@ -34,6 +33,7 @@ from genclf.training.checkpoint import (
 )
 from genclf.training.optim import adam
 from genclf.training.precision import Precision, resolve_device, resolve_precision
+from genclf.training.rollback import Diverged, restore_snapshot, snapshot
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -220,16 +220,16 @@ class Trainer:
         )
         epoch = run.epoch
         while epoch < cfg.epochs:
-            snapshot = _snapshot(model, optimizers)
+            epoch_start = snapshot(model, optimizers)
             began = time.perf_counter()
             try:
                 sums, seen = self._run_epoch(loop, epoch, run.lr_factor)
-            except _Diverged as diverged:
+            except Diverged as diverged:
                 if run.retried:
                     raise TrainingError(
                         desc, f"{diverged}; retried once at half the learning rate; lower --lr or use --precision fp32"
                     ) from None
-                _restore_snapshot(model, optimizers, snapshot)
+                restore_snapshot(model, optimizers, epoch_start)
                 run.retried, run.lr_factor = True, run.lr_factor * 0.5
                 warnings.warn(
                     f"{desc}: {diverged}; rolled back to the start of epoch {epoch + 1} and halved the learning rate",
@@ -310,9 +310,10 @@ class Trainer:
             with self.precision.autocast(self.device):
                 out = model.training_step((x, y)) if loop.engine is None else StepOutput(*loop.engine(x, y))
             loss = out.loss.detach()
-            if check_each_step and not torch.isfinite(loss):
-                raise _Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
-            loss_sum = loss_sum + loss.float()
+            if not check_each_step:
+                loss_sum = loss_sum + loss.float()
+            elif not torch.isfinite(loss):
+                raise Diverged(f"loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}")
             if not loop.owns:
                 optimizers[0].zero_grad(set_to_none=True)
                 if loop.scaler is None:
@@ -326,7 +327,7 @@ class Trainer:
                 sums[key] = sums.get(key, 0.0) + (value.detach().float() if isinstance(value, torch.Tensor) else value)
             seen += x.shape[0]
         if not check_each_step and not torch.isfinite(loss_sum):
-            raise _Diverged(f"loss became non-finite during epoch {epoch + 1}")
+            raise Diverged(f"loss became non-finite during epoch {epoch + 1}")
         sums = {key: float(value) for key, value in sums.items()}  # one sync per epoch
         if distributed.is_distributed():
             distributed.broadcast_buffers(model)
@@ -375,38 +376,6 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         run = RunState(**{f.name: meta[f.name] for f in fields(RunState)})
         return best, list(meta["history"]), run
-
-
-class _Diverged(Exception):
-    """A non-finite loss inside an epoch."""
-
-
-def _snapshot(model: nn.Module, optimizers: list[torch.optim.Optimizer]) -> dict[str, Any]:
-    """The state an epoch starts from (for the rollback after a non-finite loss). Tensors are cloned and the
-    rest copied one level deep: ``copy.deepcopy`` of the optimizer state cost 5 % of the default run, whose
-    tiny models run many short epochs."""
-    return {
-        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "optimizers": [_copy_optimizer_state(opt.state_dict()) for opt in optimizers],
-        "rng": torch.get_rng_state(),
-    }
-
-
-def _copy_optimizer_state(state: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "state": {
-            index: {k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.copy(v) for k, v in entry.items()}
-            for index, entry in state["state"].items()
-        },
-        "param_groups": [{**group, "params": list(group["params"])} for group in state["param_groups"]],
-    }
-
-
-def _restore_snapshot(model: nn.Module, optimizers: list[torch.optim.Optimizer], snapshot: dict[str, Any]) -> None:
-    model.load_state_dict(snapshot["model"])
-    for opt, state in zip(optimizers, snapshot["optimizers"]):
-        opt.load_state_dict(state)
-    torch.set_rng_state(snapshot["rng"])
 
 
 def describe(result: FitResult) -> dict[str, Any]:
