@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -38,6 +39,21 @@ def test_sharded_runs_merged_equal_the_unsharded_run(cli, tmp_path):
         _comparable(tmp_path / "merged" / "results.csv"), _comparable(tmp_path / "full" / "results.csv")
     )
     assert (tmp_path / "merged" / "report.html").stat().st_size > 0
+    # the generator checks travel with the shards, so the quality gate judges the merged run as the full one
+    timings = ["train_seconds", "check_seconds"]
+    checks = {
+        name: pd.read_csv(tmp_path / name / "generators.csv")
+        .drop(columns=timings)
+        .sort_values(["seed", "generator"])
+        .reset_index(drop=True)
+        for name in ("merged", "full")
+    }
+    pd.testing.assert_frame_equal(checks["merged"], checks["full"])
+    verdicts = {
+        name: json.loads((tmp_path / name / "summary.json").read_text())["budgets_detail"]["5"]["verdicts"]
+        for name in ("merged", "full")
+    }
+    assert verdicts["merged"] == verdicts["full"]
 
 
 @pytest.mark.parametrize("shard", ["3/2", "0/2", "a/b", "2"])

@@ -70,8 +70,13 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
         artifacts += [a for a in shard.read_artifacts() if a not in artifacts]
     target.write_manifest(shards[0].read_manifest())
     target.write_artifacts(artifacts)
+    # every shard checked the generators of its (budget, seed) cells: their checks gate the merged verdicts too
+    checks = pd.concat([shard.read_generators() for shard in shards], ignore_index=True)
+    if len(checks):
+        checks = checks.drop_duplicates(subset=["generator", "k_per_class", "seed"]).reset_index(drop=True)
+        target.write_generators(checks)
     cells = target.read_cells()
     results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
     target.write_results(results)
-    record = RunRecord(config, results, cells, target.read_manifest(), artifacts)
+    record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks)
     return RunOutput(target.root, results, render_run(record, target))
