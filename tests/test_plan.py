@@ -34,7 +34,7 @@ def test_imbalanced_folder_gets_the_imbalance_strategies(tmp_path):
     assert {"class_weights", "random_oversampling", "smote", "generative_balancing"} <= set(_names(found))
 
 
-def test_unlabeled_subfolder_is_a_pool_not_a_class_and_brings_semi_supervised_strategies(tmp_path):
+def test_unlabeled_subfolder_is_a_pool_not_a_class_and_brings_semi_supervised_strategies(tmp_path, monkeypatch):
     root = write_folder(tmp_path / "f")
     shutil.copytree(root / "cat", root / "unlabeled")
     found = plan.survey(f"folder:{root}")
@@ -42,7 +42,11 @@ def test_unlabeled_subfolder_is_a_pool_not_a_class_and_brings_semi_supervised_st
     assert {"pseudo_label", "fixmatch", "semi_supervised_gan"} <= set(_names(found))
     from genclf.data import load_dataset, make_split
 
-    split = make_split(load_dataset(f"folder:{root}"), seed=0)
+    import genclf.data.image_folder as image_folder
+
+    monkeypatch.setattr(image_folder, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
+    data = load_dataset(f"folder:{root}", found.image_size, found.channels)  # as the survey read it: cached
+    split = make_split(data, seed=0)
     assert len(split.unlabeled) == 12 and bool((split.unlabeled.labels == -1).all())
 
 

@@ -234,6 +234,11 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
         raise DataError(root, "no class sub-folders found (expected DIR/<class>/<image files>)")
     if has_splits and listed["test"][0] != classes:
         raise DataError(root / "test", f"class folders {listed['test'][0]} differ from train's {classes}")
+    pool = split_roots["train"] / UNLABELED_FOLDER
+    if pool.is_dir():  # decoded and cached with the labeled images, labels -1
+        members: list[tuple[str, int, int]] = []
+        _scan(str(pool), members)
+        listed["unlabeled"] = ([], members, [-1] * len(members))
     all_files = [f[0] for part in listed.values() for f in part[1]]
     stats = [f for part in listed.values() for f in part[1]]
     all_labels = [label for part in listed.values() for label in part[2]]
@@ -254,7 +259,7 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     tensor = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
     labels_t = torch.from_numpy(labels)
     parts = {}
-    for index, name in enumerate(split_roots):
+    for index, name in enumerate(listed):
         mask = torch.from_numpy(split_of == index)
         part_paths = [p for p, m in zip(paths, mask.tolist()) if m]
         parts[name] = ImageSet(tensor[mask], labels_t[mask], list(classes), part_paths)
@@ -264,19 +269,9 @@ def load(argument: str, image_size: int | None = None, channels: int | None = No
     if empty:
         where = root / "train" if has_splits else root
         raise DataError(where / empty[0], "class folder holds no images (only non-image files, or nothing)")
-    return LoadedData(
-        root.name, parts["train"], parts.get("test"), unlabeled=_unlabeled(split_roots["train"], parts["train"])
-    )
-
-
-def _unlabeled(train_root: Path, train: ImageSet) -> ImageSet | None:
-    """The images of the unlabeled folder, at the labeled images' size and channels (labels -1)."""
-    folder = train_root / UNLABELED_FOLDER
-    if not folder.is_dir():
-        return None
-    images, paths = read_images(folder, train.image_size, "L" if train.channels == 1 else "RGB")
-    labels = torch.full((len(images),), -1, dtype=torch.long)
-    return ImageSet(images, labels, list(train.class_names), [str(p) for p in paths])
+    if "unlabeled" in parts and not len(parts["unlabeled"]):
+        raise DataError(pool, "no image files found")
+    return LoadedData(root.name, parts["train"], parts.get("test"), unlabeled=parts.get("unlabeled"))
 
 
 def _read_cache(path: Path):
