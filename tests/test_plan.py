@@ -40,9 +40,8 @@ def test_unlabeled_subfolder_is_a_pool_not_a_class_and_brings_semi_supervised_st
     found = plan.survey(f"folder:{root}")
     assert found.class_names == ["cat", "dog", "fox"] and found.n_unlabeled == 12
     assert {"pseudo_label", "fixmatch", "semi_supervised_gan"} <= set(_names(found))
-    from genclf.data import load_dataset, make_split
-
     import genclf.data.image_folder as image_folder
+    from genclf.data import load_dataset, make_split
 
     monkeypatch.setattr(image_folder, "decode_image", lambda *a, **k: pytest.fail("decoded again"))
     data = load_dataset(f"folder:{root}", found.image_size, found.channels)  # as the survey read it: cached
