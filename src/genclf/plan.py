@@ -28,6 +28,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from genclf.config import DataConfig, RunConfig, StrategyConfig, TrainConfig
 from genclf.errors import ConfigError
@@ -73,6 +74,7 @@ class Survey:
     native_size: int
     channels: int
     image_size: int
+    data: Any = field(default=None, repr=False, compare=False)  # the LoadedData it read (reused by estimate)
 
     @property
     def imbalance_ratio(self) -> float:
@@ -149,6 +151,7 @@ def survey(spec: str) -> Survey:
         native_size=native,
         channels=channels,
         image_size=size,
+        data=data,
     )
 
 
@@ -200,8 +203,11 @@ def estimate(plan: Plan) -> Plan:
     from genclf.generation import train_generator
 
     config = plan.config
-    d = config.data
-    data = load_dataset(d.spec, d.image_size, d.channels)
+    d, found = config.data, plan.survey
+    if found.data is not None and (d.spec, d.image_size, d.channels) == (found.spec, found.image_size, found.channels):
+        data = found.data  # the survey read it at these settings
+    else:
+        data = load_dataset(d.spec, d.image_size, d.channels)
     split = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
     one_epoch = dataclasses.replace(config.train, epochs=1)
     began = time.perf_counter()
