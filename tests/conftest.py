@@ -19,6 +19,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GENCLF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # 'genclf run' fits cells in one process per core by default; the tests' tiny grids run in this one,
+    # except where a test asks for workers (tests/test_scale.py)
+    monkeypatch.setenv("GENCLF_WORKERS", "1")
 
 
 @dataclass

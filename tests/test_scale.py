@@ -56,6 +56,49 @@ def test_sharded_runs_merged_equal_the_unsharded_run(cli, tmp_path):
     assert verdicts["merged"] == verdicts["full"]
 
 
+def test_worker_processes_give_the_single_process_results_and_train_each_generator_once(cli, tmp_path):
+    """Two worker processes of one thread each: the same rows in the same order as one process with one
+    thread, one check and one stored copy per generator, and a resumed run fits nothing twice."""
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        CONFIG.replace(
+            "{name: synthetic_augmentation}]", "{name: synthetic_augmentation}, {name: generative_classifier}]"
+        )
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert cli("run", config, "--out", tmp_path / "one", "--quiet", "--workers", "1").code == 0
+    finally:
+        torch.set_num_threads(threads)
+    two = cli("run", config, "--out", tmp_path / "two", "--workers", "2")
+    assert two.code == 0, two.err
+    assert "in 2 worker processes" in two.err
+    one, par = (pd.read_csv(tmp_path / name / "results.csv") for name in ("one", "two"))
+    assert list(par["strategy"]) == list(one["strategy"]) and list(par["seed"]) == list(one["seed"])
+    assert (par["accuracy"] == one["accuracy"]).all()
+    numeric = [c for c in one.select_dtypes("number").columns if "seconds" not in c]
+    pd.testing.assert_frame_equal(par[numeric], one[numeric], rtol=1e-5)
+    checks = pd.read_csv(tmp_path / "two" / "generators.csv")
+    assert sorted(zip(checks["seed"], checks["generator"])) == [(0, "cvae"), (1, "cvae")]  # both strategies share it
+    stored = sorted(p.parent.name for p in (tmp_path / "two" / "generators").glob("*/*/model.safetensors"))
+    assert stored == ["cvae", "cvae"]
+    artifacts = json.loads((tmp_path / "two" / "artifacts.json").read_text())
+    assert [a["path"] for a in artifacts] == ["artifacts/samples_cvae_k5_seed0.png"]
+    again = cli("run", config, "--out", tmp_path / "two", "--workers", "2")
+    assert again.code == 0 and "(0 to run" in again.err
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "two" / "results.csv"), par)
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "1.5"])
+def test_bad_worker_count_is_a_one_line_error(cli, tmp_path, workers):
+    config = tmp_path / "run.yaml"
+    config.write_text(CONFIG)
+    result = cli("run", config, "--out", tmp_path / "r", "--workers", workers)
+    assert result.code == 2 and "--workers" in result.err and len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "results.csv").exists()
+
+
 @pytest.mark.parametrize("shard", ["3/2", "0/2", "a/b", "2"])
 def test_bad_shard_is_a_one_line_error(cli, tmp_path, shard):
     result = cli("run", "--shard", shard, "--out", tmp_path / "o", "--quiet")

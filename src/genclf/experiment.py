@@ -7,37 +7,28 @@ skipped, so a killed run picks up where it stopped.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from tqdm.auto import tqdm
 
 import genclf.tracking as tracking
-from genclf.config import (
-    RunConfig,
-    StrategyConfig,
-    config_changes,
-    config_hash,
-    read_yaml,
-    save_config,
-    to_dict,
-    validate_config,
-)
-from genclf.data import Split, load_dataset, make_split
+from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_dict, validate_config
+from genclf.data import load_dataset, make_split
 from genclf.environment import describe_environment
 from genclf.errors import ConfigError
-from genclf.evaluation.extended import extended_evaluation, validate_evaluation
-from genclf.evaluation.metrics import compute_metrics
+from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
 from genclf.progress import eta_text, header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
-from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of, cell_tag
-from genclf.strategies import STRATEGIES, Context, build_strategy
+from genclf.run_cells import CellJob, CellRunner, cell_hash, resolve_workers, run_cells
+from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
+from genclf.strategies import STRATEGIES, build_strategy
 
 __all__ = ["RunOutput", "parse_shard", "run_experiment"]
 
@@ -88,166 +79,123 @@ def run_experiment(
     quiet: bool = False,
     shard: tuple[int, int] | None = None,
     log_to: list[str] | None = None,
+    workers: int | str = 1,
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
     tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
-    and the report."""
+    and the report. ``workers``: processes fitting cells at once (``"auto"``: one per CPU core, see
+    ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread."""
     tracking.check_backends(log_to)
     validate_run_config(config)
     folder = RunFolder(out)
     rows = folder.read_results().to_dict("records")
     check_resumable(config, folder, rows)
     with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
-        result = _run_grid(config, folder, rows, quiet, shard, tracker)
+        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers)
         if tracker is not None:
             tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
     return result
 
 
-def _run_grid(config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker) -> RunOutput:
-    """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
+def build_runner(config: RunConfig, out: str | Path) -> CellRunner:
+    """The data, the splits of every (budget, seed) and the folder's generator checks, ready to fit cells
+    (also how a spawned worker process rebuilds them)."""
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
-    d = config.data
+    d, folder = config.data, RunFolder(out)
     splits = {
         (k, seed): make_split(data, seed, d.val_fraction, d.test_fraction, k, d.imbalance)
         for k in d.budgets()
         for seed in config.seeds
     }
+    runner = CellRunner(config, folder, splits, folder.read_generators().to_dict("records"))
+    runner.data_name, runner.class_names = data.name, data.train.class_names
+    return runner
+
+
+def _run_grid(
+    config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker, workers
+) -> RunOutput:
+    """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
+    runner = build_runner(config, folder.root)
+    d = config.data
     folder.root.mkdir(parents=True, exist_ok=True)
     save_config(config, folder.config)
-    sizes = splits[(d.budgets()[0], config.seeds[0])].summary()
+    sizes = runner.splits[(d.budgets()[0], config.seeds[0])].summary()
     folder.write_manifest(
         {
-            "name": data.name,
-            "class_names": data.train.class_names,
+            "name": runner.data_name,
+            "class_names": runner.class_names,
             "split": sizes,
             "environment": describe_environment(config.train.device),
         }
     )
-    cells = folder.read_cells()
-    artifacts = folder.read_artifacts()
+    cells, artifacts = folder.read_cells(), folder.read_artifacts()
     checks = folder.read_generators().to_dict("records")
-    done = {  # keyed by the config entry's name: one entry may write several rows (views)
-        (
-            r.get("entry") if isinstance(r.get("entry"), str) else r["strategy"],
-            budget_of(r["k_per_class"]),
-            int(r["seed"]),
-        )
-        for r in rows
-    }
+    done = {_row_key(r) for r in rows}  # keyed by the config entry's name: one entry may write several rows
     grid = grid_cells(config, shard)
-    contexts: dict[tuple, Context] = {}
-    todo = sum((entry.display_name, budget_key(k), seed) not in done for k, seed, entry in grid)
+    order = {(s.display_name, budget_key(k), seed): i for i, (k, seed, s) in enumerate(grid_cells(config))}
+    jobs = [
+        CellJob(index, k, seed, entry)
+        for index, (k, seed, entry) in enumerate(grid, 1)
+        if (entry.display_name, budget_key(k), seed) not in done
+    ]
+    # generative cells first: they train the shared generators and take longest, so no worker idles at the end
+    jobs.sort(key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, job.index))
+    workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None)
     header(
-        f"genclf run {data.name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
-        f"{len(config.seeds)} seed(s) = {len(grid)} cells ({todo} to run); split: train {sizes['train']}, "
+        f"genclf run {runner.data_name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
+        f"{len(config.seeds)} seed(s) = {len(grid)} cells ({len(jobs)} to run"
+        f"{f' in {workers} worker processes' if workers > 1 else ''}); split: train {sizes['train']}, "
         f"val {sizes['val']}, test {sizes['test']}, unlabeled {sizes['unlabeled']}; output {folder.root}",
         quiet,
     )
-    started, finished = time.perf_counter(), 0
-    bar = tqdm(grid, desc="grid", unit="cell", disable=quiet or None)
-    for index, (k, seed, strategy_config) in enumerate(bar, 1):
-        name = strategy_config.display_name
-        if (name, budget_key(k), seed) in done:
-            continue
-        bar.set_postfix_str(f"{name} k={budget_key(k)} seed={seed}")
-        split = splits[(k, seed)]
-        context = contexts.setdefault(
-            (k, seed),
-            Context(
-                seed,
-                config.train,
-                config.generator_train,
-                True,
-                folder.generator_store(k, seed),
-                generator_pool=config.generator_pool,
-            ),
-        )
-        strategy = build_strategy(strategy_config)
-        torch.manual_seed(seed)
-        context.start_strategy()
-        began = time.perf_counter()
-        with tracking.scope(f"{name}/k{budget_key(k)}/seed{seed}"), tracking.recording() as history:
-            strategy.fit(split, context)
-        own_seconds = time.perf_counter() - began - context.trained_now
-        shared_seconds, used = context.shared_seconds(), " ".join(context.used)
-        seconds = own_seconds + shared_seconds  # every generator it used counted in full, shared or not
-        if seed == config.seeds[0]:
-            artifacts = draw_generators(context, split, folder, cell_tag(k, seed), artifacts)
-        if history:
-            folder.write_history(name, k, seed, pd.DataFrame(history))
-        with tracking.scope(f"generator_checks/k{budget_key(k)}/seed{seed}"):
-            checked_now = check_generators(context, split, config, k, seed, checks)
-        if checked_now:
+    started = time.perf_counter()
+    bar = tqdm(total=len(jobs), desc="grid", unit="cell", disable=quiet or None)
+    make = functools.partial(build_runner, config, folder.root)
+    for finished, out in enumerate(run_cells(runner, jobs, workers, make), 1):
+        job = out.job
+        bar.update()
+        bar.set_postfix_str(f"{job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}")
+        rows += out.rows
+        cells += out.cells
+        known = {a["path"] for a in artifacts}
+        if any(a["path"] not in known for a in out.artifacts):
+            artifacts = sorted(
+                artifacts + [a for a in out.artifacts if a["path"] not in known], key=lambda a: a["path"]
+            )
+            folder.write_artifacts(artifacts)
+        checked = {_check_key(c) for c in checks}
+        if any(_check_key(c) not in checked for c in out.checks):
+            checks += [c for c in out.checks if _check_key(c) not in checked]
+            checks.sort(key=lambda c: (_check_key(c)[1:], _check_key(c)[0]))  # budget, seed, name: any finish order
             folder.write_generators(pd.DataFrame(checks))
-        for view in strategy.views(split):
-            metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
-            extended, detail = extended_evaluation(
-                view.predict_proba or strategy.predict_proba,
-                view.pixel_model,
-                (split.test.images, split.test.labels),
-                config.evaluation,
-                seed=seed,
-                val=(split.val.images, split.val.labels),
-                test_proba=view.proba,
-            )
-            rows.append(
-                {
-                    "strategy": view.name,
-                    "entry": name,
-                    "method": view.method,
-                    "role": view.role,
-                    "classifier": strategy_config.classifier,
-                    "k_per_class": k,
-                    "seed": seed,
-                    "config_hash": cell_hash(config, k, seed, strategy_config),
-                    "n_train": len(split.train),
-                    "n_test": len(split.test),
-                    **metrics.scalars(),
-                    **extended,
-                    **view.columns,
-                    "train_seconds": round(seconds, 3),
-                    "generator_seconds": round(shared_seconds, 3),
-                    "generators": used,
-                    **strategy.extra,
-                }
-            )
+        for row, scores in zip(out.rows, out.scores):
             if tracker is not None:
-                tracker.metrics(
-                    {**metrics.scalars(), **extended}, step=seed, prefix=f"results/{view.name}/k{budget_key(k)}"
-                )
-            cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
-            folder.write_cell(cell)
-            cells.append(cell)
+                tracker.metrics(scores, step=job.seed, prefix=f"results/{row['strategy']}/k{budget_key(job.budget)}")
             log_line(
-                f"cell {index}/{len(grid)} {view.name} k={budget_key(k)} seed={seed}: "
-                f"macro_f1 {metrics.macro_f1:.4f}  [{seconds:.0f} s]{eta_text(started, finished + 1, todo - finished - 1)}",
+                f"cell {job.index}/{len(grid)} {row['strategy']} k={budget_key(job.budget)} seed={job.seed}: "
+                f"{config.primary_metric} {row[config.primary_metric]:.4f}  [{out.seconds:.0f} s]"
+                f"{eta_text(started, finished, len(jobs) - finished)}",
                 quiet,
             )
+        rows.sort(key=lambda r: order.get(_row_key(r), len(order)))  # canonical order, whatever finished first
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
-        finished += 1
+    bar.close()
+    cells = folder.read_cells()  # in the folder's order, as 'genclf report' reads them, whatever finished first
     record = RunRecord(
         config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
     )
     return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
-def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: StrategyConfig) -> str:
-    """The digest of everything that determines one cell's results: data, budget, seed, the strategy entry,
-    the classifier budget, the generator budget (for strategies that use generators) and the evaluation."""
-    values = {
-        "data": {**to_dict(config.data), "k_per_class": budget},
-        "seed": seed,
-        "strategy": to_dict(strategy),
-        "train": to_dict(config.train),
-        "evaluation": to_dict(config.evaluation),
-        "primary_metric": config.primary_metric,
-    }
-    if STRATEGIES.get(strategy.name).role == GENERATIVE:
-        values["generator_train"] = to_dict(config.generator_train)
-        values["generator_pool"] = config.generator_pool
-    return "h" + config_hash(values)  # a letter first: a digest of digits is still read back as text
+def _row_key(row: dict) -> tuple:
+    entry = row.get("entry") if isinstance(row.get("entry"), str) else row["strategy"]
+    return entry, budget_of(row["k_per_class"]), int(row["seed"])
+
+
+def _check_key(check: dict) -> tuple:
+    return check["generator"], budget_of(check["k_per_class"]), int(check["seed"])
 
 
 def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> None:
@@ -270,74 +218,6 @@ def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> N
                 f"holds finished cells made with another config ({changed}); resume with the same config, "
                 "or run into a new --out",
             )
-
-
-def check_generators(
-    context: Context, split: Split, config: RunConfig, budget: int | None, seed: int, checks: list[dict]
-) -> bool:
-    """Append to ``checks`` the quality check of every generator ``context`` holds that has none yet for this
-    (budget, seed); return whether any was added."""
-    from genclf.evaluation.generator_quality import generator_check
-
-    done = {(budget_of(c["k_per_class"]), int(c["seed"]), c["generator"]) for c in checks}
-    added = False
-    for key, generator in context.generators().items():
-        if (budget_key(budget), seed, key) in done:
-            continue
-        began = time.perf_counter()
-        quality = generator_check(
-            generator,
-            split,
-            context.labeled_classifier(split),
-            config.train,
-            seed=seed,
-            min_cas_ratio=config.evaluation.generator_min_cas_ratio,
-            min_diversity=config.evaluation.generator_min_diversity,
-        )
-        checks.append(
-            {
-                "generator": key,
-                "k_per_class": budget,
-                "seed": seed,
-                **context.generator_data,
-                "train_seconds": round(context.seconds.get(key, 0.0), 3),
-                **{k: round(v, 4) if isinstance(v, float) else v for k, v in quality.items()},
-                "check_seconds": round(time.perf_counter() - began, 3),
-            }
-        )
-        added = True
-    return added
-
-
-def draw_generators(context: Context, split: Split, folder: RunFolder, tag: str, artifacts: list[dict]) -> list[dict]:
-    """Sample grids of the generators and grey | colorized | original strips (on test images) of the
-    colorizers that ``context`` trained, as run artifacts; returns the updated artifact list."""
-    from genclf.colorize import colorization_strip, per_class_sample
-    from genclf.reporting.plots import sample_grid
-
-    known = {a["path"] for a in artifacts}
-    added = []
-    for key, trained in {**context.generators(), **context.colorizers()}.items():
-        kind = "colorized" if hasattr(trained, "colorize") else "samples"
-        path = folder.artifact(f"{kind}_{key}_{tag}")
-        relative = str(path.relative_to(folder.root))
-        if relative in known:
-            continue
-        if kind == "colorized":
-            name = key.removeprefix("colorizer_")
-            shown = split.test.images[per_class_sample(split.test)]
-            colorization_strip(shown, trained.colorize(shown), path, f"{name} on test images ({tag})")
-            caption = f"colorized: {name}, {tag}"
-        else:
-            samples = trained.sample_per_class(8, seed=0)
-            sample_grid(samples.images, samples.labels, split.class_names, path, title=f"{key} ({tag})")
-            caption = f"generated samples: {key}, {tag}"
-        added.append({"path": relative, "caption": caption})
-    if not added:
-        return artifacts
-    artifacts = artifacts + added
-    folder.write_artifacts(artifacts)
-    return artifacts
 
 
 def with_mce(results: pd.DataFrame, cells: list[dict]) -> pd.DataFrame:

@@ -89,11 +89,12 @@ class Plan:
     generator_seconds: float = 0.0  # per seed
     probe_seconds: float = 0.0
     budget_minutes: float | None = None  # the --time-budget it was fitted to
+    workers: int = 1  # processes fitting cells at once (each with one thread when more than one)
 
     @property
     def estimate_seconds(self) -> float:
         per_seed = sum(seconds for _, seconds in self.cells) + self.generator_seconds
-        return per_seed * len(self.config.seeds)
+        return per_seed * len(self.config.seeds) / self.workers
 
 
 def _folder_native(root: Path) -> tuple[int, int]:
@@ -195,9 +196,23 @@ def plan_run(spec: str, seeds: list[int] | None = None) -> Plan:
     return Plan(config, found)
 
 
-def estimate(plan: Plan) -> Plan:
+def estimate(plan: Plan, workers: int = 1) -> Plan:
     """Fill in the per-cell estimates from a timing probe on the first split (one classifier epoch, one cVAE
-    epoch on the training set)."""
+    epoch on the training set), timed as a run's cells will run: with ``workers`` > 1, on one thread, and the
+    cells spread over the workers."""
+    import torch
+
+    threads = torch.get_num_threads()
+    plan.workers = max(1, workers)
+    if plan.workers > 1:
+        torch.set_num_threads(1)
+    try:
+        return _estimate(plan)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _estimate(plan: Plan) -> Plan:
     from genclf.classify import train_classifier
     from genclf.data import load_dataset, make_split
     from genclf.generation import train_generator
@@ -305,7 +320,8 @@ def describe(plan: Plan) -> str:
         if plan.generator_seconds:
             lines.append(f"  {'(generator + its check)':<32} ~{plan.generator_seconds:7.0f} s")
         total = plan.estimate_seconds
-        lines.append(f"estimated wall time: ~{total / 60:.1f} min ({total:.0f} s)")
+        spread = f" over {plan.workers} worker processes" if plan.workers > 1 else ""
+        lines.append(f"estimated wall time: ~{total / 60:.1f} min ({total:.0f} s){spread}")
         if plan.budget_minutes is not None and total > plan.budget_minutes * 60 * 1.05:
             lines.append(
                 f"the --time-budget of {plan.budget_minutes:g} min cannot be met without training below "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from genclf import plan
@@ -16,10 +17,11 @@ from genclf.cli.common import (
     shipped_configs,
 )
 from genclf.config import RunConfig, to_dict
-from genclf.experiment import RunOutput, parse_shard, run_experiment
+from genclf.experiment import RunOutput, grid_cells, parse_shard, run_experiment
 from genclf.files import check_output_folder
 from genclf.finished_runs import merge_runs, report_run
 from genclf.reporting.tables import format_table
+from genclf.run_cells import resolve_workers
 from genclf.strategies import STRATEGIES
 
 
@@ -50,6 +52,13 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         help="run only the I-th of N deterministic slices of the budget x seed x strategy grid "
         "(one per machine; combine the run folders with 'genclf merge')",
     )
+    p.add_argument(
+        "--workers",
+        default=os.environ.get("GENCLF_WORKERS", "auto"),
+        metavar="N|auto",
+        help="processes fitting grid cells at once, one thread each; auto: one per CPU core (at most 8) on CPU, "
+        "1 on a GPU or with --log-to (default: $GENCLF_WORKERS, else %(default)s)",
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -68,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     shard = parse_shard(args.shard)
     if planned is not None:
         planned.config = config
-        plan.estimate(planned)
+        cells = len(grid_cells(config, shard))
+        workers = resolve_workers(args.workers, cells, config.train.device, bool(args.log_to))
+        plan.estimate(planned, workers)
         if args.time_budget is not None:
             plan.fit_time_budget(planned, args.time_budget)
             config = planned.config
@@ -77,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             return
     out = check_output_folder(args.out or default_out("run"))
     args.out = out  # where environment.json goes
-    result = run_experiment(config, out, quiet=args.quiet, shard=shard, log_to=args.log_to)
+    result = run_experiment(config, out, quiet=args.quiet, shard=shard, log_to=args.log_to, workers=args.workers)
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
     print_run(result)

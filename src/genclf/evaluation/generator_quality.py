@@ -8,6 +8,7 @@ its linear head). Numbers are comparable between generators on the same data, no
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -32,10 +33,12 @@ def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
     """FID formula on two feature sets: |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2)."""
     mu_r, mu_f = real.mean(0), fake.mean(0)
     cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    root, _ = linalg.sqrtm(cov_r @ cov_f, disp=False)
-    if not np.isfinite(root).all():  # singular product: regularise (as in pytorch-fid)
-        offset = np.eye(len(cov_r)) * 1e-6
-        root = linalg.sqrtm((cov_r + offset) @ (cov_f + offset))
+    with warnings.catch_warnings():  # a singular product is handled below, not worth a warning to the user
+        warnings.simplefilter("ignore")
+        root = linalg.sqrtm(cov_r @ cov_f)
+        if not np.isfinite(root).all():  # singular product: regularise (as in pytorch-fid)
+            offset = np.eye(len(cov_r)) * 1e-6
+            root = linalg.sqrtm((cov_r + offset) @ (cov_f + offset))
     return float(max(0.0, ((mu_r - mu_f) ** 2).sum() + np.trace(cov_r + cov_f - 2 * root.real)))
 
 

@@ -7,8 +7,9 @@ caches it (in memory, and on disk when the runner gives it a folder).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Context:
     generator_pool: str = "labeled"  # "pseudo_labeled": generators also learn from the confident unlabeled pool
     pseudo_threshold: float = 0.95
     generator_data: dict[str, Any] = field(default_factory=dict)  # what the generators learned from
+    trained_keys: set[str] = field(default_factory=set)  # the cached models this process trained (not loaded)
 
     def start_strategy(self) -> None:
         """Reset the per-strategy accounting (the runner calls it before each fit)."""
@@ -127,18 +129,40 @@ class Context:
         if key in self.cache:
             return self.cache[key]
         folder = self.generator_store / key if self.generator_store is not None else None
-        if folder is not None and (folder / "model.safetensors").is_file():
-            trained = load(folder)
-            self.seconds[key] = _recorded_seconds(folder)
-        else:
-            budget = budget or self.generator_train
-            trained, result = train(images, name, budget, self.seed, quiet=self.quiet, options=options)
-            self.seconds[key] = result.train_seconds
-            self.trained_now += result.train_seconds
-            if folder is not None:
-                save(folder, trained, seed=self.seed, fit={"train_seconds": round(result.train_seconds, 3)})
+        with store_lock(folder):  # another worker of the run may be training the same one: wait, then load
+            if folder is not None and (folder / "model.safetensors").is_file():
+                trained = load(folder)
+                self.seconds[key] = _recorded_seconds(folder)
+            else:
+                budget = budget or self.generator_train
+                trained, result = train(images, name, budget, self.seed, quiet=self.quiet, options=options)
+                self.seconds[key] = result.train_seconds
+                self.trained_now += result.train_seconds
+                self.trained_keys.add(key)
+                if folder is not None:
+                    save(folder, trained, seed=self.seed, fit={"train_seconds": round(result.train_seconds, 3)})
         self.cache[key] = trained
         return trained
+
+
+@contextlib.contextmanager
+def store_lock(folder: Path | None) -> Iterator[None]:
+    """An exclusive lock on ``folder``'s entry of a generator store, held across processes (POSIX
+    ``flock`` on a ``.lock`` file beside it; no lock without a folder or where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: the runner uses one process there
+        fcntl = None
+    if folder is None or fcntl is None:
+        yield
+        return
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".{folder.name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _recorded_seconds(folder: Path) -> float:

@@ -1,0 +1,304 @@
+"""One grid cell of a run, fitted and scored: in this process, or in a pool of worker processes.
+
+A cell (budget, seed, strategy entry) writes its own files (cell detail, training history, the sample
+grids of the generators it trained) and hands back its results rows, cell details and generator checks;
+the run's tables (results.csv, generators.csv, artifacts.json) are written by the parent alone.
+
+Workers share the trained generators through the run's generator store: the first cell that needs one
+trains it under a file lock while any other cell that needs it waits and then loads it, so each generator
+is trained once per run whatever the number of workers. Each worker uses one intra-op thread: small
+models keep two cores far busier as two single-threaded processes than as one two-threaded one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+
+import genclf.tracking as tracking
+from genclf.config import RunConfig, StrategyConfig, config_hash, to_dict
+from genclf.data import Split
+from genclf.errors import ConfigError, TrainingError
+from genclf.evaluation.extended import extended_evaluation
+from genclf.evaluation.metrics import compute_metrics
+from genclf.roles import GENERATIVE
+from genclf.run_folder import RunFolder, budget_key, budget_of, cell_tag
+from genclf.strategies import STRATEGIES, Context, build_strategy
+
+MAX_AUTO_WORKERS = 8
+
+
+@dataclass(frozen=True)
+class CellJob:
+    index: int  # the cell's position in the canonical grid (1-based)
+    budget: int | None
+    seed: int
+    entry: StrategyConfig
+
+
+@dataclass
+class CellOutput:
+    job: CellJob
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)  # per row: the metrics a tracker receives
+    seconds: float = 0.0
+
+
+def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: bool) -> int:
+    """``auto``: one worker per CPU core (at most 8, at most one per cell to run) on CPU; one on a GPU or
+    when a tracking backend records every epoch (it lives in this process)."""
+    if workers is None or workers == "auto":
+        if tracked or str(device).startswith("cuda") or todo <= 1:
+            return 1
+        return max(1, min(cpu_cores(), MAX_AUTO_WORKERS, todo))
+    try:
+        count = int(workers)
+    except (TypeError, ValueError):
+        count = 0
+    if count < 1 or str(count) != str(workers).strip():
+        raise ConfigError("--workers", f"expected a whole number >= 1 or 'auto', got {workers!r}")
+    if count > 1 and tracked:
+        raise ConfigError("--workers", "a tracking backend (--log-to) needs --workers 1: it records from this process")
+    return count
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class CellRunner:
+    """Everything the cells of one run share: the config, the folder, the splits, and per (budget, seed) the
+    Context that caches the generators and the labeled-only classifier."""
+
+    def __init__(self, config: RunConfig, folder: RunFolder, splits: dict[tuple, Split], checks: list[dict]):
+        self.config, self.folder, self.splits = config, folder, splits
+        self.contexts: dict[tuple, Context] = {}
+        self.checked = {(budget_of(c["k_per_class"]), int(c["seed"]), c["generator"]) for c in checks}
+        drawn = {a["path"] for a in folder.read_artifacts()}
+        # generators stored by an earlier, interrupted invocation without their check or sample grid: the
+        # first cell that loads one does the missing work; everything trained now is checked by its trainer
+        self.unfinished: dict[tuple, set[str]] = {}
+        for k in config.data.budgets():
+            for seed in config.seeds:
+                store = folder.generator_store(k, seed)
+                stored = {p.parent.name for p in store.glob("*/model.safetensors")} if store.is_dir() else set()
+                self.unfinished[(budget_key(k), seed)] = {
+                    key
+                    for key in stored
+                    if (budget_key(k), seed, key) not in self.checked
+                    or (seed == config.seeds[0] and _artifact_path(folder, key, k, seed) not in drawn)
+                }
+
+    def context(self, k: int | None, seed: int) -> Context:
+        return self.contexts.setdefault(
+            (k, seed),
+            Context(
+                seed,
+                self.config.train,
+                self.config.generator_train,
+                True,
+                self.folder.generator_store(k, seed),
+                generator_pool=self.config.generator_pool,
+            ),
+        )
+
+    def run(self, job: CellJob) -> CellOutput:
+        """Fit the job's strategy on its split, check and draw the generators it trained, score every view."""
+        k, seed, entry = job.budget, job.seed, job.entry
+        name, split, context = entry.display_name, self.splits[(job.budget, job.seed)], self.context(k, seed)
+        strategy = build_strategy(entry)
+        torch.manual_seed(seed)
+        context.start_strategy()
+        began = time.perf_counter()
+        with tracking.scope(f"{name}/k{budget_key(k)}/seed{seed}"), tracking.recording() as history:
+            strategy.fit(split, context)
+        own_seconds = time.perf_counter() - began - context.trained_now
+        shared_seconds, used = context.shared_seconds(), " ".join(context.used)
+        seconds = own_seconds + shared_seconds  # every generator it used counted in full, shared or not
+        out = CellOutput(job, seconds=seconds)
+        owned = context.trained_keys | self.unfinished.get((budget_key(k), seed), set())
+        if seed == self.config.seeds[0]:
+            out.artifacts = draw_generators(context, split, self.folder, k, seed, owned)
+        if history:
+            self.folder.write_history(name, k, seed, pd.DataFrame(history))
+        with tracking.scope(f"generator_checks/k{budget_key(k)}/seed{seed}"):
+            out.checks = self.check_generators(context, split, k, seed, owned)
+        for view in strategy.views(split):
+            metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
+            extended, detail = extended_evaluation(
+                view.predict_proba or strategy.predict_proba,
+                view.pixel_model,
+                (split.test.images, split.test.labels),
+                self.config.evaluation,
+                seed=seed,
+                val=(split.val.images, split.val.labels),
+                test_proba=view.proba,
+            )
+            out.rows.append(
+                {
+                    "strategy": view.name,
+                    "entry": name,
+                    "method": view.method,
+                    "role": view.role,
+                    "classifier": entry.classifier,
+                    "k_per_class": k,
+                    "seed": seed,
+                    "config_hash": cell_hash(self.config, k, seed, entry),
+                    "n_train": len(split.train),
+                    "n_test": len(split.test),
+                    **metrics.scalars(),
+                    **extended,
+                    **view.columns,
+                    "train_seconds": round(seconds, 3),
+                    "generator_seconds": round(shared_seconds, 3),
+                    "generators": used,
+                    **strategy.extra,
+                }
+            )
+            out.scores.append({**metrics.scalars(), **extended})
+            cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
+            self.folder.write_cell(cell)
+            out.cells.append(cell)
+        return out
+
+    def check_generators(self, context: Context, split: Split, budget, seed: int, owned: set[str]) -> list[dict]:
+        """The quality check of every generator in ``owned`` that ``context`` holds and none has checked."""
+        from genclf.evaluation.generator_quality import generator_check
+
+        checks = []
+        for key, generator in context.generators().items():
+            if key not in owned or (budget_key(budget), seed, key) in self.checked:
+                continue
+            began = time.perf_counter()
+            quality = generator_check(
+                generator,
+                split,
+                context.labeled_classifier(split),
+                self.config.train,
+                seed=seed,
+                min_cas_ratio=self.config.evaluation.generator_min_cas_ratio,
+                min_diversity=self.config.evaluation.generator_min_diversity,
+            )
+            self.checked.add((budget_key(budget), seed, key))
+            checks.append(
+                {
+                    "generator": key,
+                    "k_per_class": budget,
+                    "seed": seed,
+                    **context.generator_data,
+                    "train_seconds": round(context.seconds.get(key, 0.0), 3),
+                    **{k: round(v, 4) if isinstance(v, float) else v for k, v in quality.items()},
+                    "check_seconds": round(time.perf_counter() - began, 3),
+                }
+            )
+        return checks
+
+
+def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: StrategyConfig) -> str:
+    """The digest of everything that determines one cell's results: data, budget, seed, the strategy entry,
+    the classifier budget, the generator budget (for strategies that use generators) and the evaluation."""
+    values = {
+        "data": {**to_dict(config.data), "k_per_class": budget},
+        "seed": seed,
+        "strategy": to_dict(strategy),
+        "train": to_dict(config.train),
+        "evaluation": to_dict(config.evaluation),
+        "primary_metric": config.primary_metric,
+    }
+    if STRATEGIES.get(strategy.name).role == GENERATIVE:
+        values["generator_train"] = to_dict(config.generator_train)
+        values["generator_pool"] = config.generator_pool
+    return "h" + config_hash(values)  # a letter first: a digest of digits is still read back as text
+
+
+def _artifact_path(folder: RunFolder, key: str, budget, seed: int) -> str:
+    kind = "colorized" if key.startswith("colorizer_") else "samples"
+    return str(folder.artifact(f"{kind}_{key}_{cell_tag(budget, seed)}").relative_to(folder.root))
+
+
+def draw_generators(
+    context: Context, split: Split, folder: RunFolder, budget, seed: int, owned: set[str]
+) -> list[dict]:
+    """Sample grids of the generators and grey | colorized | original strips (on test images) of the
+    colorizers in ``owned`` that ``context`` holds; returns their artifact entries."""
+    from genclf.colorize import colorization_strip, per_class_sample
+    from genclf.reporting.plots import sample_grid
+
+    tag, added = cell_tag(budget, seed), []
+    for key, trained in {**context.generators(), **context.colorizers()}.items():
+        if key not in owned:
+            continue
+        relative = _artifact_path(folder, key, budget, seed)
+        path = folder.root / relative
+        if key.startswith("colorizer_"):
+            name = key.removeprefix("colorizer_")
+            shown = split.test.images[per_class_sample(split.test)]
+            colorization_strip(shown, trained.colorize(shown), path, f"{name} on test images ({tag})")
+            caption = f"colorized: {name}, {tag}"
+        else:
+            samples = trained.sample_per_class(8, seed=0)
+            sample_grid(samples.images, samples.labels, split.class_names, path, title=f"{key} ({tag})")
+            caption = f"generated samples: {key}, {tag}"
+        added.append({"path": relative, "caption": caption})
+    return added
+
+
+_RUNNER: CellRunner | None = None
+
+
+def _start_worker(runner: CellRunner | None, make: Callable[[], CellRunner] | None) -> None:
+    global _RUNNER
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)  # numpy's and scipy's BLAS too: two workers on two cores, not four threads
+    _RUNNER = runner if runner is not None else make()
+
+
+def _work(job: CellJob) -> CellOutput:
+    assert _RUNNER is not None
+    return _RUNNER.run(job)
+
+
+def run_cells(
+    runner: CellRunner, jobs: Iterable[CellJob], workers: int, make: Callable[[], CellRunner]
+) -> Iterable[CellOutput]:
+    """Each job's output as it finishes: in order in this process (``workers == 1``), or from a pool of
+    ``workers`` processes, forked where the platform allows (they inherit the loaded data), else spawned
+    (each builds its own runner with ``make``, a picklable callable)."""
+    jobs = list(jobs)
+    if workers <= 1:
+        for job in jobs:
+            yield runner.run(job)
+        return
+    fork = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if fork else "spawn")
+    initargs = (runner, None) if fork else (None, make)
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
+        futures = [pool.submit(_work, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool as exc:  # a worker was killed (e.g. out of memory): not a bug in the data
+            raise TrainingError(
+                "--workers",
+                f"a worker process died ({exc}); the finished cells are saved: resume the same command with "
+                "fewer workers (--workers 1 uses the least memory)",
+            ) from None
+        finally:
+            for future in futures:
+                future.cancel()
