@@ -2,6 +2,8 @@
 then score them offline (FID/KID/PRDC in a genclf classifier's feature space, and CAS).
 
     python bench/generators.py [--models cgan] [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
+    python bench/generators.py --models cgan --datasets mnist --epochs cgan=5 --tag 10min \
+        --out bench/results/generators_cgan_10min.json      # a shorter schedule, kept apart
 
 Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png; the trained
 generators go to runs/bench_generators/<model>_<dataset>/ (re-score one with `genclf evaluate-generator`).
@@ -48,11 +50,13 @@ def main() -> None:
     )
     parser.add_argument("--checkpoints", type=Path, default=ROOT.parent / "runs" / "bench_generators")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
+    parser.add_argument("--tag", default="", help="suffix of the sample grids' and checkpoints' names (e.g. 10min)")
     args = parser.parse_args()
     for item in args.epochs:
         name, value = item.split("=")
         BUDGETS[name] = TrainConfig(**{**vars(BUDGETS[name]), "epochs": int(value)})
     report = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "generators", "results": {}}
+    suffix = f"_{args.tag}" if args.tag else ""
     for dataset in args.datasets:
         data = load_dataset(f"idx:{SHARED / dataset}")
         split = make_split(data, 0)
@@ -64,7 +68,7 @@ def main() -> None:
             began = time.perf_counter()
             trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)
             train_seconds = time.perf_counter() - began
-            save_generator(args.checkpoints / f"{model}_{dataset}", trained, data={"spec": f"idx:{SHARED / dataset}"})
+            save_generator(args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"})
             torch.manual_seed(0)
             metrics = assess_generator(
                 trained, split, assessment_budget(len(split.train)), seed=0, per_class=args.per_class, quiet=False
@@ -74,7 +78,7 @@ def main() -> None:
                 samples.images,
                 samples.labels,
                 samples.class_names,
-                ROOT / "results" / f"samples_{model}_{dataset}.png",
+                ROOT / "results" / f"samples_{model}_{dataset}{suffix}.png",
                 per_class=10,
                 title=f"{model} on {dataset}",
             )

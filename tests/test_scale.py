@@ -90,6 +90,21 @@ def test_worker_processes_give_the_single_process_results_and_train_each_generat
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "two" / "results.csv"), par)
 
 
+def test_spawned_workers_rebuild_the_data_and_give_the_forked_workers_results(cli, tmp_path, monkeypatch):
+    """Where fork is not available (macOS, Windows) workers are spawned and load the data themselves."""
+    import genclf.run_cells as run_cells
+
+    config = tmp_path / "run.yaml"
+    config.write_text(CONFIG.replace("seeds: [0, 1]", "seeds: [0]"))
+    assert cli("run", config, "--out", tmp_path / "fork", "--quiet", "--workers", "2").code == 0
+    monkeypatch.setattr(run_cells, "start_method", lambda: "spawn")
+    spawned = cli("run", config, "--out", tmp_path / "spawn", "--quiet", "--workers", "2")
+    assert spawned.code == 0, spawned.err
+    pd.testing.assert_frame_equal(
+        _comparable(tmp_path / "spawn" / "results.csv"), _comparable(tmp_path / "fork" / "results.csv")
+    )
+
+
 @pytest.mark.parametrize("workers", ["0", "two", "1.5"])
 def test_bad_worker_count_is_a_one_line_error(cli, tmp_path, workers):
     config = tmp_path / "run.yaml"

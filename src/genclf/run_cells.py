@@ -260,6 +260,12 @@ def draw_generators(
 _RUNNER: CellRunner | None = None
 
 
+def start_method() -> str:
+    """``fork`` on Linux (workers inherit the loaded data and splits; each sets one thread before any
+    work, so the parent's thread pool is never used after the fork), ``spawn`` elsewhere."""
+    return "fork" if sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _start_worker(runner: CellRunner | None, make: Callable[[], CellRunner] | None) -> None:
     global _RUNNER
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
@@ -285,9 +291,9 @@ def run_cells(
         for job in jobs:
             yield runner.run(job)
         return
-    fork = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if fork else "spawn")
-    initargs = (runner, None) if fork else (None, make)
+    method = start_method()
+    context = multiprocessing.get_context(method)
+    initargs = (runner, None) if method == "fork" else (None, make)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
         futures = [pool.submit(_work, job) for job in jobs]
         try:

@@ -72,13 +72,19 @@ class ConditionalVAE(GenerativeModel):
         h = self.from_latent(torch.cat([z, self._onehot(labels)], dim=1)).view(-1, self.top_width, self.base, self.base)
         return self.decoder(F.relu(h)).float()
 
-    def elbo(self, x: torch.Tensor, labels: torch.Tensor, samples: int = 1) -> torch.Tensor:
-        """Evidence lower bound per image (nats), averaged over ``samples`` draws of z."""
+    def elbo(
+        self, x: torch.Tensor, labels: torch.Tensor, samples: int = 1, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Evidence lower bound per image (nats), averaged over ``samples`` draws of z (from ``generator``
+        when given, on the CPU)."""
         mean, logvar = self.encode(x, labels)
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1 - logvar).sum(dim=1)
         recon = 0.0
         for _ in range(samples):
-            z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
+            noise = (
+                torch.randn(mean.shape, generator=generator).to(mean.device) if generator else torch.randn_like(mean)
+            )
+            z = mean + noise * (0.5 * logvar).exp()
             recon = recon + self._log_likelihood(x, self.decode(z, labels)) / samples
         return recon - self.beta * kl
 
