@@ -79,6 +79,18 @@ def test_dry_run_prints_the_plan_with_an_estimate_and_trains_nothing(cli, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+def test_estimate_with_workers_times_one_thread_and_spreads_the_cells(tmp_path):
+    import torch
+
+    planned = plan.plan_run(f"folder:{write_folder(tmp_path / 'f')}")
+    threads = torch.get_num_threads()
+    plan.estimate(planned, workers=2)
+    assert torch.get_num_threads() == threads  # the probe's single thread is not left behind
+    per_seed = sum(seconds for _, seconds in planned.cells) + planned.generator_seconds
+    assert planned.estimate_seconds == pytest.approx(per_seed * len(planned.config.seeds) / 2)
+    assert "over 2 worker processes" in plan.describe(planned)
+
+
 def test_time_budget_scales_epochs_then_seeds_to_fit(tmp_path):
     planned = plan.plan_run(f"folder:{write_folder(tmp_path / 'f')}")
     planned.cells = [("baseline", 600.0), ("mixup", 600.0)]

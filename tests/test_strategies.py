@@ -84,11 +84,28 @@ def test_generators_are_trained_once_per_context(split, context):
         ("synthetic_augmentation", {"generator": "vqgan"}, "params.generator"),
         ("baseline", {"colour": 1}, "params"),
         ("feature_fusion", {"source": "pixels"}, "params.source"),
+        ("fixmatch", {"keep": "final"}, "params.keep"),
     ],
 )
 def test_bad_strategy_parameters_are_config_errors(name, params, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         build_strategy(StrategyConfig(name=name, params=params))
+
+
+def test_fixmatch_keeps_the_last_epoch_when_asked(split, context, monkeypatch):
+    """keep: last returns the final weights (FixMatch's protocol), keep: best the best validation epoch."""
+    import itertools
+
+    import genclf.classify as classify
+
+    kept = {}
+    for keep in ("best", "last"):
+        scores = itertools.count()  # validation macro-F1 that only falls: the best epoch is the first
+        monkeypatch.setattr(classify, "macro_f1", lambda *args, scores=scores: -float(next(scores)))
+        strategy = build_strategy(StrategyConfig(name="fixmatch", params={"keep": keep, "step_ratio": 2.0}))
+        strategy.fit(split, context)
+        kept[keep] = strategy.extra["best_epoch"]
+    assert kept == {"best": 1, "last": 6}  # 3 epochs x step_ratio 2
 
 
 def test_unknown_strategy_is_a_config_error():

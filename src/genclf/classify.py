@@ -136,9 +136,11 @@ def train_classifier(
     train_images: torch.Tensor | None = None,
     train_labels: torch.Tensor | None = None,
     model: Classifier | None = None,
+    keep_last: bool = False,
 ) -> tuple[TrainedClassifier, FitResult]:
     """Train a registered classifier (or the given ``model``) on ``split.train`` or on the given images,
-    keeping the weights of the best validation macro-F1 epoch."""
+    keeping the weights of the best validation macro-F1 epoch (the last epoch's with ``keep_last``; the
+    validation score is still recorded every epoch)."""
     torch.manual_seed(seed)
     options = dict(options or {})
     if model is None:
@@ -175,6 +177,7 @@ def train_classifier(
             resume=resume,
             augment=augment,
             desc=model_name,
+            keep_last=keep_last,
         ),
     )
     model.to(memory_format=torch.contiguous_format)

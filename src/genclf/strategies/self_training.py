@@ -161,14 +161,27 @@ class FixMatchClassifier(Wrapper):
 class FixMatch(WrappedStrategy):
     """FixMatch on the unlabeled pool (the labeled images alone without one). ``mu``: unlabeled images per
     labeled one in a batch (the paper's 7; 3 by default on CPU). ``step_ratio``: optimizer steps relative to
-    the baseline classifier's."""
+    the baseline classifier's. ``keep``: the weights of the ``best`` validation epoch, or of the ``last``
+    (the paper's protocol; with a long schedule and a small validation split, the best-scoring epoch is
+    mostly the first to reach a plateau the validation images cannot tell apart)."""
 
-    defaults = {"dropout": 0.2, "threshold": 0.95, "mu": 3, "unsupervised_weight": 1.0, "step_ratio": 2.0}
+    defaults = {
+        "dropout": 0.2,
+        "threshold": 0.95,
+        "mu": 3,
+        "unsupervised_weight": 1.0,
+        "step_ratio": 2.0,
+        "keep": "best",
+    }
 
     def validate_params(self) -> None:
         _check_fraction(self, "threshold")
         for name in ("mu", "unsupervised_weight", "step_ratio"):
             _check_positive(self, name)
+        if self.params["keep"] not in ("best", "last"):
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.keep", f"expected 'best' or 'last', got {self.params['keep']!r}"
+            )
 
     def wrap(self, classifier: Classifier, split: Split, context: Context) -> FixMatchClassifier:
         pool = split.unlabeled if split.unlabeled is not None and len(split.unlabeled) else split.train

@@ -43,7 +43,13 @@ class WrappedStrategy(Strategy):
         inner = self.new_classifier(split, context.seed)
         model = self.wrap(inner, split, context)
         trained, result = train_classifier(
-            split, self.config.classifier, self.budget(split, context), context.seed, quiet=context.quiet, model=model
+            split,
+            self.config.classifier,
+            self.budget(split, context),
+            context.seed,
+            quiet=context.quiet,
+            model=model,
+            keep_last=self.params.get("keep") == "last",
         )
         self.classifier = TrainedClassifier(
             inner, self.config.classifier, {}, trained.class_names, trained.normalization
