@@ -26,7 +26,7 @@ from genclf.evaluation.robustness import corruption_error
 from genclf.progress import eta_text, header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
-from genclf.run_cells import CellJob, CellRunner, cell_hash, resolve_workers, run_cells
+from genclf.run_cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
 from genclf.strategies import STRATEGIES, build_strategy
 
@@ -108,7 +108,7 @@ def build_runner(config: RunConfig, out: str | Path) -> CellRunner:
         for k in d.budgets()
         for seed in config.seeds
     }
-    runner = CellRunner(config, folder, splits, folder.read_generators().to_dict("records"))
+    runner = CellRunner(config, folder, splits, folder.read_generators().to_dict("records"), folder.read_artifacts())
     runner.data_name, runner.class_names = data.name, data.train.class_names
     return runner
 
@@ -130,8 +130,7 @@ def _run_grid(
             "environment": describe_environment(config.train.device),
         }
     )
-    cells, artifacts = folder.read_cells(), folder.read_artifacts()
-    checks = folder.read_generators().to_dict("records")
+    cells, artifacts, checks = folder.read_cells(), list(runner.artifacts), list(runner.checks)
     done = {_row_key(r) for r in rows}  # keyed by the config entry's name: one entry may write several rows
     grid = grid_cells(config, shard)
     order = {(s.display_name, budget_key(k), seed): i for i, (k, seed, s) in enumerate(grid_cells(config))}
@@ -165,10 +164,10 @@ def _run_grid(
                 artifacts + [a for a in out.artifacts if a["path"] not in known], key=lambda a: a["path"]
             )
             folder.write_artifacts(artifacts)
-        checked = {_check_key(c) for c in checks}
-        if any(_check_key(c) not in checked for c in out.checks):
-            checks += [c for c in out.checks if _check_key(c) not in checked]
-            checks.sort(key=lambda c: (_check_key(c)[1:], _check_key(c)[0]))  # budget, seed, name: any finish order
+        checked = {check_key(c) for c in checks}
+        if any(check_key(c) not in checked for c in out.checks):
+            checks += [c for c in out.checks if check_key(c) not in checked]
+            checks.sort(key=lambda c: (check_key(c)[1:], check_key(c)[0]))  # budget, seed, name: any finish order
             folder.write_generators(pd.DataFrame(checks))
         for row, scores in zip(out.rows, out.scores):
             if tracker is not None:
@@ -194,10 +193,6 @@ def _row_key(row: dict) -> tuple:
     return entry, budget_of(row["k_per_class"]), int(row["seed"])
 
 
-def _check_key(check: dict) -> tuple:
-    return check["generator"], budget_of(check["k_per_class"]), int(check["seed"])
-
-
 def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> None:
     """Refuse to resume into a folder whose finished cells were made with another config: their results
     would be credited to this one. Cells of strategies, budgets or seeds the new config adds are fine."""
@@ -207,10 +202,8 @@ def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> N
         (s.display_name, budget_key(k), seed): cell_hash(config, k, seed, s) for k, seed, s in grid_cells(config)
     }
     for row in rows:
-        entry = row.get("entry") if isinstance(row.get("entry"), str) else row["strategy"]
-        key = (entry, budget_of(row["k_per_class"]), int(row["seed"]))
         saved = row.get("config_hash")
-        if key in expected and isinstance(saved, str) and saved != expected[key]:
+        if (key := _row_key(row)) in expected and isinstance(saved, str) and saved != expected[key]:
             previous = read_yaml(folder.config) if folder.config.is_file() else {}
             changed = "; ".join(config_changes(previous, to_dict(config))[:4]) or "the config"
             raise ConfigError(

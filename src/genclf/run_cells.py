@@ -84,11 +84,19 @@ class CellRunner:
     """Everything the cells of one run share: the config, the folder, the splits, and per (budget, seed) the
     Context that caches the generators and the labeled-only classifier."""
 
-    def __init__(self, config: RunConfig, folder: RunFolder, splits: dict[tuple, Split], checks: list[dict]):
+    def __init__(
+        self,
+        config: RunConfig,
+        folder: RunFolder,
+        splits: dict[tuple, Split],
+        checks: list[dict],
+        artifacts: list[dict],
+    ):
         self.config, self.folder, self.splits = config, folder, splits
+        self.checks, self.artifacts = checks, artifacts  # what the folder held when the run started
         self.contexts: dict[tuple, Context] = {}
-        self.checked = {(budget_of(c["k_per_class"]), int(c["seed"]), c["generator"]) for c in checks}
-        drawn = {a["path"] for a in folder.read_artifacts()}
+        self.checked = {check_key(c) for c in checks}
+        drawn = {a["path"] for a in artifacts}
         # generators stored by an earlier, interrupted invocation without their check or sample grid: the
         # first cell that loads one does the missing work; everything trained now is checked by its trainer
         self.unfinished: dict[tuple, set[str]] = {}
@@ -99,7 +107,7 @@ class CellRunner:
                 self.unfinished[(budget_key(k), seed)] = {
                     key
                     for key in stored
-                    if (budget_key(k), seed, key) not in self.checked
+                    if (key, budget_key(k), seed) not in self.checked
                     or (seed == config.seeds[0] and _artifact_path(folder, key, k, seed) not in drawn)
                 }
 
@@ -181,7 +189,7 @@ class CellRunner:
 
         checks = []
         for key, generator in context.generators().items():
-            if key not in owned or (budget_key(budget), seed, key) in self.checked:
+            if key not in owned or (key, budget_key(budget), seed) in self.checked:
                 continue
             began = time.perf_counter()
             quality = generator_check(
@@ -193,7 +201,7 @@ class CellRunner:
                 min_cas_ratio=self.config.evaluation.generator_min_cas_ratio,
                 min_diversity=self.config.evaluation.generator_min_diversity,
             )
-            self.checked.add((budget_key(budget), seed, key))
+            self.checked.add((key, budget_key(budget), seed))
             checks.append(
                 {
                     "generator": key,
@@ -223,6 +231,11 @@ def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: Strate
         values["generator_train"] = to_dict(config.generator_train)
         values["generator_pool"] = config.generator_pool
     return "h" + config_hash(values)  # a letter first: a digest of digits is still read back as text
+
+
+def check_key(check: dict) -> tuple:
+    """A generators.csv row's identity: (generator, budget key, seed)."""
+    return check["generator"], budget_of(check["k_per_class"]), int(check["seed"])
 
 
 def _artifact_path(folder: RunFolder, key: str, budget, seed: int) -> str:
