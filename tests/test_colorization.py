@@ -155,7 +155,59 @@ def test_colorize_then_classify_writes_four_rows_and_the_recovered_share(cli, tm
         drop = rows["colour_input"] - rows["grey_input"]
         expected = (rows["colorize_then_classify"] - rows["grey_input"]) / drop if drop > 0 else np.nan
         assert share.iloc[0] == pytest.approx(expected, nan_ok=True)
+    header = next(line for line in result.out.splitlines() if "recovered_share" in line)
+    assert "psnr_grey_baseline" in header  # the printed table shows the colorization measures
+    report = (out / "report.html").read_text()
+    assert "id='colorization'" in report and report.count("ssim_grey_baseline") >= 1
     assert cli("run", config, "--out", out, "--quiet").code == 0  # resumes: nothing to redo
     assert len(pd.read_csv(out / "results.csv")) == 8
     summary = json.loads((out / "summary.json").read_text())
     assert any("colorized_colorizer_unet_l1" in f for f in summary["figures"])
+
+
+def test_task_aware_colorizer_learns_from_a_frozen_classifier(tmp_path):
+    """The guide's KL term moves the colorizer toward what the classifier needs: at the same budget the
+    guided U-Net recovers more of the colour -> grey accuracy drop; the guide is left untouched and is
+    never saved with the colorizer."""
+    from genclf.classify import train_classifier
+    from genclf.colorize import colour_pool
+
+    split = make_split(load_dataset("shapes:120"), 0, k_per_class=60)
+    guide, _ = train_classifier(split, "cnn", TrainConfig(epochs=6, batch_size=32, lr=3e-3), 0, quiet=True)
+    before = {k: v.clone() for k, v in guide.model.state_dict().items()}
+    test = split.test
+    accuracy = lambda x: float((guide.predict_proba(x).argmax(1) == test.labels.numpy()).mean())  # noqa: E731
+    grey = to_grey_rgb(test.images)
+    assert accuracy(test.images) - accuracy(grey) > 0.3  # a real drop to recover
+    config = TrainConfig(epochs=6, batch_size=32, lr=2e-3, precision="fp32")
+    pool = colour_pool(split)
+    plain, unguided = train_colorizer(pool, "unet_l1", config, seed=0, quiet=True, guide=guide)  # no weight: unused
+    guided, result = train_colorizer(pool, "unet_l1", config, 0, quiet=True, options={"task_weight": 1.0}, guide=guide)
+    assert np.isfinite(result.history[-1]["train_task_kl"]) and "train_task_kl" not in unguided.history[-1]
+    assert accuracy(guided.colorize(grey)) > accuracy(plain.colorize(grey)) + 0.1
+    assert all(torch.equal(before[k], v) for k, v in guide.model.state_dict().items())
+    assert all(p.requires_grad for p in guide.model.parameters())  # frozen only while the colorizer trained
+    assert not guided.model._guide  # detached after training
+    assert set(guided.model.state_dict()) == set(plain.model.state_dict())
+    save_colorizer(tmp_path / "c", guided)
+    assert torch.equal(load_colorizer(tmp_path / "c").colorize(grey[:4]), guided.colorize(grey[:4]))
+
+
+def test_colorize_then_classify_task_weight_is_checked_and_keys_the_store(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    body = (
+        'data: {spec: "shapes:20", k_per_class: 10}\n'
+        "train: {epochs: 1, batch_size: 16, precision: fp32}\n"
+        "generator_train: {epochs: 1, batch_size: 16, precision: fp32}\n"
+        "strategies: [{name: colorize_then_classify, params: {colorizer: unet_l1, task_weight: WEIGHT}}]\n"
+        "seeds: [0]\n"
+    )
+    config.write_text(body.replace("WEIGHT", "-1"))
+    bad = cli("run", config, "--out", tmp_path / "bad", "--quiet")
+    assert bad.code == 2 and "params.task_weight" in bad.err and len(bad.err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad" / "results.csv").exists()
+    config.write_text(body.replace("WEIGHT", "0.5"))
+    result = cli("run", config, "--out", tmp_path / "run", "--quiet")
+    assert result.code == 0, result.err
+    names = [p.name for p in (tmp_path / "run" / "generators").glob("*/*")]
+    assert "colorizer_unet_l1_task_weight-0.5_guide-cnn-dropout0.2" in names, names

@@ -210,3 +210,22 @@ def test_train_without_a_config_takes_size_and_budget_from_the_data(cli, tmp_pat
     explicit = cli("train", "--data", f"folder:{root}", "--epochs", "1", "--quiet", "--out", tmp_path / "n")
     assert explicit.code == 0
     assert yaml.safe_load((tmp_path / "n" / "config.yaml").read_text())["train"]["epochs"] == 1  # flags win
+
+
+def test_generator_and_colorizer_jobs_take_size_and_channels_from_the_data(cli, tmp_path):
+    """A folder of 96 px colour photos: the generator and the colorizer train at the run plan's photo size
+    (64 px, 3 channels), not at the folder loader's 32 px."""
+    import json
+
+    root = write_folder(tmp_path / "f", n_per_class=4, size=96, colour=True)
+    short = ["--epochs", "1", "--batch-size", "8", "--precision", "fp32", "--quiet"]
+    result = cli("train-generator", "--data", f"folder:{root}", "--model", "cvae", *short, "--out", tmp_path / "g")
+    assert result.code == 0, result.err
+    meta = json.loads((tmp_path / "g" / "model.json").read_text())
+    assert meta["image_size"] == 64 and meta["in_channels"] == 3
+    result = cli("train-colorizer", "--data", f"folder:{root}", "--model", "unet_l1", *short, "--out", tmp_path / "c")
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "c" / "model.json").read_text())["image_size"] == 64
+    sized = cli("train-generator", "--data", f"folder:{root}", "--image-size", "16", *short, "--out", tmp_path / "s")
+    assert sized.code == 0, sized.err
+    assert json.loads((tmp_path / "s" / "model.json").read_text())["image_size"] == 16  # flags win

@@ -82,17 +82,32 @@ def train_colorizer(
     quiet: bool = False,
     options: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int, dict[str, float], TrainedColorizer], None] | None = None,
+    guide: Any | None = None,
 ) -> tuple[TrainedColorizer, FitResult]:
     """Train a registered colorizer (``pix2pix`` or ``unet_l1``) on colour ``images``: each is made grey
-    and the model learns to give back its colour."""
+    and the model learns to give back its colour. ``guide``: a trained colour classifier (``TrainedClassifier``)
+    for task-aware training, used when the options set ``task_weight`` > 0; it stays frozen."""
     require_colour(images, "colorizer data")
     torch.manual_seed(seed)
     options = dict(options or {})
     model = build_colorizer(model_name, 3, 0, images.image_size, **options)
     trained = TrainedColorizer(model, model_name, options)
-    return fit_last_epoch(
-        trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
-    )
+    if guide is None or model.task_weight <= 0:
+        return fit_last_epoch(
+            trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
+        )
+    frozen = [p for p in guide.model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    model.guide_with(guide.pixel_model())
+    try:
+        return fit_last_epoch(
+            trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
+        )
+    finally:
+        model.guide_with(None)
+        for p in frozen:
+            p.requires_grad_(True)
 
 
 def save_colorizer(folder: str | Path, trained: TrainedColorizer, **extra: Any) -> Path:

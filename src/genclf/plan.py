@@ -286,15 +286,16 @@ def fit_time_budget(plan: Plan, minutes: float) -> Plan:
     return plan
 
 
-def job_defaults(spec: str) -> dict:
-    """``genclf train``'s defaults for ``spec`` when no config file is given: the run plan's image size,
-    channels, epochs and batch size for the data (flags and --set still win)."""
+def job_defaults(spec: str, schedule: bool = True) -> dict:
+    """Defaults of a one-model job (``train``, ``train-generator``, ``train-colorizer``) on ``spec`` when no
+    config file is given: the run plan's image size and channels for the data, and with ``schedule`` (the
+    classifier's job) its epochs and batch size. Flags and --set still win."""
     planned = plan_run(spec)
     d, t = planned.config.data, planned.config.train
-    return {
-        "data": {"spec": spec, "image_size": d.image_size, "channels": d.channels},
-        "train": {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr},
-    }
+    defaults: dict = {"data": {"spec": spec, "image_size": d.image_size, "channels": d.channels}}
+    if schedule:
+        defaults["train"] = {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr}
+    return defaults
 
 
 def describe(plan: Plan) -> str:

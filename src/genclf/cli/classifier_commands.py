@@ -12,7 +12,7 @@ import pandas as pd
 
 from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import common
-from genclf.config import EvaluationConfig, TrainJobConfig, flatten, to_dict
+from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
 from genclf.data import load_dataset
 from genclf.data.image_folder import read_images
 from genclf.data.images import grey_images
@@ -42,12 +42,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         args.overrides.append(("options.pretrained", True))
     if args.weights:
         args.overrides.append(("options.weights", args.weights))
-    base = None
-    if args.config is None:  # no config file: size, channels, epochs and batch size follow the data
-        from genclf import plan
-
-        base = plan.job_defaults(args.data or "digits")
-        common.say(args, "defaults from the data: " + ", ".join(f"{k} {v}" for k, v in flatten(base).items()))
+    base = common.data_defaults(args, "digits", schedule=True)
     config, out, data, split = common.prepare_job(args, TrainJobConfig, CLASSIFIERS, "train", base=base)
     common.say(
         args,

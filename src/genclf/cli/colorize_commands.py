@@ -30,7 +30,8 @@ from genclf.training.trainer import describe
 
 
 def cmd_train_colorizer(args: argparse.Namespace) -> None:
-    config, out, data, split = common.prepare_job(args, ColorizerJobConfig, COLORIZERS, "train-colorizer")
+    base = common.data_defaults(args, ColorizerJobConfig().data.spec, schedule=False)
+    config, out, data, split = common.prepare_job(args, ColorizerJobConfig, COLORIZERS, "train-colorizer", base=base)
     require_colour(split.train, config.data.spec)
     pool = colour_pool(split)
     if not args.quiet:

@@ -102,7 +102,11 @@ def add_common(parser: argparse.ArgumentParser, data: bool = True, training: boo
 
     if data:
         parser.add_argument("--data", help=f"dataset spec: {' | '.join(_spec_forms(SCHEMES))}")
-        parser.add_argument("--image-size", type=int, help="resize images to N x N (folders default to 32)")
+        parser.add_argument(
+            "--image-size",
+            type=int,
+            help="resize images to N x N (default without --config: the data's own size up to 64 px, 64 above)",
+        )
         parser.add_argument(
             "--channels", type=int, choices=(1, 3), help="convert images to 1 (grey) or 3 (RGB) channels"
         )
@@ -165,6 +169,19 @@ def config_from_args(
             overrides.append((key, value))
             flags[key] = "--" + dest.replace("_", "-")
     return load_config(cls, path or getattr(args, "config", None), overrides, flags, base=base)
+
+
+def data_defaults(args: argparse.Namespace, default_spec: str, schedule: bool) -> dict | None:
+    """Without a config file, a one-model job takes its image size and channels (and, with ``schedule``,
+    epochs and batch size) from the data, as ``genclf run --data`` plans them; printed, and flags still win."""
+    if args.config is not None:
+        return None
+    from genclf import plan
+    from genclf.config import flatten
+
+    base = plan.job_defaults(args.data or default_spec, schedule)
+    say(args, "defaults from the data: " + ", ".join(f"{k} {v}" for k, v in flatten(base).items()))
+    return base
 
 
 def say(args: argparse.Namespace, message: str) -> None:

@@ -23,7 +23,8 @@ from genclf.training.trainer import describe
 
 
 def cmd_train_generator(args: argparse.Namespace) -> None:
-    config, out, data, split = common.prepare_job(args, GeneratorJobConfig, GENERATORS, "train-generator")
+    base = common.data_defaults(args, GeneratorJobConfig().data.spec, schedule=False)
+    config, out, data, split = common.prepare_job(args, GeneratorJobConfig, GENERATORS, "train-generator", base=base)
     if not args.quiet:
         print(f"{data.name}: training {config.model} on {len(split.train)} images, {split.train.num_classes} classes")
     extra = {

@@ -20,7 +20,7 @@ from genclf.config import RunConfig, to_dict
 from genclf.experiment import RunOutput, grid_cells, parse_shard, run_experiment
 from genclf.files import check_output_folder
 from genclf.finished_runs import merge_runs, report_run
-from genclf.reporting.tables import format_table
+from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
 from genclf.run_cells import resolve_workers
 from genclf.strategies import STRATEGIES
 
@@ -126,6 +126,9 @@ def print_run(result: RunOutput) -> None:
     for budget, block in result.summary["budgets_detail"].items():
         print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
         print(format_table(block["strategies"]))
+        colorized = colorization_rows(block["strategies"])
+        if colorized:
+            print(format_table(colorized, COLORIZATION))
         for name, lines in block["verdicts"].items():
             print(f"  {name}: {lines[0]}")
         print(block["headline"])

@@ -5,9 +5,16 @@ Colour is modelled in CIE Lab: the network reads the lightness L and predicts th
 (a, b). The grey input is then kept exactly (the output's lightness is the input's), the network
 only has to invent what grey lacks, and the L1 loss weighs chroma errors as perceptual distances
 (Zhang et al. 2016 and the pix2pix colorization experiments work in Lab for the same reasons).
+
+Task-aware training (``task_weight`` > 0, with a guide attached by ``guide_with``): a frozen colour
+classifier reads both the original photo and its colorized copy, and the colorizer also minimises the
+KL divergence between the two predictions. Colour that matters to the classifier is restored first;
+the target is the classifier's own view of the original, so no labels are needed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -140,10 +147,24 @@ class Colorizer(nn.Module):
     owns_optimization = False
     supports_bf16 = False
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 1, image_size: int = 32, width: int = 32):
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 1,
+        image_size: int = 32,
+        width: int = 32,
+        task_weight: float = 0.0,
+    ):
         super().__init__()
         self.in_channels, self.num_classes, self.image_size = 3, num_classes, image_size
         self.generator = UNet(image_size, width)
+        self.task_weight = task_weight
+        self._guide: list[Callable[[torch.Tensor], torch.Tensor]] = []  # a list: not a submodule, never saved
+
+    def guide_with(self, pixel_model: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
+        """Attach (or, with None, detach) the frozen colour classifier of task-aware training: a
+        differentiable function of [0, 1] RGB images -> logits (``TrainedClassifier.pixel_model()``)."""
+        self._guide[:] = [pixel_model] if pixel_model is not None else []
 
     def forward(self, lightness: torch.Tensor) -> torch.Tensor:
         return self.generator(lightness)
@@ -153,10 +174,24 @@ class Colorizer(nn.Module):
         lab = rgb_to_lab(rgb)
         return lab[:, :1], lab[:, 1:] / AB_SCALE
 
+    def _task_loss(self, batch, lightness: torch.Tensor, fake: torch.Tensor) -> torch.Tensor | None:
+        """KL(guide(original) || guide(colorized)), or None without a guide or weight."""
+        if not self._guide or self.task_weight <= 0:
+            return None
+        guide = self._guide[0]
+        with torch.no_grad():
+            target = F.log_softmax(guide(batch[0]), dim=1)
+        colorized = lab_to_rgb(torch.cat([lightness, fake.float() * AB_SCALE], dim=1))
+        return F.kl_div(F.log_softmax(guide(colorized), dim=1), target, reduction="batchmean", log_target=True)
+
     def training_step(self, batch) -> StepOutput:
         lightness, ab = self._targets(batch)
-        loss = F.l1_loss(self.generator(lightness), ab)
-        return StepOutput(loss, {"l1": loss.detach()})
+        fake = self.generator(lightness)
+        l1 = F.l1_loss(fake, ab)
+        task = self._task_loss(batch, lightness, fake)
+        if task is None:
+            return StepOutput(l1, {"l1": l1.detach()})
+        return StepOutput(l1 + self.task_weight * task, {"l1": l1.detach(), "task_kl": task.detach()})
 
     @torch.no_grad()
     def colorize(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -199,8 +234,9 @@ class Pix2Pix(Colorizer):
         l1_weight: float = 100.0,
         lr: float | None = None,
         lr_scale: float = 0.5,
+        task_weight: float = 0.0,
     ):
-        super().__init__(in_channels, num_classes, image_size, width)
+        super().__init__(in_channels, num_classes, image_size, width, task_weight)
         self.discriminator = PatchDiscriminator(image_size, width)
         self.l1_weight, self.lr, self.lr_scale = l1_weight, lr, lr_scale
 
@@ -226,13 +262,15 @@ class Pix2Pix(Colorizer):
         loss_gan = F.binary_cross_entropy_with_logits(judged, torch.ones_like(judged))
         loss_l1 = F.l1_loss(fake, ab)
         loss_g = loss_gan + self.l1_weight * loss_l1
+        logged = {"l1": loss_l1.detach(), "loss_gan": loss_gan.detach(), "loss_d": loss_d.detach()}
+        task = self._task_loss(batch, lightness, fake)
+        if task is not None:
+            loss_g = loss_g + self.l1_weight * self.task_weight * task  # on the L1 term's scale
+            logged["task_kl"] = task.detach()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        return StepOutput(
-            (loss_g + loss_d).detach(),
-            {"l1": loss_l1.detach(), "loss_gan": loss_gan.detach(), "loss_d": loss_d.detach()},
-        )
+        return StepOutput((loss_g + loss_d).detach(), logged)
 
 
 def build_colorizer(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from genclf.files import write_text
 from genclf.reporting.summary import GENERATOR_COLUMNS
+from genclf.reporting.tables import COLORIZATION, colorization_rows
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -119,6 +120,21 @@ def build_report(
         "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
         "per-class recalls; ece: expected calibration error, 15 bins.</p>"
     )
+    colour_blocks = {b: colorization_rows(block["strategies"]) for b, block in summary["budgets_detail"].items()}
+    if any(colour_blocks.values()):
+        parts.append("<h2 id='colorization'>Colorization: grey frames made colour again</h2>")
+        for budget, rows in colour_blocks.items():
+            if rows:
+                parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
+                parts.append(_stat_table(rows, list(COLORIZATION)))
+        parts.append(
+            "<p class='note'>recovered_share: (accuracy on colorized grey frames − accuracy on grey frames) / "
+            "(accuracy on colour − accuracy on grey frames), all with the same colour-trained classifier; 1 = the "
+            "whole drop recovered, 0 = none, below 0 = the colorizer made it worse. Compare the row's accuracy "
+            "with [grey-trained] above: a classifier simply trained on grey frames. psnr / ssim: the colorized test "
+            "images against the original colour; *_grey_baseline: grey copied to three channels against the same. "
+            "The grey | colorized | original strips are under Generators.</p>"
+        )
     main = [
         (png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS)
     ]

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+# colorize_then_classify's own measures: the share of the colour -> grey accuracy drop its colorizer
+# recovers, and the colorized images' PSNR/SSIM against the original colour (grey copied to three channels:
+# the trivial baseline's)
+COLORIZATION = ("recovered_share", "psnr", "ssim", "psnr_grey_baseline", "ssim_grey_baseline")
+
+
+def colorization_rows(strategies: dict) -> dict:
+    """The strategies that carry colorization measures (rows of colorize_then_classify)."""
+    return {name: entry for name, entry in strategies.items() if "recovered_share" in entry}
+
 
 def format_table(strategies: dict, metrics: tuple[str, ...] = ("accuracy", "macro_f1", "train_seconds")) -> str:
     """Plain-text table of mean ± std per strategy, for the terminal."""

@@ -114,16 +114,24 @@ class Context:
     def colorizers(self) -> dict[str, Any]:
         return {k: v for k, v in self.cache.items() if hasattr(v, "colorize")}
 
-    def colorizer(self, name: str, images, options: dict[str, Any] | None = None):
-        """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context."""
+    def colorizer(self, name: str, images, options: dict[str, Any] | None = None, guide=None, guide_name: str = ""):
+        """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context.
+        A task-aware one (``task_weight`` > 0) learns with ``guide``, a trained colour classifier; its key
+        names the guide (``guide_name``), so colorizers guided by different classifiers are kept apart."""
         from genclf.colorize import load_colorizer, save_colorizer, train_colorizer
 
-        return self._trained_once(name, options, images, train_colorizer, load_colorizer, save_colorizer, "colorizer_")
+        train = train_colorizer
+        if guide is not None and float((options or {}).get("task_weight", 0)) > 0:
+            train = lambda *args, **kwargs: train_colorizer(*args, guide=guide, **kwargs)  # noqa: E731
+        suffix = f"_guide-{guide_name}" if train is not train_colorizer else ""
+        return self._trained_once(
+            name, options, images, train, load_colorizer, save_colorizer, "colorizer_", suffix=suffix
+        )
 
-    def _trained_once(self, name, options, images, train, load, save, prefix: str = "", budget=None):
+    def _trained_once(self, name, options, images, train, load, save, prefix: str = "", budget=None, suffix: str = ""):
         """Memory cache, then the run's disk store, then train (and store)."""
         options = dict(options or {})
-        key = prefix + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items()))
+        key = prefix + name + "".join(f"_{k}-{v}" for k, v in sorted(options.items())) + suffix
         if key not in self.used:
             self.used.append(key)
         if key in self.cache:

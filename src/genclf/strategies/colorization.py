@@ -11,6 +11,9 @@ One fit gives four results rows (test labels are the same for all):
 The (c) row carries ``recovered_share`` = (c - b) / (a - b) on accuracy, and the colorizer's PSNR/SSIM
 against the original colour (and those of grey copied to three channels, the trivial baseline).
 The colorizer learns from the colour images of the labeled set and the unlabeled pool (it needs no labels).
+With ``task_weight`` > 0 it is task-aware: the colour-trained classifier of (a), frozen, reads each
+training photo and its colorized copy, and the colorizer also learns to make the two predictions agree
+(a KL term; see ``genclf.models.pix2pix``). Still no labels: the target is the classifier's view of the original.
 """
 
 from __future__ import annotations
@@ -43,13 +46,18 @@ def grey_split(split: Split) -> Split:
 
 @register_strategy("colorize_then_classify", GENERATIVE)
 class ColorizeThenClassify(Strategy):
-    defaults = {"colorizer": "pix2pix", "colorizer_options": {}, "dropout": 0.2}
+    defaults = {"colorizer": "pix2pix", "colorizer_options": {}, "dropout": 0.2, "task_weight": 0.0}
 
     def validate_params(self) -> None:
         if self.params["colorizer"] not in COLORIZERS:
             raise ConfigError(
                 f"strategies[{self.config.name}].params.colorizer",
                 f"unknown colorizer {self.params['colorizer']!r}; expected one of: {', '.join(COLORIZERS.names())}",
+            )
+        weight = self.params["task_weight"]
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < float("inf"):
+            raise ConfigError(
+                f"strategies[{self.config.name}].params.task_weight", f"expected a number >= 0, got {weight!r}"
             )
 
     def fit(self, split: Split, context: Context) -> None:
@@ -63,8 +71,12 @@ class ColorizeThenClassify(Strategy):
         self.grey_trained, _ = train_classifier(
             grey, self.config.classifier, context.train, context.seed, quiet=context.quiet, options=options
         )
+        options = dict(self.params["colorizer_options"])
+        if self.params["task_weight"] > 0:
+            options["task_weight"] = float(self.params["task_weight"])
+        guide_name = f"{self.config.classifier}-dropout{self.params['dropout']}"
         self.colorizer = context.colorizer(
-            self.params["colorizer"], colour_pool(split), self.params["colorizer_options"]
+            self.params["colorizer"], colour_pool(split), options, guide=self.colour, guide_name=guide_name
         )
         self.extra["colorizer"] = self.params["colorizer"]
 
