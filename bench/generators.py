@@ -68,7 +68,9 @@ def main() -> None:
             began = time.perf_counter()
             trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)
             train_seconds = time.perf_counter() - began
-            save_generator(args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"})
+            save_generator(
+                args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"}
+            )
             torch.manual_seed(0)
             metrics = assess_generator(
                 trained, split, assessment_budget(len(split.train)), seed=0, per_class=args.per_class, quiet=False

@@ -79,6 +79,25 @@ def test_dry_run_prints_the_plan_with_an_estimate_and_trains_nothing(cli, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
+def test_dry_run_of_a_config_counts_generators_only_where_a_strategy_draws_them(cli, tmp_path):
+    """With an unlabeled pool, the pseudo-label teacher and the generator are trained only for strategies
+    that draw generated images; the estimate says the same. A config a run would refuse is refused first."""
+    config = tmp_path / "run.yaml"
+    body = 'data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 2}\ngenerator_train: {epochs: 2}\nstrategies: [S]\n'
+    config.write_text(body.replace("S", "{name: baseline}, {name: mixup}"))
+    plain = cli("run", config, "--dry-run", "--out", tmp_path / "a")
+    assert plain.code == 0, plain.err
+    assert "(pseudo-label teacher)" not in plain.out and "(generator" not in plain.out
+    config.write_text(body.replace("S", "{name: baseline}, {name: synthetic_augmentation}"))
+    drawing = cli("run", config, "--dry-run", "--out", tmp_path / "b")
+    assert drawing.code == 0, drawing.err
+    assert "(pseudo-label teacher)" in drawing.out and "(generator + its check)" in drawing.out
+    config.write_text(body.replace("S", "{name: mixup}, {name: mixup}"))
+    twice = cli("run", config, "--dry-run", "--out", tmp_path / "c")
+    assert twice.code == 2 and "two strategies are both named 'mixup'" in twice.err
+    assert "estimate" not in twice.out
+
+
 def test_estimate_with_workers_times_one_thread_and_spreads_the_cells(tmp_path):
     import torch
 

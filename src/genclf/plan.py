@@ -228,8 +228,11 @@ def _estimate(plan: Plan) -> Plan:
     began = time.perf_counter()
     _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
     classifier_epoch = fit.train_seconds
+    from genclf.strategies import STRATEGIES
+
     generator_epoch = 0.0
-    if any(s.name in ("synthetic_augmentation", "generative_balancing") for s in config.strategies):
+    drawing = any(STRATEGIES.get(s.name).draws_generators for s in config.strategies)
+    if drawing:
         _, gen_fit = train_generator(
             split.train, "cvae", dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True
         )
@@ -245,7 +248,7 @@ def _estimate(plan: Plan) -> Plan:
         if entry.name == "semi_supervised_gan":
             factor = COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
         plan.cells.append((entry.display_name, baseline * factor))
-    if config.generator_pool == "pseudo_labeled" and split.unlabeled is not None and len(split.unlabeled):
+    if drawing and config.generator_pool == "pseudo_labeled" and split.unlabeled is not None and len(split.unlabeled):
         plan.cells.append(("(pseudo-label teacher)", baseline))
     plan.generator_seconds = generator_epoch * config.generator_train.epochs
     if generator_epoch:  # the generator check trains one more classifier (CAS) per generator

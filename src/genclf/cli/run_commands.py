@@ -17,7 +17,7 @@ from genclf.cli.common import (
     shipped_configs,
 )
 from genclf.config import RunConfig, to_dict
-from genclf.experiment import RunOutput, grid_cells, parse_shard, run_experiment
+from genclf.experiment import RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
 from genclf.files import check_output_folder
 from genclf.finished_runs import merge_runs, report_run
 from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
@@ -76,6 +76,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         planned = plan.Plan(config, plan.survey(config.data.spec)) if args.dry_run or args.time_budget else None
     shard = parse_shard(args.shard)
     if planned is not None:
+        validate_run_config(config)  # a bad config is refused before the probe trains anything
         planned.config = config
         cells = len(grid_cells(config, shard))
         workers = resolve_workers(args.workers, cells, config.train.device, bool(args.log_to))

@@ -203,6 +203,7 @@ class Strategy:
 
     role: str = ""
     defaults: dict[str, Any] = {}
+    draws_generators = False  # fit() asks the context for a class-conditional generator (and its teacher)
 
     def __init__(self, config: StrategyConfig):
         self.config = config

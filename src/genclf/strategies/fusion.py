@@ -73,6 +73,7 @@ class VAEEncoderMeans(nn.Module):
 class FeatureFusion(ClassifierStrategy):
     """``source``: 'cgan' (discriminator features) or 'cvae' (encoder means under every label)."""
 
+    draws_generators = True
     defaults = {"dropout": 0.2, "source": "cgan", "hidden": 128, "generator_options": {}}
 
     def validate_params(self) -> None:

@@ -14,6 +14,7 @@ from genclf.strategies.classical import ClassifierStrategy, majority_fill
 
 
 class GeneratedDataStrategy(ClassifierStrategy):
+    draws_generators = True
     defaults = {"dropout": 0.2, "generator": "cvae", "generator_options": {}, "filter_confidence": 0.0}
 
     def validate_params(self) -> None:

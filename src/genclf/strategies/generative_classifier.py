@@ -20,6 +20,7 @@ class GenerativeClassifier(Strategy):
     seeds): accuracy 0.897 with 4 common draws, as with 8 independent draws (0.897), at half the cost;
     0.917 with 8 common draws, as with 32 independent ones."""
 
+    draws_generators = True
     defaults = {"samples": 4, "generator_options": {}}
 
     def fit(self, split: Split, context: Context) -> None:
