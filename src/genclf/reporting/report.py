@@ -120,8 +120,9 @@ def build_report(
         "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
         "per-class recalls; ece: expected calibration error, 15 bins.</p>"
     )
+    strips = [(png, caption) for png, caption in figures if caption.startswith("colorized:")]
     colour_blocks = {b: colorization_rows(block["strategies"]) for b, block in summary["budgets_detail"].items()}
-    if any(colour_blocks.values()):
+    if any(colour_blocks.values()) or strips:
         parts.append("<h2 id='colorization'>Colorization: grey frames made colour again</h2>")
         for budget, rows in colour_blocks.items():
             if rows:
@@ -132,14 +133,14 @@ def build_report(
             "(accuracy on colour − accuracy on grey frames), all with the same colour-trained classifier; 1 = the "
             "whole drop recovered, 0 = none, below 0 = the colorizer made it worse. Compare the row's accuracy "
             "with [grey-trained] above: a classifier simply trained on grey frames. psnr / ssim: the colorized test "
-            "images against the original colour; *_grey_baseline: grey copied to three channels against the same. "
-            "The grey | colorized | original strips are under Generators.</p>"
+            "images against the original colour; *_grey_baseline: grey copied to three channels against the same.</p>"
         )
+        parts.extend(_img(png, caption) for png, caption in strips if png.is_file())
     main = [
         (png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS)
     ]
     extra = [(png, caption) for png, caption in figures if caption.startswith(ROBUSTNESS_CAPTIONS)]
-    grids = [(png, caption) for png, caption in figures if caption.startswith(GENERATOR_CAPTIONS)]
+    grids = [(png, caption) for png, caption in figures if caption.startswith("generated samples:")]
     if summary.get("generators") or grids:
         parts.append("<h2 id='generators'>Generators: do they work?</h2>")
         parts.append(_generator_table(summary.get("generators", [])))
