@@ -3,7 +3,8 @@ colour, next to the trivial baseline of grey copied to three channels)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,18 +93,25 @@ def train_colorizer(
     options = dict(options or {})
     model = build_colorizer(model_name, 3, 0, images.image_size, **options)
     trained = TrainedColorizer(model, model_name, options)
-    if guide is None or model.task_weight <= 0:
+    with _guided(model, guide):
         return fit_last_epoch(
             trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
         )
+
+
+@contextlib.contextmanager
+def _guided(model: Colorizer, guide: Any | None) -> Iterator[None]:
+    """While the colorizer trains: ``guide`` (a TrainedClassifier) attached and frozen, when the model has a
+    task weight; afterwards detached, and its parameters trainable again."""
+    if guide is None or model.task_weight <= 0:
+        yield
+        return
     frozen = [p for p in guide.model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
     model.guide_with(guide.pixel_model())
     try:
-        return fit_last_epoch(
-            trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
-        )
+        yield
     finally:
         model.guide_with(None)
         for p in frozen:
