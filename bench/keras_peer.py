@@ -6,7 +6,8 @@ batch 128, fp32, on MNIST from ../shared/datasets. Rounds are interleaved (gencl
 so machine noise hits both alike. Keras' first epoch traces the graph: its throughput is taken over the
 epochs after the first, and so is genclf's for the same reason (the first epoch warms the allocator).
 
-Runs only where TensorFlow is installed (``pip install tensorflow-cpu``); never in CI. Writes
+Runs only where TensorFlow is installed (``pip install tensorflow-cpu``); never in CI. Each Keras round runs
+in a process of its own: TensorFlow and torch's Triton crash when loaded into one process. Writes
 bench/results/keras_peer.json.
 
     python bench/keras_peer.py [--epochs 3] [--rounds 2] [--data idx:../shared/datasets/mnist]
@@ -15,9 +16,12 @@ bench/results/keras_peer.json.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -93,6 +97,28 @@ def run_genclf(split, epochs: int, batch: int, seed: int) -> dict:
     }
 
 
+def load_mnist(data: str):
+    split = make_split(load_dataset(data), 0, val_fraction=0.0)
+    mean, std = split.normalization.mean[0], split.normalization.std[0]
+    nhwc = lambda images: ((images.float() / 255 - mean) / std).permute(0, 2, 3, 1).contiguous().numpy()  # noqa: E731
+    return split, nhwc
+
+
+def keras_side(args) -> None:
+    """One Keras round in a process of its own (TensorFlow and torch's Triton crash in one process)."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    split, nhwc = load_mnist(args.data)
+    test = (nhwc(split.test.images), split.test.labels.numpy())
+    result = run_keras(
+        keras, nhwc(split.train.images), split.train.labels.numpy(), test, args.epochs, args.batch_size, args.seed
+    )
+    print(json.dumps({**result, "tensorflow": tf.__version__, "keras": keras.__version__}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=DEFAULT_DATA)
@@ -100,28 +126,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "keras_peer.json")
+    parser.add_argument("--keras-side", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    try:
-        import os
-
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import keras
-        import tensorflow as tf
-    except ImportError:
+    if args.keras_side:
+        keras_side(args)
+        return
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
         print("keras_peer: TensorFlow is not installed here (pip install tensorflow-cpu); nothing measured")
         sys.exit(0)
     if args.epochs < 2:
         parser.error("--epochs must be >= 2 (the first epoch is warm-up)")
-    split = make_split(load_dataset(args.data), 0, val_fraction=0.0)
-    mean, std = split.normalization.mean[0], split.normalization.std[0]
-    x = ((split.train.images.float() / 255 - mean) / std).permute(0, 2, 3, 1).contiguous().numpy()
-    y = split.train.labels.numpy()
-    test = (((split.test.images.float() / 255 - mean) / std).permute(0, 2, 3, 1).numpy(), split.test.labels.numpy())
+    split, _ = load_mnist(args.data)
     runs: dict[str, list[dict]] = {"genclf_fp32": [], "keras_fp32": []}
+    versions: dict = {}
     for round_index in range(args.rounds):
         runs["genclf_fp32"].append(run_genclf(split, args.epochs, args.batch_size, round_index))
-        runs["keras_fp32"].append(run_keras(keras, x, y, test, args.epochs, args.batch_size, round_index))
+        command = [sys.executable, __file__, "--keras-side", "--data", args.data, "--epochs", str(args.epochs)]
+        command += ["--batch-size", str(args.batch_size), "--seed", str(round_index)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        keras_run = json.loads(done.stdout.strip().splitlines()[-1])
+        versions = {"tensorflow": keras_run.pop("tensorflow"), "keras": keras_run.pop("keras")}
+        runs["keras_fp32"].append(keras_run)
         print(f"round {round_index + 1}: " + ", ".join(f"{k} {v[-1]['img_per_s']:.0f} img/s" for k, v in runs.items()))
     table = {
         name: {
@@ -132,14 +158,14 @@ def main() -> None:
     }
     report = {
         "benchmark": "keras_peer",
+        "command": " ".join(["python", *sys.argv]),
         "data": args.data,
         "model": "cnn",
         "batch_size": args.batch_size,
         "epochs_per_run": args.epochs,
         "rounds": args.rounds,
         "torch": torch.__version__,
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **versions,
         "torch_threads": torch.get_num_threads(),
         "machine": platform.processor() or platform.machine(),
         "results": table,
