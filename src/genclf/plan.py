@@ -216,6 +216,7 @@ def _estimate(plan: Plan) -> Plan:
     from genclf.classify import train_classifier
     from genclf.data import load_dataset, make_split
     from genclf.generation import train_generator
+    from genclf.strategies import STRATEGIES
 
     config = plan.config
     d, found = config.data, plan.survey
@@ -228,8 +229,6 @@ def _estimate(plan: Plan) -> Plan:
     began = time.perf_counter()
     _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
     classifier_epoch = fit.train_seconds
-    from genclf.strategies import STRATEGIES
-
     generator_epoch = 0.0
     drawing = any(STRATEGIES.get(s.name).draws_generators for s in config.strategies)
     if drawing:

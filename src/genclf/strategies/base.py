@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,14 +117,12 @@ class Context:
 
     def colorizer(self, name: str, images, options: dict[str, Any] | None = None, guide=None, guide_name: str = ""):
         """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context.
-        A task-aware one (``task_weight`` > 0) learns with ``guide``, a trained colour classifier; its key
-        names the guide (``guide_name``), so colorizers guided by different classifiers are kept apart."""
+        A task-aware one learns with ``guide``, a trained colour classifier; its key names the guide
+        (``guide_name``), so colorizers guided by different classifiers are kept apart."""
         from genclf.colorize import load_colorizer, save_colorizer, train_colorizer
 
-        train = train_colorizer
-        if guide is not None and float((options or {}).get("task_weight", 0)) > 0:
-            train = lambda *args, **kwargs: train_colorizer(*args, guide=guide, **kwargs)  # noqa: E731
-        suffix = f"_guide-{guide_name}" if train is not train_colorizer else ""
+        train = train_colorizer if guide is None else functools.partial(train_colorizer, guide=guide)
+        suffix = "" if guide is None else f"_guide-{guide_name}"
         return self._trained_once(
             name, options, images, train, load_colorizer, save_colorizer, "colorizer_", suffix=suffix
         )

@@ -71,12 +71,12 @@ class ColorizeThenClassify(Strategy):
         self.grey_trained, _ = train_classifier(
             grey, self.config.classifier, context.train, context.seed, quiet=context.quiet, options=options
         )
-        options = dict(self.params["colorizer_options"])
-        if self.params["task_weight"] > 0:
-            options["task_weight"] = float(self.params["task_weight"])
+        options, guide = dict(self.params["colorizer_options"]), None
+        if self.params["task_weight"] > 0:  # task-aware: the colour classifier guides the colorizer
+            options["task_weight"], guide = float(self.params["task_weight"]), self.colour
         guide_name = f"{self.config.classifier}-dropout{self.params['dropout']}"
         self.colorizer = context.colorizer(
-            self.params["colorizer"], colour_pool(split), options, guide=self.colour, guide_name=guide_name
+            self.params["colorizer"], colour_pool(split), options, guide=guide, guide_name=guide_name
         )
         self.extra["colorizer"] = self.params["colorizer"]
 
