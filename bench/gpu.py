@@ -1,20 +1,26 @@
-"""One GPU session's worth of benchmarks, ready to go: classifier throughput (genclf Trainer vs a plain loop),
-the cgan and cvae on MNIST (CAS, FID), and MNIST with 100 labels (FixMatch and the semi-supervised GAN,
-test errors), at bf16 (or 16-mixed where bf16 is not native), printing one JSON.
+"""One GPU session's worth of benchmarks, ready to go, printing one JSON:
 
-    bash bench/gpu.sh                 # on a CUDA machine: full budget, within 10 minutes on one H100-class GPU
-    python bench/gpu.py --reduced     # anywhere (CPU included): tiny data and budgets, checks the pipeline
+- classifier throughput: genclf's Trainer (fp32 and bf16) against a plain hand-written loop, same cnn;
+- cgan, cvae and ddpm on MNIST at bf16 (16-mixed where bf16 is not native): CAS and FID along training
+  (CAS vs training seconds, genclf's generator assessment at each checkpoint epoch);
+- MNIST with 100 labels (the other 59,800 unlabeled): FixMatch and the semi-supervised GAN, test errors.
 
-Needs ../shared/datasets/mnist for the full run (the reduced run uses scikit-learn's digits). Never
-required: CI runs only the reduced mode (tests/test_bench.py). Writes bench/results/gpu.json (full) or the
---out path.
+    bash bench/gpu.sh --data-dir DIR     # on a CUDA machine (DIR holds MNIST's IDX files); < 10 min on an H100
+    python bench/gpu.py --reduced        # anywhere (CPU included): tiny data and budgets, checks the pipeline
+
+Sections run in the order above; the JSON is rewritten after each one, so a run cut short keeps what it
+finished. A section that fails records its error and the others still run (exit status 1 then); sections
+not started before ``--budget-seconds`` are marked skipped. Never required: CI runs only the reduced mode
+(tests/test_bench.py). Writes bench/results/gpu.json (full) or the --out path.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -28,21 +34,36 @@ from genclf.generation import train_generator
 from genclf.strategies import Context, build_strategy
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+from throughput import run_genclf, run_plain  # noqa: E402  (bench/throughput.py, the CPU comparison)
+
 MNIST = ROOT.parents[1] / "shared" / "datasets" / "mnist"
 
 FULL = {
-    "throughput_epochs": 3,
-    "generators": {"cgan": 15, "cvae": 10},
-    "ssl_epochs": {"fixmatch": 60, "semi_supervised_gan": 60},
-    "batch_size": 256,
-    "assess_epochs": None,  # genclf's assessment budget (about 1,500 steps)
+    "throughput": {"epochs": 2, "batch_size": 128},
+    # epochs trained, and the epochs at which the generator is assessed (CAS vs training seconds)
+    "generators": {"cgan": (15, (2, 5, 10, 15)), "cvae": (10, (5, 10)), "ddpm": (20, (5, 10, 20))},
+    "generator_batch": 128,
+    "per_class": None,  # as many generated images per class as real ones (bench/generators.py's protocol)
+    "assess": None,  # genclf's assessment budget (about 1,500 steps per classifier)
+    # MNIST with 100 labels: batch 50 (2 steps per pass over the labeled images), 8,000 steps each
+    "ssl": {
+        "train": {"epochs": 40, "batch_size": 50, "lr": 3e-3},
+        "fixmatch": {"step_ratio": 100, "keep": "last", "mu": 7},
+        "semi_supervised_gan": {"epochs": 4000},
+    },
 }
 REDUCED = {
-    "throughput_epochs": 1,
-    "generators": {"cgan": 1, "cvae": 1},
-    "ssl_epochs": {"fixmatch": 1, "semi_supervised_gan": 1},
-    "batch_size": 64,
-    "assess_epochs": 2,
+    "throughput": {"epochs": 1, "batch_size": 64},
+    "generators": {"cgan": (2, (1, 2)), "cvae": (1, (1,)), "ddpm": (1, (1,))},
+    "generator_batch": 64,
+    "per_class": 30,
+    "assess": TrainConfig(epochs=2, batch_size=64),
+    "ssl": {
+        "train": {"epochs": 2, "batch_size": 50, "lr": 3e-3},
+        "fixmatch": {"step_ratio": 1},
+        "semi_supervised_gan": {"epochs": 2},
+    },
 }
 
 
@@ -52,89 +73,141 @@ def precision_for(device: str) -> str:
     return "auto"
 
 
-def timed(function):
-    began = time.perf_counter()
-    value = function()
+def sync() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return value, time.perf_counter() - began
 
 
 def throughput(split, budget: dict, device: str, precision: str) -> dict:
-    config = TrainConfig(
-        epochs=budget["throughput_epochs"], batch_size=budget["batch_size"], precision=precision, device=device
-    )
-    trained, fit = train_classifier(split, "cnn", config, 0, quiet=True)
-    accuracy = float((trained.predict_proba(split.test.images).argmax(1) == split.test.labels.numpy()).mean())
+    """img/s of genclf fp32, a plain fp32 loop and genclf at ``precision`` (one round each, interleaved)."""
+    epochs, batch = budget["throughput"]["epochs"], budget["throughput"]["batch_size"]
+    runs = {
+        "genclf_fp32": run_genclf(split, epochs, batch, "fp32", 0, device),
+        "plain_fp32": run_plain(split, epochs, batch, 0, device),
+        f"genclf_{precision}": run_genclf(split, epochs, batch, precision, 0, device),
+    }
+    plain = runs["plain_fp32"]["img_per_s"]
     return {
-        "images_per_second": round(fit.images_per_second, 1),
-        "precision": precision,
-        "test_accuracy": round(accuracy, 4),
+        "epochs": epochs,
+        "batch_size": batch,
+        **{name: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for name, r in runs.items()},
+        "ratio_genclf_fp32_over_plain": round(runs["genclf_fp32"]["img_per_s"] / plain, 3),
+        f"ratio_genclf_{precision}_over_plain": round(runs[f"genclf_{precision}"]["img_per_s"] / plain, 3),
     }
 
 
-def generators(split, budget: dict, device: str, precision: str) -> dict:
-    out = {}
-    for name, epochs in budget["generators"].items():
-        config = TrainConfig(epochs=epochs, batch_size=budget["batch_size"], precision=precision, device=device)
-        (trained, fit), seconds = timed(lambda: train_generator(split.train, name, config, 0, quiet=True))  # noqa: B023
-        assess = assessment_budget(len(split.train))
-        if budget["assess_epochs"] is not None:
-            assess = TrainConfig(epochs=budget["assess_epochs"], batch_size=64)
-        scores = assess_generator(trained, split, assess, per_class=100)
-        out[name] = {
-            "epochs": epochs,
-            "train_seconds": round(seconds, 1),
-            "cas": round(scores["cas"], 4),
-            "fid": round(scores["fid"], 3),
-        }
-    return out
+def generator_curve(split, name: str, budget: dict, device: str, precision: str, shared: dict) -> dict:
+    """Train ``name`` once; at each checkpoint epoch assess it (the assessment's time is not counted). The
+    assessment's real-data classifier is trained once and shared by every generator (``shared``)."""
+    epochs, checkpoints = budget["generators"][name]
+    config = TrainConfig(epochs=epochs, batch_size=budget["generator_batch"], precision=precision, device=device)
+    assess = budget["assess"] or assessment_budget(len(split.train))
+    if "reference" not in shared:
+        shared["reference"] = train_classifier(split, "cnn", assess, 0, quiet=True)[0]
+    points: list[dict] = []
+    paused = 0.0
+    began = time.perf_counter()
+
+    def checkpoint(epoch: int, record: dict, trained) -> None:
+        nonlocal paused
+        if epoch not in checkpoints:
+            return
+        sync()
+        stop = time.perf_counter()
+        scores = assess_generator(
+            trained, split, assess, per_class=budget["per_class"], real_classifier=shared["reference"]
+        )
+        points.append(
+            {
+                "epoch": epoch,
+                "train_seconds": round(stop - began - paused, 1),
+                "cas": round(scores["cas"], 4),
+                "fid": round(scores["fid"], 3),
+                "real_data_accuracy": round(scores["real_data_accuracy"], 4),
+            }
+        )
+        print(f"{name} epoch {epoch}: {points[-1]}", file=sys.stderr, flush=True)
+        paused += time.perf_counter() - stop
+
+    train_generator(split.train, name, config, 0, quiet=True, on_epoch_end=checkpoint)
+    return {"epochs": epochs, "batch_size": config.batch_size, "precision": precision, "curve": points}
 
 
-def semi_supervised(data, budget: dict, device: str, precision: str) -> dict:
+def semi_supervised(data, name: str, budget: dict, device: str, precision: str) -> dict:
     split = make_split(data, 0, k_per_class=10)
-    config = TrainConfig(epochs=budget["ssl_epochs"]["fixmatch"], batch_size=64, precision=precision, device=device)
-    out = {}
-    for name, epochs in budget["ssl_epochs"].items():
-        params = {"epochs": epochs} if name == "semi_supervised_gan" else {}
-        strategy = build_strategy(StrategyConfig(name, params=params))
-        _, seconds = timed(lambda: strategy.fit(split, Context(0, config)))  # noqa: B023
-        errors = int((strategy.predict_proba(split.test.images).argmax(1) != split.test.labels.numpy()).sum())
-        out[name] = {"test_errors": errors, "n_test": len(split.test), "seconds": round(seconds, 1)}
-    return out
+    config = TrainConfig(**budget["ssl"]["train"], precision=precision, device=device)
+    params = budget["ssl"][name]
+    strategy = build_strategy(StrategyConfig(name, params=params))
+    began = time.perf_counter()
+    strategy.fit(split, Context(0, config))
+    sync()
+    seconds = time.perf_counter() - began
+    errors = int((strategy.predict_proba(split.test.images).argmax(1) != split.test.labels.numpy()).sum())
+    return {"params": params, "test_errors": errors, "n_test": len(split.test), "seconds": round(seconds, 1)}
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reduced", action="store_true", help="tiny data and budgets (any device, e.g. in CI)")
+    parser.add_argument("--data-dir", type=Path, default=MNIST, help=f"MNIST's IDX files (default {MNIST})")
+    parser.add_argument("--budget-seconds", type=float, default=540.0, help="no section starts after this")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/gpu.json; none when --reduced)")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and not args.reduced:
         parser.error("no CUDA device: run on a GPU machine, or pass --reduced to check the pipeline")
+    if not args.reduced and not args.data_dir.is_dir():
+        parser.error(f"--data-dir {args.data_dir}: no such folder (MNIST's IDX files are needed for the full run)")
     budget = REDUCED if args.reduced else FULL
-    spec = "digits" if args.reduced or not MNIST.is_dir() else f"idx:{MNIST}"
+    spec = "digits" if args.reduced else f"idx:{args.data_dir}"
     precision = precision_for(device)
+    out = args.out or (None if args.reduced else ROOT / "results" / "gpu.json")
     data = load_dataset(spec)
-    split = make_split(data, 0, k_per_class=30 if args.reduced else None)
-    began = time.perf_counter()
+    split = make_split(data, 0, k_per_class=30 if args.reduced else None, val_fraction=0.0 if args.reduced else 0.1)
     report = {
         "benchmark": "gpu",
+        "command": " ".join(["python", *sys.argv]),
         "mode": "reduced" if args.reduced else "full",
         "data": spec,
         "environment": describe_environment(device),
-        "throughput": throughput(split, budget, device, precision),
-        "generators": generators(split, budget, device, precision),
-        "semi_supervised_100_labels": semi_supervised(data, budget, device, precision),
+        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
     }
-    report["wall_seconds"] = round(time.perf_counter() - began, 1)
-    text = json.dumps(report, indent=2)
-    print(text)
-    out = args.out or (None if args.reduced else ROOT / "results" / "gpu.json")
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+    shared: dict = {}
+    sections = [("throughput", lambda: throughput(split, budget, device, precision))]
+    sections += [
+        (f"generator_{n}", lambda n=n: generator_curve(split, n, budget, device, precision, shared))
+        for n in budget["generators"]
+    ]
+    sections += [
+        (f"ssl_100_{n}", lambda n=n: semi_supervised(data, n, budget, device, precision))
+        for n in ("fixmatch", "semi_supervised_gan")
+    ]
+    began, failed = time.perf_counter(), False
+    for key, section in sections:
+        if time.perf_counter() - began > args.budget_seconds:
+            report[key] = {"skipped": f"not started: past --budget-seconds {args.budget_seconds:.0f}"}
+        else:
+            started = time.perf_counter()
+            try:
+                report[key] = section()
+            except Exception as error:  # one broken section must not cost the others their device time
+                failed = True
+                report[key] = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-3000:]}
+            report[key]["section_seconds"] = round(time.perf_counter() - started, 1)
+            print(
+                f"[{time.perf_counter() - began:.0f} s] {key}: {json.dumps(report[key])[:400]}",
+                file=sys.stderr,
+                flush=True,
+            )
+        report["wall_seconds"] = round(time.perf_counter() - began, 1)
+        if out is not None:  # complete after every section; a cut-short run leaves no half-written file
+            out.parent.mkdir(parents=True, exist_ok=True)
+            partial = out.with_suffix(".json.tmp")
+            partial.write_text(json.dumps(report, indent=2) + "\n")
+            partial.replace(out)
+    print(json.dumps(report, indent=2))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The GPU benchmarks in one go (bench/gpu.py): throughput, cgan/cvae CAS on MNIST, MNIST with 100 labels.
-# On a CUDA machine: bash bench/gpu.sh  -> one JSON on stdout and in bench/results/gpu.json (< 10 min on an H100).
+# The GPU benchmarks in one go (bench/gpu.py): throughput vs a plain loop, cgan/cvae/ddpm CAS curves on
+# MNIST, MNIST with 100 labels (FixMatch, semi-supervised GAN), at bf16; one JSON on stdout.
+# On a CUDA machine: bash bench/gpu.sh [--data-dir DIR_WITH_MNIST_IDX]  -> also bench/results/gpu.json
 # Anywhere else:     bash bench/gpu.sh --reduced  (tiny data; what CI checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,10 +33,11 @@ def accuracy(model, split) -> float:
     return float((proba.argmax(1) == split.test.labels.numpy()).mean())
 
 
-def run_genclf(split, epochs: int, batch: int, precision: str, seed: int) -> dict:
+def run_genclf(split, epochs: int, batch: int, precision: str, seed: int, device: str = "cpu") -> dict:
     torch.manual_seed(seed)
-    model = build_classifier("cnn", 1, 10, 28)
-    trainer = Trainer(TrainConfig(epochs=epochs, batch_size=batch, lr=2e-3, precision=precision), seed=seed, quiet=True)
+    model = build_classifier("cnn", split.train.channels, split.train.num_classes, split.train.image_size)
+    config = TrainConfig(epochs=epochs, batch_size=batch, lr=2e-3, precision=precision, device=device)
+    trainer = Trainer(config, seed=seed, quiet=True)
     result = trainer.fit(model, split.train.images, split.train.labels, split.normalization)
     model.to(memory_format=torch.contiguous_format)
     return {
@@ -46,20 +47,20 @@ def run_genclf(split, epochs: int, batch: int, precision: str, seed: int) -> dic
     }
 
 
-def run_plain(split, epochs: int, batch: int, seed: int) -> dict:
-    """The loop most people write: pre-normalised float tensors, randperm batches, AdamW, fp32."""
+def run_plain(split, epochs: int, batch: int, seed: int, device: str = "cpu") -> dict:
+    """The loop most people write: pre-normalised float tensors (on the device), randperm batches, AdamW, fp32."""
     torch.manual_seed(seed)
-    model = build_classifier("cnn", 1, 10, 28)
+    model = build_classifier("cnn", split.train.channels, split.train.num_classes, split.train.image_size).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    images = split.normalization.apply(split.train.images)
-    labels = split.train.labels
+    images = split.normalization.apply(split.train.images).to(device)
+    labels = split.train.labels.to(device)
     steps = epochs * (len(images) // batch)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=steps, pct_start=0.05)
     seen, seconds = 0, 0.0
     for _ in range(epochs):
         model.train()
         began = time.perf_counter()
-        order = torch.randperm(len(images))
+        order = torch.randperm(len(images), device=device)
         for start in range(0, len(images) - batch + 1, batch):
             index = order[start : start + batch]
             loss = F.cross_entropy(model(images[index]), labels[index])
@@ -68,6 +69,8 @@ def run_plain(split, epochs: int, batch: int, seed: int) -> dict:
             optimizer.step()
             scheduler.step()
             seen += batch
+        if device == "cuda":
+            torch.cuda.synchronize()
         seconds += time.perf_counter() - began
     return {"img_per_s": seen / seconds, "accuracy": accuracy(model, split)}
 

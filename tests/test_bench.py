@@ -19,13 +19,27 @@ def test_gpu_benchmark_reduced_mode_prints_one_json(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["mode"] == "reduced" and report["environment"]["torch"]
-    assert report["throughput"]["images_per_second"] > 0
-    assert set(report["generators"]) == {"cgan", "cvae"}
-    assert all(0 <= g["cas"] <= 1 for g in report["generators"].values())
-    ssl = report["semi_supervised_100_labels"]
-    assert set(ssl) == {"fixmatch", "semi_supervised_gan"}
-    assert all(0 <= s["test_errors"] <= s["n_test"] for s in ssl.values())
+    throughput = report["throughput"]
+    assert throughput["genclf_fp32"]["img_per_s"] > 0 and throughput["ratio_genclf_fp32_over_plain"] > 0
+    for name, epochs in (("cgan", [1, 2]), ("cvae", [1]), ("ddpm", [1])):
+        curve = report[f"generator_{name}"]["curve"]
+        assert [point["epoch"] for point in curve] == epochs
+        assert all(0 <= point["cas"] <= 1 and point["train_seconds"] > 0 for point in curve)
+    for name in ("fixmatch", "semi_supervised_gan"):
+        ssl = report[f"ssl_100_{name}"]
+        assert 0 <= ssl["test_errors"] <= ssl["n_test"]
+    assert not any("error" in value or "skipped" in value for value in report.values() if isinstance(value, dict))
     assert json.loads(result.stdout) == report  # the same JSON on stdout
+
+
+def test_gpu_benchmark_skips_sections_past_its_budget(tmp_path):
+    out = tmp_path / "gpu.json"
+    command = [sys.executable, BENCH / "gpu.py", "--reduced", "--budget-seconds", "0", "--out", out]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert "section_seconds" in report["throughput"] or "skipped" in report["throughput"]
+    assert "past --budget-seconds" in report["ssl_100_semi_supervised_gan"]["skipped"]
 
 
 def test_gpu_benchmark_without_cuda_refuses_the_full_run():

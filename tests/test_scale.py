@@ -105,6 +105,21 @@ def test_spawned_workers_rebuild_the_data_and_give_the_forked_workers_results(cl
     )
 
 
+def test_a_gpu_machine_runs_cells_in_one_process_and_never_forks_after_cuda(monkeypatch):
+    """``auto`` workers on a machine with CUDA (the ``auto`` device resolves to it): one process; and a pool
+    asked for explicitly is spawned once CUDA is initialised here (a forked child cannot use it)."""
+    import genclf.run_cells as run_cells
+
+    assert run_cells.resolve_workers("auto", 10, "cpu", False) == min(run_cells.cpu_cores(), 8, 10)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert run_cells.resolve_workers("auto", 10, "auto", False) == 1
+    assert run_cells.resolve_workers("auto", 10, "cuda", False) == 1
+    assert run_cells.resolve_workers("auto", 10, "cpu", False) > 1 or run_cells.cpu_cores() == 1
+    assert run_cells.resolve_workers("3", 10, "auto", False) == 3
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert run_cells.start_method() == "spawn"
+
+
 @pytest.mark.parametrize("workers", ["0", "two", "1.5"])
 def test_bad_worker_count_is_a_one_line_error(cli, tmp_path, workers):
     config = tmp_path / "run.yaml"

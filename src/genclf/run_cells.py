@@ -58,10 +58,14 @@ class CellOutput:
 
 
 def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: bool) -> int:
-    """``auto``: one worker per CPU core (at most 8, at most one per cell to run) on CPU; one on a GPU or
-    when a tracking backend records every epoch (it lives in this process)."""
+    """``auto``: one worker per CPU core (at most 8, at most one per cell to run) on CPU; one on a GPU (the
+    ``auto`` device included where one is present: forked workers cannot use CUDA) or when a tracking
+    backend records every epoch (it lives in this process)."""
     if workers is None or workers == "auto":
-        if tracked or str(device).startswith("cuda") or todo <= 1:
+        on_accelerator = str(device) != "cpu" and (
+            str(device).startswith(("cuda", "mps")) or torch.cuda.is_available() or torch.backends.mps.is_available()
+        )
+        if tracked or on_accelerator or todo <= 1:
             return 1
         return max(1, min(cpu_cores(), MAX_AUTO_WORKERS, todo))
     try:
@@ -275,8 +279,10 @@ _RUNNER: CellRunner | None = None
 
 def start_method() -> str:
     """``fork`` on Linux (workers inherit the loaded data and splits; each sets one thread before any
-    work, so the parent's thread pool is never used after the fork), ``spawn`` elsewhere."""
-    return "fork" if sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    work, so the parent's thread pool is never used after the fork), ``spawn`` elsewhere and once this
+    process has initialised CUDA (a forked child cannot use it)."""
+    forkable = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+    return "fork" if forkable and not torch.cuda.is_initialized() else "spawn"
 
 
 def _start_worker(runner: CellRunner | None, make: Callable[[], CellRunner] | None) -> None:
