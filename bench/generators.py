@@ -4,6 +4,7 @@ then score them offline (FID/KID/PRDC in a genclf classifier's feature space, an
     python bench/generators.py [--models cgan] [--epochs cvae=8 cgan=8 ddpm=4] [--datasets mnist fashion-mnist]
     python bench/generators.py --models cgan --datasets mnist --epochs cgan=5 --tag 10min \
         --out bench/results/generators_cgan_10min.json      # a shorter schedule, kept apart
+    python bench/generators.py --models cgan --datasets mnist --option cgan.upsample=true ...   # a model option
 
 Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png; the trained
 generators go to runs/bench_generators/<model>_<dataset>/ (re-score one with `genclf evaluate-generator`).
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from genclf.classify import train_classifier
 from genclf.config import TrainConfig
@@ -48,6 +50,9 @@ def main() -> None:
         default=None,
         help="generated images per class for CAS and FID (default: as many as real)",
     )
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="MODEL.KEY=VALUE", help="generator option (YAML value)"
+    )
     parser.add_argument("--checkpoints", type=Path, default=ROOT.parent / "runs" / "bench_generators")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
     parser.add_argument("--tag", default="", help="suffix of the sample grids' and checkpoints' names (e.g. 10min)")
@@ -55,6 +60,11 @@ def main() -> None:
     for item in args.epochs:
         name, value = item.split("=")
         BUDGETS[name] = TrainConfig(**{**vars(BUDGETS[name]), "epochs": int(value)})
+    options: dict[str, dict] = {}
+    for item in args.option:
+        key, value = item.split("=", 1)
+        model, name = key.split(".", 1)
+        options.setdefault(model, {})[name] = yaml.safe_load(value)
     report = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "generators", "results": {}}
     suffix = f"_{args.tag}" if args.tag else ""
     for dataset in args.datasets:
@@ -66,7 +76,7 @@ def main() -> None:
         print(f"{dataset}: real-data classifier trained in {time.perf_counter() - began:.0f} s", flush=True)
         for model in args.models:
             began = time.perf_counter()
-            trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0)
+            trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0, options=options.get(model))
             train_seconds = time.perf_counter() - began
             save_generator(
                 args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"}
@@ -87,6 +97,7 @@ def main() -> None:
             row = {
                 "train_seconds": round(train_seconds, 1),
                 "epochs": BUDGETS[model].epochs,
+                "options": options.get(model, {}),
                 "train_img_per_s": round(fit.images_per_second, 1),
                 "sample_grid": str(grid.relative_to(ROOT)),
                 **{k: v for k, v in metrics.items() if k != "per_class_generated_accuracy"},

@@ -42,15 +42,15 @@ MNIST = ROOT.parents[1] / "shared" / "datasets" / "mnist"
 FULL = {
     "throughput": {"epochs": 2, "batch_size": 128},
     # epochs trained, and the epochs at which the generator is assessed (CAS vs training seconds)
-    "generators": {"cgan": (15, (2, 5, 10, 15)), "cvae": (10, (5, 10)), "ddpm": (20, (5, 10, 20))},
+    "generators": {"cgan": (10, (2, 5, 10)), "cvae": (10, (5, 10)), "ddpm": (10, (5, 10))},
     "generator_batch": 128,
     "per_class": None,  # as many generated images per class as real ones (bench/generators.py's protocol)
     "assess": None,  # genclf's assessment budget (about 1,500 steps per classifier)
-    # MNIST with 100 labels: batch 50 (2 steps per pass over the labeled images), 8,000 steps each
+    # MNIST with 100 labels: batch 50 (2 steps per pass over the labeled images), 5,000 steps each
     "ssl": {
         "train": {"epochs": 40, "batch_size": 50, "lr": 3e-3},
-        "fixmatch": {"step_ratio": 100, "keep": "last", "mu": 7},
-        "semi_supervised_gan": {"epochs": 4000},
+        "fixmatch": {"step_ratio": 62.5, "keep": "last", "mu": 7},
+        "semi_supervised_gan": {"epochs": 2500},
     },
 }
 REDUCED = {
@@ -150,7 +150,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reduced", action="store_true", help="tiny data and budgets (any device, e.g. in CI)")
     parser.add_argument("--data-dir", type=Path, default=MNIST, help=f"MNIST's IDX files (default {MNIST})")
-    parser.add_argument("--budget-seconds", type=float, default=540.0, help="no section starts after this")
+    parser.add_argument("--budget-seconds", type=float, default=480.0, help="no section starts after this")
+    parser.add_argument("--only", nargs="*", metavar="PREFIX", help="run only the sections starting so (e.g. ssl_100)")
+    parser.add_argument("--ssl-steps", type=int, help="optimizer steps of each MNIST-100 method (default 5,000)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/gpu.json; none when --reduced)")
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -182,6 +184,11 @@ def main() -> int:
         (f"ssl_100_{n}", lambda n=n: semi_supervised(data, n, budget, device, precision))
         for n in ("fixmatch", "semi_supervised_gan")
     ]
+    if args.only:
+        sections = [(key, run) for key, run in sections if key.startswith(tuple(args.only))]
+    if args.ssl_steps:  # 2 steps per pass over the 100 labeled images at batch 50
+        budget["ssl"]["fixmatch"]["step_ratio"] = args.ssl_steps / 2 / budget["ssl"]["train"]["epochs"]
+        budget["ssl"]["semi_supervised_gan"]["epochs"] = args.ssl_steps // 2
     began, failed = time.perf_counter(), False
     for key, section in sections:
         if time.perf_counter() - began > args.budget_seconds:
