@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument(
         "--option", action="append", default=[], metavar="MODEL.KEY=VALUE", help="generator option (YAML value)"
     )
+    parser.add_argument("--seed", type=int, default=0, help="generator and scoring seed (default: 0)")
     parser.add_argument("--checkpoints", type=Path, default=ROOT.parent / "runs" / "bench_generators")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
     parser.add_argument("--tag", default="", help="suffix of the sample grids' and checkpoints' names (e.g. 10min)")
@@ -76,16 +77,24 @@ def main() -> None:
         print(f"{dataset}: real-data classifier trained in {time.perf_counter() - began:.0f} s", flush=True)
         for model in args.models:
             began = time.perf_counter()
-            trained, fit = train_generator(split.train, model, BUDGETS[model], seed=0, options=options.get(model))
+            trained, fit = train_generator(
+                split.train, model, BUDGETS[model], seed=args.seed, options=options.get(model)
+            )
             train_seconds = time.perf_counter() - began
             save_generator(
                 args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"}
             )
-            torch.manual_seed(0)
+            torch.manual_seed(args.seed)
             metrics = assess_generator(
-                trained, split, assessment_budget(len(split.train)), seed=0, per_class=args.per_class, quiet=False
+                trained,
+                split,
+                assessment_budget(len(split.train)),
+                seed=args.seed,
+                per_class=args.per_class,
+                quiet=False,
+                real_classifier=real_classifier,  # the feature space and reference: trained once, seed 0
             )
-            samples = trained.sample_per_class(10, seed=0)
+            samples = trained.sample_per_class(10, seed=args.seed)
             grid = sample_grid(
                 samples.images,
                 samples.labels,
@@ -98,6 +107,7 @@ def main() -> None:
                 "train_seconds": round(train_seconds, 1),
                 "epochs": BUDGETS[model].epochs,
                 "options": options.get(model, {}),
+                "seed": args.seed,
                 "train_img_per_s": round(fit.images_per_second, 1),
                 "sample_grid": str(grid.relative_to(ROOT)),
                 **{k: v for k, v in metrics.items() if k != "per_class_generated_accuracy"},
