@@ -120,7 +120,7 @@ def generator_curve(split, name: str, budget: dict, device: str, precision: str,
         points.append(
             {
                 "epoch": epoch,
-                "train_seconds": round(stop - began - paused, 1),
+                "train_seconds": round(stop - began - paused, 2),
                 "cas": round(scores["cas"], 4),
                 "fid": round(scores["fid"], 3),
                 "real_data_accuracy": round(scores["real_data_accuracy"], 4),

@@ -24,7 +24,9 @@ def test_gpu_benchmark_reduced_mode_prints_one_json(tmp_path):
     for name, epochs in (("cgan", [1, 2]), ("cvae", [1]), ("ddpm", [1])):
         curve = report[f"generator_{name}"]["curve"]
         assert [point["epoch"] for point in curve] == epochs
-        assert all(0 <= point["cas"] <= 1 and point["train_seconds"] > 0 for point in curve)
+        assert all(0 <= point["cas"] <= 1 for point in curve)
+        seconds = [point["train_seconds"] for point in curve]  # assessment time left out: never decreasing
+        assert seconds == sorted(seconds) and seconds[0] >= 0
     for name in ("fixmatch", "semi_supervised_gan"):
         ssl = report[f"ssl_100_{name}"]
         assert 0 <= ssl["test_errors"] <= ssl["n_test"]

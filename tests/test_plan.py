@@ -83,7 +83,7 @@ def test_dry_run_of_a_config_counts_generators_only_where_a_strategy_draws_them(
     """With an unlabeled pool, the pseudo-label teacher and the generator are trained only for strategies
     that draw generated images; the estimate says the same. A config a run would refuse is refused first."""
     config = tmp_path / "run.yaml"
-    body = 'data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 2}\ngenerator_train: {epochs: 2}\nstrategies: [S]\n'
+    body = "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 2}\ngenerator_train: {epochs: 2}\nstrategies: [S]\n"
     config.write_text(body.replace("S", "{name: baseline}, {name: mixup}"))
     plain = cli("run", config, "--dry-run", "--out", tmp_path / "a")
     assert plain.code == 0, plain.err
