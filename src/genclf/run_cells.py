@@ -34,6 +34,7 @@ from genclf.evaluation.metrics import compute_metrics
 from genclf.roles import GENERATIVE
 from genclf.run_folder import RunFolder, budget_key, budget_of, cell_tag
 from genclf.strategies import STRATEGIES, Context, build_strategy
+from genclf.training.precision import resolve_device
 
 MAX_AUTO_WORKERS = 8
 
@@ -62,8 +63,8 @@ def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: 
     ``auto`` device included where one is present: forked workers cannot use CUDA) or when a tracking
     backend records every epoch (it lives in this process)."""
     if workers is None or workers == "auto":
-        on_accelerator = str(device) != "cpu" and (
-            str(device).startswith(("cuda", "mps")) or torch.cuda.is_available() or torch.backends.mps.is_available()
+        on_accelerator = str(device).startswith(("cuda", "mps")) or (
+            str(device) == "auto" and resolve_device("auto").type != "cpu"
         )
         if tracked or on_accelerator or todo <= 1:
             return 1
