@@ -48,6 +48,40 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(split, tmp_path, 
     assert len(resumed_result.history) == 4
 
 
+def test_restored_optimizer_moments_keep_a_channels_last_parameters_layout(tmp_path):
+    """Saved state is contiguous; a fused AdamW restored onto a channels_last parameter must step exactly as
+    the uninterrupted optimizer does (mismatched layouts mix elements in the fused kernel)."""
+    from genclf.training.checkpoint import load_state, optimizer_from_flat, optimizer_to_flat, save_state
+
+    torch.manual_seed(0)
+    start = torch.randn(8, 3, 3, 3).contiguous(memory_format=torch.channels_last)
+    grads = [torch.randn(8, 3, 3, 3).contiguous(memory_format=torch.channels_last) for _ in range(2)]
+
+    def optimizer_for(param):
+        return torch.optim.AdamW([param], lr=0.1, fused=True)
+
+    straight = torch.nn.Parameter(start.clone())
+    opt = optimizer_for(straight)
+    for grad in grads:
+        straight.grad = grad.clone()
+        opt.step()
+
+    first = torch.nn.Parameter(start.clone())
+    opt = optimizer_for(first)
+    first.grad = grads[0].clone()
+    opt.step()
+    flat, meta = optimizer_to_flat(opt, "optim0")
+    save_state(tmp_path, {"w": first.detach(), **flat}, {"optimizers": [meta]})
+    tensors, saved = load_state(tmp_path)
+    resumed = torch.nn.Parameter(tensors["w"].contiguous(memory_format=torch.channels_last))
+    opt = optimizer_for(resumed)
+    optimizer_from_flat(opt, "optim0", tensors, saved["optimizers"][0])
+    assert opt.state[resumed]["exp_avg"].stride() == resumed.stride()
+    resumed.grad = grads[1].clone()
+    opt.step()
+    torch.testing.assert_close(resumed.detach(), straight.detach(), rtol=0, atol=0)
+
+
 def test_nan_loss_raises_a_clear_training_error(split):
     class Exploding(torch.nn.Module):
         def __init__(self):

@@ -185,3 +185,11 @@ def optimizer_from_flat(
         param_id, key = name.split(".", 1)
         per_param.setdefault(int(param_id), {})[key] = value
     optimizer.load_state_dict({"state": per_param, "param_groups": meta["param_groups"]})
+    # safetensors stores contiguous tensors; a fused optimizer walks a state tensor's memory in its parameter's
+    # order, so moments of a channels_last parameter must be channels_last again or the update mixes elements
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
