@@ -85,6 +85,7 @@ def test_generators_are_trained_once_per_context(split, context):
         ("baseline", {"colour": 1}, "params"),
         ("feature_fusion", {"source": "pixels"}, "params.source"),
         ("fixmatch", {"keep": "final"}, "params.keep"),
+        ("fixmatch", {"ema": 1.0}, "params.ema"),
     ],
 )
 def test_bad_strategy_parameters_are_config_errors(name, params, field):
@@ -106,6 +107,40 @@ def test_fixmatch_keeps_the_last_epoch_when_asked(split, context, monkeypatch):
         strategy.fit(split, context)
         kept[keep] = strategy.extra["best_epoch"]
     assert kept == {"best": 1, "last": 6}  # 3 epochs x step_ratio 2
+
+
+def test_fixmatch_ema_averages_the_weights_and_is_what_is_validated_and_kept(split, context):
+    """ema > 0: each step moves the average towards the live weights by the warmed-up rate; evaluation and the
+    kept classifier use the average, pseudo-labels the live weights."""
+    import torch
+
+    from genclf.models.classifiers import build_classifier
+    from genclf.strategies.self_training import FixMatchClassifier
+
+    torch.manual_seed(0)
+    live = build_classifier("cnn", 1, 10, 8)
+    wrapper = FixMatchClassifier(live, split.train.images, split.normalization, ema_decay=0.9)
+    before = {k: v.clone() for k, v in wrapper.ema.state_dict().items()}
+    with torch.no_grad():
+        for p in live.parameters():
+            p.add_(1.0)
+    wrapper.update_ema()  # step 0: decay min(0.9, 1/10) = 0.1, so 90% of the way to the live weights
+    for name, value in wrapper.ema.state_dict().items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.1 * before[name] + 0.9 * live.state_dict()[name])
+    x = torch.randn(4, 1, 8, 8)
+    wrapper.eval()
+    torch.testing.assert_close(wrapper(x), wrapper.ema.eval()(x))
+    assert not torch.allclose(wrapper(x), live.eval()(x))
+    assert not any(p.requires_grad for p in wrapper.ema.parameters())  # never in the optimizer's updates
+    assert wrapper.final_classifier() is wrapper.ema
+
+    strategy = build_strategy(StrategyConfig(name="fixmatch", params={"ema": 0.9, "keep": "last"}))
+    strategy.fit(split, context)
+    kept = strategy.classifier.model
+    assert isinstance(kept, type(live)) and all(p.requires_grad for p in kept.parameters())
+    proba = strategy.predict_proba(split.test.images)
+    assert proba.shape == (len(split.test), 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
 
 
 def test_unknown_strategy_is_a_config_error():

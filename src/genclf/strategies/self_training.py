@@ -4,6 +4,7 @@ weak/strong augmentation consistency with a confidence threshold)."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -125,7 +126,13 @@ def strong_augment(x: torch.Tensor) -> torch.Tensor:
 class FixMatchClassifier(Wrapper):
     """Supervised cross-entropy on weakly augmented labeled images, plus, on ``mu`` times as many unlabeled
     images, cross-entropy of the strong view against the weak view's class where its confidence reaches
-    ``threshold``."""
+    ``threshold``.
+
+    With ``ema_decay`` > 0 an exponential moving average of the classifier's weights and statistics is kept
+    (the paper evaluates it, decay 0.999): it is what validation sees and what training ends with, while
+    pseudo-labels still come from the live weights. It is updated at the start of each step, i.e. from the
+    weights after the previous optimizer step, with the usual warm-up ``min(decay, (1 + t) / (10 + t))``.
+    """
 
     def __init__(
         self,
@@ -135,13 +142,40 @@ class FixMatchClassifier(Wrapper):
         threshold: float = 0.95,
         mu: int = 3,
         weight: float = 1.0,
+        ema_decay: float = 0.0,
     ):
         super().__init__(classifier)
         self.unlabeled, self.normalization = unlabeled, normalization
-        self.threshold, self.mu, self.weight = threshold, mu, weight
+        self.threshold, self.mu, self.weight, self.ema_decay = threshold, mu, weight, ema_decay
+        self.ema = copy.deepcopy(classifier).requires_grad_(False) if ema_decay > 0 else None
+        self.register_buffer("ema_steps", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ema(x) if self.ema is not None and not self.training else self.classifier(x)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.ema.features(x) if self.ema is not None and not self.training else self.classifier.features(x)
+
+    def final_classifier(self) -> Classifier:
+        """The average once training is over, as an ordinary trainable classifier."""
+        return self.ema.requires_grad_(True) if self.ema is not None else self.classifier
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        steps = int(self.ema_steps)
+        decay = min(self.ema_decay, (1 + steps) / (10 + steps))
+        averaged, live = self.ema.state_dict(), self.classifier.state_dict()
+        floats = [name for name, value in averaged.items() if value.is_floating_point()]
+        torch._foreach_lerp_([averaged[n] for n in floats], [live[n] for n in floats], 1.0 - decay)
+        for name, value in averaged.items():
+            if not value.is_floating_point():
+                value.copy_(live[name])
+        self.ema_steps += 1
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
         images, labels = batch
+        if self.ema is not None:
+            self.update_ema()
         index = torch.randint(len(self.unlabeled), (self.mu * len(images),))
         pool = self.normalization.apply(self.unlabeled[index].to(images.device))
         with torch.no_grad():
@@ -163,7 +197,8 @@ class FixMatch(WrappedStrategy):
     labeled one in a batch (the paper's 7; 3 by default on CPU). ``step_ratio``: optimizer steps relative to
     the baseline classifier's. ``keep``: the weights of the ``best`` validation epoch, or of the ``last``
     (the paper's protocol; with a long schedule and a small validation split, the best-scoring epoch is
-    mostly the first to reach a plateau the validation images cannot tell apart)."""
+    mostly the first to reach a plateau the validation images cannot tell apart). ``ema``: the decay of an
+    exponential moving average of the weights that is validated and kept (the paper's 0.999; 0 = off)."""
 
     defaults = {
         "dropout": 0.2,
@@ -172,10 +207,12 @@ class FixMatch(WrappedStrategy):
         "unsupervised_weight": 1.0,
         "step_ratio": 2.0,
         "keep": "best",
+        "ema": 0.0,
     }
 
     def validate_params(self) -> None:
         _check_fraction(self, "threshold")
+        _check_fraction(self, "ema")
         for name in ("mu", "unsupervised_weight", "step_ratio"):
             _check_positive(self, name)
         if self.params["keep"] not in ("best", "last"):
@@ -193,6 +230,7 @@ class FixMatch(WrappedStrategy):
             self.params["threshold"],
             int(self.params["mu"]),
             self.params["unsupervised_weight"],
+            self.params["ema"],
         )
 
     def budget(self, split: Split, context: Context) -> TrainConfig:

@@ -27,6 +27,10 @@ class Wrapper(Classifier):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(x)
 
+    def final_classifier(self) -> Classifier:
+        """The classifier a strategy keeps once training ends (the inner one, unless a subclass averages)."""
+        return self.classifier
+
 
 class WrappedStrategy(Strategy):
     """Subclasses give ``wrap(classifier, split, context)`` and, optionally, ``budget(split, context)``."""
@@ -40,8 +44,7 @@ class WrappedStrategy(Strategy):
         return context.train
 
     def fit(self, split: Split, context: Context) -> None:
-        inner = self.new_classifier(split, context.seed)
-        model = self.wrap(inner, split, context)
+        model = self.wrap(self.new_classifier(split, context.seed), split, context)
         trained, result = train_classifier(
             split,
             self.config.classifier,
@@ -52,7 +55,7 @@ class WrappedStrategy(Strategy):
             keep_last=self.params.get("keep") == "last",
         )
         self.classifier = TrainedClassifier(
-            inner, self.config.classifier, {}, trained.class_names, trained.normalization
+            model.final_classifier(), self.config.classifier, {}, trained.class_names, trained.normalization
         )
         self.extra["best_epoch"] = result.best_epoch
 
