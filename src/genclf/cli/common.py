@@ -130,7 +130,7 @@ def add_common(parser: argparse.ArgumentParser, data: bool = True, training: boo
         parser.add_argument(
             "--precision",
             choices=PRECISIONS,
-            help="auto = bf16 + channels_last where the hardware has native bf16, else fp32; "
+            help="auto = bf16 where the hardware has native bf16, else fp32 (channels_last memory either way); "
             "16-mixed = fp16 autocast + GradScaler (CUDA)",
         )
         parser.add_argument(

@@ -1,4 +1,8 @@
-"""Device and numeric precision: ``auto`` picks bf16 + channels_last where the hardware has native bf16."""
+"""Device and numeric precision: ``auto`` picks bf16 where the hardware has native bf16.
+
+Convolutions run in channels_last (NHWC) memory on CPU and CUDA in every precision: oneDNN's CPU kernels
+are faster in that layout in fp32 too (one step of genclf's ``cnn`` on 28x28 batches of 128: 241-258 ms
+against 309-329 ms contiguous, one thread), as are cuDNN's tensor-core kernels; MPS keeps the default."""
 
 from __future__ import annotations
 
@@ -73,4 +77,4 @@ def resolve_precision(name: str, device: torch.device) -> Precision:
         name = "bf16" if native else "fp32"
     if name == "bf16":
         return Precision("bf16", torch.bfloat16, channels_last=True)
-    return Precision("fp32", None, channels_last=device.type == "cuda")
+    return Precision("fp32", None, channels_last=device.type in ("cpu", "cuda"))

@@ -263,6 +263,8 @@ class Trainer:
         distributed.unwrap_modules(model)
         if best.weights is not None:
             model.load_state_dict(best.weights)
+        if self.precision.channels_last:  # hand back the layout a model loaded from its checkpoint has
+            model.to(memory_format=torch.contiguous_format)
         model.eval()
         return FitResult(
             len(history), best.epoch, best.score, history, run.seconds, run.seen / run.seconds if run.seconds else 0.0
