@@ -248,3 +248,43 @@ def test_generator_and_colorizer_jobs_take_size_and_channels_from_the_data(cli, 
     sized = cli("train-generator", "--data", f"folder:{root}", "--image-size", "16", *short, "--out", tmp_path / "s")
     assert sized.code == 0, sized.err
     assert json.loads((tmp_path / "s" / "model.json").read_text())["image_size"] == 16  # flags win
+
+
+def test_eta_weighs_cells_by_expected_cost_not_by_count():
+    """The first finished cell is the costliest (generators run first): a mean over cells would extrapolate it
+    to every remaining cell; the clock extrapolates its seconds per unit of expected cost instead."""
+    from genclf.progress import WorkClock
+
+    clock = WorkClock({1: 10.0, 2: 1.0, 3: 1.0}, workers=1)
+    assert clock.finish(1, 20.0) == "  ETA ~4 s"  # 2 s per unit x 2 units left (a plain mean would say 40 s)
+    assert clock.finish(2, 4.0) == "  ETA ~2 s"
+    assert clock.finish(3, 2.0) == ""
+    two = WorkClock({1: 1.0, 2: 1.0, 3: 1.0}, workers=2)
+    assert two.finish(1, 120.0) == "  ETA ~2.0 min"  # 2 units over 2 workers
+    planned = WorkClock({1: 100.0, 2: 100.0}, prior=100.0)  # weights in estimated seconds
+    assert planned.finish(1, 300.0) == "  ETA ~3.3 min"  # (300 + 100) / (100 + 100) s per estimated second x 100
+
+
+def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
+    from genclf.config import RunConfig, StrategyConfig, TrainConfig
+    from genclf.data import load_dataset, make_split
+    from genclf.run_cells import CellJob
+
+    names = ["baseline", "synthetic_augmentation", "generative_balancing"]
+    config = RunConfig(
+        strategies=[StrategyConfig(name=n) for n in names],
+        seeds=[0],
+        train=TrainConfig(epochs=10),
+        generator_train=TrainConfig(epochs=20),
+    )
+    splits = {(None, 0): make_split(load_dataset("digits"), 0)}
+    jobs = [CellJob(i, None, 0, entry) for i, entry in enumerate(config.strategies, 1)]
+    weights = plan.job_weights(config, jobs, splits)
+    generator = 2.0 + 2.0 * 20 / 10  # units of one baseline cell
+    assert weights[1] == 1.0
+    assert weights[2] == pytest.approx(plan.COST_FACTORS["synthetic_augmentation"] + generator / 2)
+    counts = splits[(None, 0)].train.class_counts()
+    balanced = max(counts) * len(counts) / sum(counts)  # the class-balanced set relative to the real one
+    assert 1.0 < balanced < 1.1 and weights[3] == pytest.approx(balanced + generator / 2)
+    planned = plan.Plan(config, None, cells=[(n, 100.0 * i) for i, n in enumerate(names, 1)], generator_seconds=60.0)
+    assert plan.job_weights(config, jobs, splits, planned) == {1: 100.0, 2: 230.0, 3: 330.0}

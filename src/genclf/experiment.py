@@ -8,7 +8,6 @@ skipped, so a killed run picks up where it stopped.
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from genclf.environment import describe_environment
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
-from genclf.progress import eta_text, header, log_line
+from genclf.plan import Plan, job_weights
+from genclf.progress import WorkClock, header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run_cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
@@ -80,19 +80,21 @@ def run_experiment(
     shard: tuple[int, int] | None = None,
     log_to: list[str] | None = None,
     workers: int | str = 1,
+    plan: Plan | None = None,
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
     tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
     and the report. ``workers``: processes fitting cells at once (``"auto"``: one per CPU core, see
-    ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread."""
+    ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread.
+    ``plan``: the estimated run plan this config came from (its per-cell seconds weight the progress ETA)."""
     tracking.check_backends(log_to)
     validate_run_config(config)
     folder = RunFolder(out)
     rows = folder.read_results().to_dict("records")
     check_resumable(config, folder, rows)
     with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
-        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers)
+        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan)
         if tracker is not None:
             tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
     return result
@@ -114,7 +116,7 @@ def build_runner(config: RunConfig, out: str | Path) -> CellRunner:
 
 
 def _run_grid(
-    config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker, workers
+    config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker, workers, plan: Plan | None
 ) -> RunOutput:
     """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
     runner = build_runner(config, folder.root)
@@ -149,11 +151,14 @@ def _run_grid(
         f"val {sizes['val']}, test {sizes['test']}, unlabeled {sizes['unlabeled']}; output {folder.root}",
         quiet,
     )
-    started = time.perf_counter()
+    weights = job_weights(config, jobs, runner.splits, plan)
+    planned = plan is not None and bool(plan.cells)  # weights in estimated seconds: a quarter of them as prior
+    clock = WorkClock(weights, workers, prior=sum(weights.values()) / 4 if planned else 0.0)
     bar = tqdm(total=len(jobs), desc="grid", unit="cell", disable=quiet or None)
     make = functools.partial(build_runner, config, folder.root)
-    for finished, out in enumerate(run_cells(runner, jobs, workers, make), 1):
+    for out in run_cells(runner, jobs, workers, make):
         job = out.job
+        eta = clock.finish(job.index, out.wall_seconds)
         bar.update()
         bar.set_postfix_str(f"{job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}")
         rows += out.rows
@@ -175,7 +180,7 @@ def _run_grid(
             log_line(
                 f"cell {job.index}/{len(grid)} {row['strategy']} k={budget_key(job.budget)} seed={job.seed}: "
                 f"{config.primary_metric} {row[config.primary_metric]:.4f}  [{out.seconds:.0f} s]"
-                f"{eta_text(started, finished, len(jobs) - finished)}",
+                f"{eta}",
                 quiet,
             )
         rows.sort(key=lambda r: order.get(_row_key(r), len(order)))  # canonical order, whatever finished first

@@ -237,22 +237,50 @@ def _estimate(plan: Plan) -> Plan:
         )
         generator_epoch = gen_fit.train_seconds
     plan.probe_seconds = time.perf_counter() - began
-    counts = split.train.class_counts()
-    balanced = max(counts) * len(counts) / max(1, len(split.train))
     baseline = classifier_epoch * config.train.epochs
-    plan.cells = []
-    for entry in config.strategies:
-        factor = COST_FACTORS.get(entry.name, 2.0)
-        factor = balanced if factor == "balanced" else float(factor)
-        if entry.name == "semi_supervised_gan":
-            factor = COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
-        plan.cells.append((entry.display_name, baseline * factor))
+    plan.cells = [(entry.display_name, baseline * relative_cost(entry, split)) for entry in config.strategies]
     if drawing and config.generator_pool == "pseudo_labeled" and split.unlabeled is not None and len(split.unlabeled):
         plan.cells.append(("(pseudo-label teacher)", baseline))
     plan.generator_seconds = generator_epoch * config.generator_train.epochs
-    if generator_epoch:  # the generator check trains one more classifier (CAS) per generator
-        plan.generator_seconds += baseline
+    if generator_epoch:  # the generator check trains two classifiers: the real-data reference and the CAS one
+        plan.generator_seconds += 2 * baseline
     return plan
+
+
+def relative_cost(entry, split) -> float:
+    """A strategy's training cost in baseline-classifier units (``COST_FACTORS``; "balanced": the size of the
+    class-balanced training set relative to the real one)."""
+    factor = COST_FACTORS.get(entry.name, 2.0)
+    if factor == "balanced":
+        counts = split.train.class_counts()
+        return max(counts) * len(counts) / max(1, len(split.train))
+    if entry.name == "semi_supervised_gan":
+        return COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
+    return float(factor)
+
+
+def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None = None) -> dict[int, float]:
+    """The expected cost of each grid job (by index), for a progress ETA: the plan's seconds when there is a
+    plan, else ``relative_cost`` units. Each (budget, seed)'s generator cost (the plan's, else a rough two
+    baseline epochs per generator epoch plus its check's two classifiers) is shared by that pair's jobs that draw generated
+    images, which run first."""
+    from genclf.strategies import STRATEGIES
+
+    planned = dict(plan.cells) if plan is not None and plan.cells else None
+    weights, drawing = {}, {}
+    for job in jobs:
+        split = splits[(job.budget, job.seed)]
+        weights[job.index] = planned.get(job.entry.display_name, 0.0) if planned else relative_cost(job.entry, split)
+        if STRATEGIES.get(job.entry.name).draws_generators:
+            drawing.setdefault((job.budget, job.seed), []).append(job.index)
+    if planned:
+        generator = plan.generator_seconds
+    else:
+        generator = 2.0 + 2.0 * config.generator_train.epochs / max(1, config.train.epochs)
+    for indices in drawing.values():
+        for index in indices:
+            weights[index] += generator / len(indices)
+    return weights
 
 
 def fit_time_budget(plan: Plan, minutes: float) -> Plan:

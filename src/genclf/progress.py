@@ -31,3 +31,26 @@ def eta_text(started: float, done: int, remaining: int) -> str:
         return ""
     seconds = (time.perf_counter() - started) / done * remaining
     return f"  ETA ~{seconds / 60:.1f} min" if seconds >= 60 else f"  ETA ~{seconds:.0f} s"
+
+
+class WorkClock:
+    """ETA of a grid whose cells differ in cost: the seconds the finished cells took per unit of their expected
+    cost, times the expected cost still to run, spread over the workers still busy. A plain mean over cells
+    would extrapolate the longest cells (generators, run first) to the whole grid.
+
+    ``prior``: when the weights are estimated seconds (a run plan), the estimate counts as that many units of
+    finished work at one second per unit, so the first cells (a generator and the cells that waited for it)
+    move the ETA without overruling the plan."""
+
+    def __init__(self, weights: dict, workers: int = 1, prior: float = 0.0):
+        self.remaining, self.workers = dict(weights), max(1, workers)
+        self.spent = self.done = prior
+
+    def finish(self, key, seconds: float) -> str:
+        """Record a finished unit and return its ``  ETA ~N min`` text ('' when nothing is left)."""
+        self.done += self.remaining.pop(key, 0.0)
+        self.spent += seconds
+        if not self.remaining or self.done <= 0:
+            return ""
+        seconds = self.spent / self.done * sum(self.remaining.values()) / min(self.workers, len(self.remaining))
+        return f"  ETA ~{seconds / 60:.1f} min" if seconds >= 60 else f"  ETA ~{seconds:.0f} s"

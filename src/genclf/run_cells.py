@@ -55,7 +55,8 @@ class CellOutput:
     checks: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)  # per row: the metrics a tracker receives
-    seconds: float = 0.0
+    seconds: float = 0.0  # the strategy's fit, every generator it used counted in full
+    wall_seconds: float = 0.0  # the worker's whole time on the cell (generators it trained or waited for too)
 
 
 def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: bool) -> int:
@@ -186,6 +187,7 @@ class CellRunner:
             cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
             self.folder.write_cell(cell)
             out.cells.append(cell)
+        out.wall_seconds = time.perf_counter() - began
         return out
 
     def check_generators(self, context: Context, split: Split, budget, seed: int, owned: set[str]) -> list[dict]:

@@ -89,7 +89,9 @@ def cmd_run(args: argparse.Namespace) -> None:
             return
     out = check_output_folder(args.out or default_out("run"))
     args.out = out  # where environment.json goes
-    result = run_experiment(config, out, quiet=args.quiet, shard=shard, log_to=args.log_to, workers=args.workers)
+    result = run_experiment(
+        config, out, quiet=args.quiet, shard=shard, log_to=args.log_to, workers=args.workers, plan=planned
+    )
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
     print_run(result)
