@@ -42,7 +42,6 @@ def run_genclf(split, epochs: int, batch: int, precision: str, seed: int, device
     config = TrainConfig(epochs=epochs, batch_size=batch, lr=2e-3, precision=precision, device=device)
     trainer = Trainer(config, seed=seed, quiet=True)
     result = trainer.fit(model, split.train.images, split.train.labels, split.normalization)
-    model.to(memory_format=torch.contiguous_format)
     return {
         "img_per_s": result.images_per_second,
         "accuracy": accuracy(model, split),

@@ -180,7 +180,6 @@ def train_classifier(
             keep_last=keep_last,
         ),
     )
-    model.to(memory_format=torch.contiguous_format)
     return TrainedClassifier(model, model_name, options, list(split.class_names), split.normalization), result
 
 

@@ -23,16 +23,6 @@ def header(text: str, quiet: bool = False) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def eta_text(started: float, done: int, remaining: int) -> str:
-    """``ETA ~N min`` from the mean wall time of the ``done`` units so far."""
-    import time
-
-    if done <= 0 or remaining <= 0:
-        return ""
-    seconds = (time.perf_counter() - started) / done * remaining
-    return f"  ETA ~{seconds / 60:.1f} min" if seconds >= 60 else f"  ETA ~{seconds:.0f} s"
-
-
 class WorkClock:
     """ETA of a grid whose cells differ in cost: the seconds the finished cells took per unit of their expected
     cost, times the expected cost still to run, spread over the workers still busy. A plain mean over cells

@@ -14,6 +14,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genclf.models.generative import GENERATORS, GenerativeModel, to_uint8, upsampling_plan
 from genclf.models.output import StepOutput
+from genclf.training.averaging import update_average, warmed_decay
 from genclf.training.distributed import net
 from genclf.training.optim import adam
 
@@ -187,11 +188,7 @@ class ConditionalGAN(GenerativeModel):
         self.opt_g.step()
         with torch.no_grad():
             self.steps += 1
-            decay = min(self.ema_decay, (1 + self.steps.item()) / (10 + self.steps.item()))  # EMA warm-up
-            for ema, live in zip(self.ema.parameters(), self.generator.parameters()):
-                ema.lerp_(live, 1 - decay)
-            for ema, live in zip(self.ema.buffers(), self.generator.buffers()):
-                ema.copy_(live)
+            update_average(self.ema, self.generator, warmed_decay(self.ema_decay, self.steps.item()))
         return StepOutput((loss_d + loss_g).detach(), {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()})
 
     @torch.no_grad()

@@ -20,6 +20,7 @@ from genclf.roles import CLASSICAL
 from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
+from genclf.training.averaging import update_average, warmed_decay
 
 
 def _check_fraction(strategy, name: str, low: float = 0.0, high: float = 1.0) -> None:
@@ -162,14 +163,8 @@ class FixMatchClassifier(Wrapper):
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        steps = int(self.ema_steps)
-        decay = min(self.ema_decay, (1 + steps) / (10 + steps))
-        averaged, live = self.ema.state_dict(), self.classifier.state_dict()
-        floats = [name for name, value in averaged.items() if value.is_floating_point()]
-        torch._foreach_lerp_([averaged[n] for n in floats], [live[n] for n in floats], 1.0 - decay)
-        for name, value in averaged.items():
-            if not value.is_floating_point():
-                value.copy_(live[name])
+        decay = warmed_decay(self.ema_decay, int(self.ema_steps))
+        update_average(self.ema, self.classifier, decay, average_buffers=True)
         self.ema_steps += 1
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
