@@ -174,7 +174,14 @@ def test_cgan_follows_the_configured_learning_rate_unless_its_own_is_set(options
 
 def test_an_explicit_bf16_request_for_an_fp32_only_generator_is_said_once(tiny_digits):
     with pytest.warns(UserWarning, match="cgan trains in fp32"):
-        train_generator(tiny_digits, "cgan", TrainConfig(epochs=1, batch_size=32, precision="bf16"), seed=0, quiet=True)
+        train_generator(
+            tiny_digits,
+            "cgan",
+            TrainConfig(epochs=1, batch_size=32, precision="bf16"),
+            seed=0,
+            quiet=True,
+            options={"upsample": False},
+        )
 
 
 def test_cgan_upsample_generator_has_no_transposed_convolution_and_trains_in_bf16(tiny_digits):
@@ -182,12 +189,26 @@ def test_cgan_upsample_generator_has_no_transposed_convolution_and_trains_in_bf1
 
     from torch import nn
 
-    plain = GENERATORS.get("cgan")(1, 10, 8)
-    grown = GENERATORS.get("cgan")(1, 10, 8, upsample=True)
+    plain = GENERATORS.get("cgan")(1, 10, 8, upsample=False)
+    grown = GENERATORS.get("cgan")(1, 10, 8)  # the default
     assert any(isinstance(m, nn.ConvTranspose2d) for m in plain.generator.modules()) and not plain.supports_bf16
     assert not any(isinstance(m, nn.ConvTranspose2d) for m in grown.generator.modules()) and grown.supports_bf16
     config = TrainConfig(epochs=1, batch_size=32, precision="bf16")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "trains in fp32" warning: the bf16 request is honoured
-        trained, _ = train_generator(tiny_digits, "cgan", config, seed=0, quiet=True, options={"upsample": True})
+        trained, _ = train_generator(tiny_digits, "cgan", config, seed=0, quiet=True)
     assert trained.sample_per_class(2).images.shape == (20, 1, 8, 8)
+
+
+def test_a_cgan_checkpoint_saved_before_the_upsample_default_loads_as_the_transposed_generator(tiny_digits, tmp_path):
+    trained, _ = train_generator(tiny_digits, "cgan", TINY, seed=0, quiet=True, options={"upsample": False})
+    assert trained.meta()["model_options"] == {"upsample": False}
+    trained.options, trained.model.recorded_options = {}, dict  # what genclf 0.2.0 wrote: no model options
+    save_generator(tmp_path / "old", trained)
+    loaded = load_generator(tmp_path / "old")
+    labels = torch.tensor([1, 4, 4, 9])
+    assert torch.equal(loaded.sample(labels, seed=3), trained.sample(labels, seed=3))
+    new, _ = train_generator(tiny_digits, "cgan", TINY, seed=0, quiet=True)
+    save_generator(tmp_path / "new", new)
+    # recorded, so a later change of the default cannot rebuild it differently
+    assert load_generator(tmp_path / "new").options == {"upsample": True}

@@ -288,3 +288,17 @@ def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     assert 1.0 < balanced < 1.1 and weights[3] == pytest.approx(balanced + generator / 2)
     planned = plan.Plan(config, None, cells=[(n, 100.0 * i) for i, n in enumerate(names, 1)], generator_seconds=60.0)
     assert plan.job_weights(config, jobs, splits, planned) == {1: 100.0, 2: 230.0, 3: 330.0}
+
+
+def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio():
+    """A FixMatch given 56x its default steps (mnist_ssl_100_fixmatch30) costs 56x as much: the ETA of that
+    run read 1.9 min after its first cell while 50 min were left."""
+    from genclf.config import StrategyConfig
+    from genclf.data import load_dataset, make_split
+
+    split = make_split(load_dataset("digits"), 0)
+    for name in ("fixmatch", "pseudo_label"):
+        default = plan.relative_cost(StrategyConfig(name=name), split)
+        assert default == plan.COST_FACTORS[name]
+        longer = plan.relative_cost(StrategyConfig(name=name, params={"step_ratio": 112.5}), split)
+        assert longer == pytest.approx(default * 112.5 / 2.0)

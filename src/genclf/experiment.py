@@ -22,8 +22,8 @@ from genclf.environment import describe_environment
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
-from genclf.plan import Plan, job_weights
-from genclf.progress import WorkClock, header, log_line
+from genclf.plan import Plan, eta_clock
+from genclf.progress import header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run_cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
@@ -151,9 +151,7 @@ def _run_grid(
         f"val {sizes['val']}, test {sizes['test']}, unlabeled {sizes['unlabeled']}; output {folder.root}",
         quiet,
     )
-    weights = job_weights(config, jobs, runner.splits, plan)
-    planned = plan is not None and bool(plan.cells)  # weights in estimated seconds: a quarter of them as prior
-    clock = WorkClock(weights, workers, prior=sum(weights.values()) / 4 if planned else 0.0)
+    clock = eta_clock(config, jobs, runner.splits, workers, plan)
     bar = tqdm(total=len(jobs), desc="grid", unit="cell", disable=quiet or None)
     make = functools.partial(build_runner, config, folder.root)
     for out in run_cells(runner, jobs, workers, make):

@@ -12,7 +12,7 @@ import torch
 
 from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
-from genclf.models.generative import GenerativeModel, build_generator, generator_normalization
+from genclf.models.generative import GenerativeModel, build_generator, generator_normalization, rebuild_generator
 from genclf.seeding import generator as make_generator
 from genclf.training.checkpoint import load_model, save_model
 from genclf.training.pipeline import fit_last_epoch
@@ -39,7 +39,7 @@ class TrainedGenerator:
         return {
             "kind": KIND,
             "model": self.name,
-            "model_options": self.options,
+            "model_options": {**self.model.recorded_options(), **self.options},
             "in_channels": self.model.in_channels,
             "image_size": self.model.image_size,
             "class_names": self.class_names,
@@ -102,5 +102,5 @@ def save_generator(folder: str | Path, trained: TrainedGenerator, **extra: Any) 
 
 
 def load_generator(folder: str | Path) -> TrainedGenerator:
-    model, meta = load_model(folder, KIND, build_generator)
+    model, meta = load_model(folder, KIND, rebuild_generator)
     return TrainedGenerator(model, meta["model"], meta["model_options"], meta["class_names"])

@@ -256,17 +256,22 @@ def relative_cost(entry, split) -> float:
         return max(counts) * len(counts) / max(1, len(split.train))
     if entry.name == "semi_supervised_gan":
         return COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
+    from genclf.strategies import STRATEGIES
+
+    default_ratio = STRATEGIES.get(entry.name).defaults.get("step_ratio") if entry.name in STRATEGIES else None
+    if default_ratio:  # fixmatch, pseudo_label: the factor was measured at their default number of steps
+        return float(factor) * entry.params.get("step_ratio", default_ratio) / default_ratio
     return float(factor)
 
 
 def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None = None) -> dict[int, float]:
     """The expected cost of each grid job (by index), for a progress ETA: the plan's seconds when there is a
     plan, else ``relative_cost`` units. Each (budget, seed)'s generator cost (the plan's, else a rough two
-    baseline epochs per generator epoch plus its check's two classifiers) is shared by that pair's jobs that draw generated
-    images, which run first."""
+    baseline epochs per generator epoch plus its check's two classifiers) is shared by that pair's jobs that
+    draw generated images, which run first."""
     from genclf.strategies import STRATEGIES
 
-    planned = dict(plan.cells) if plan is not None and plan.cells else None
+    planned = dict(plan.cells) if _has_cells(plan) else None
     weights, drawing = {}, {}
     for job in jobs:
         split = splits[(job.budget, job.seed)]
@@ -281,6 +286,19 @@ def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None =
         for index in indices:
             weights[index] += generator / len(indices)
     return weights
+
+
+def _has_cells(plan: Plan | None) -> bool:
+    return plan is not None and bool(plan.cells)
+
+
+def eta_clock(config: RunConfig, jobs: list, splits: dict, workers: int, plan: Plan | None = None):
+    """The run's progress clock over ``job_weights``; with a plan, whose weights are estimated seconds, the
+    plan itself is a prior worth a quarter of the work."""
+    from genclf.progress import WorkClock
+
+    weights = job_weights(config, jobs, splits, plan)
+    return WorkClock(weights, workers, prior=sum(weights.values()) / 4 if _has_cells(plan) else 0.0)
 
 
 def fit_time_budget(plan: Plan, minutes: float) -> Plan:

@@ -35,11 +35,22 @@ def upsampling_plan(image_size: int, most: int = 3) -> tuple[int, int]:
 
 
 class GenerativeModel(nn.Module):
-    """Base class: a class-conditional generator trained by the one Trainer."""
+    """Base class: a class-conditional generator trained by the one Trainer.
+
+    ``legacy_options``: options whose default changed, each with the value that checkpoints saved before the
+    change were built with. A checkpoint records these options explicitly (``recorded_options``), and a
+    checkpoint that lacks one is rebuilt with its legacy value.
+    """
+
+    legacy_options: dict[str, object] = {}
 
     def __init__(self, in_channels: int, num_classes: int, image_size: int):
         super().__init__()
         self.in_channels, self.num_classes, self.image_size = in_channels, num_classes, image_size
+
+    def recorded_options(self) -> dict[str, object]:
+        """The current value of every option in ``legacy_options``, for the checkpoint's metadata."""
+        return {name: getattr(self, name) for name in self.legacy_options}
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -60,3 +71,9 @@ class GenerativeModel(nn.Module):
 
 def build_generator(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> GenerativeModel:
     return GENERATORS.get(name, "--model")(in_channels, num_classes, image_size, **options)
+
+
+def rebuild_generator(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> GenerativeModel:
+    """``build_generator`` for a saved checkpoint: options it does not record take their legacy value."""
+    legacy = GENERATORS.get(name, "--model").legacy_options
+    return build_generator(name, in_channels, num_classes, image_size, **{**legacy, **options})
