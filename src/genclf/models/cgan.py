@@ -120,7 +120,6 @@ class ConditionalGAN(GenerativeModel):
     """
 
     owns_optimization = True
-    supports_bf16 = True
     legacy_options = {"upsample": False}
     distributed_modules = ("generator", "discriminator")  # wrapped in DDP under torchrun
 
@@ -142,7 +141,6 @@ class ConditionalGAN(GenerativeModel):
     ):
         super().__init__(in_channels, num_classes, image_size)
         self.upsample = upsample
-        self.supports_bf16 = upsample  # only the upsample + conv generator has a fast bf16 path
         base, steps = upsampling_plan(image_size)
         self.latent_dim, self.lr, self.ema_decay, self.use_diff_augment = latent_dim, lr, ema_decay, diff_augment
         self.lr_d, self.lr_scale = lr_d, lr_scale
@@ -151,6 +149,11 @@ class ConditionalGAN(GenerativeModel):
         self.discriminator = Discriminator(in_channels, num_classes, steps, width)
         self.ema = copy.deepcopy(self.generator).requires_grad_(False)
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    @property
+    def supports_bf16(self) -> bool:
+        """Only the upsample + conv generator has a fast bf16 path (transposed convolutions have none)."""
+        return self.upsample
 
     def configure_optimizers(self, config) -> list[torch.optim.Optimizer]:
         lr_g = self.lr if self.lr is not None else config.lr * self.lr_scale
