@@ -8,6 +8,9 @@ then score them offline (FID/KID/PRDC in a genclf classifier's feature space, an
 
 Writes bench/results/generators.json and bench/results/samples_<model>_<dataset>.png; the trained
 generators go to runs/bench_generators/<model>_<dataset>/ (re-score one with `genclf evaluate-generator`).
+The real-data reference classifier (seed 0, the same for every generator and seed) is cached in
+runs/bench_generators/reference/, keyed by the dataset, its budget and genclf's source: a trial of another
+generator option reuses it, any change to genclf's code retrains it (--retrain-reference forces it).
 CAS follows Ravuri & Vinyals (2019): by default the synthetic training set has as many images per class as
 the real training split (--per-class N for a smaller one).
 """
@@ -15,6 +18,7 @@ the real training split (--per-class N for a smaller one).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import time
@@ -23,7 +27,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from genclf.classify import train_classifier
+import genclf
+from genclf.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
@@ -37,6 +42,29 @@ BUDGETS = {
     "cgan": TrainConfig(epochs=20, batch_size=128, lr=2e-3),
     "ddpm": TrainConfig(epochs=1, batch_size=128, lr=2e-3),
 }
+
+
+def source_digest() -> str:
+    """A digest of genclf's Python source: a cached reference classifier is reused only by the same code."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(genclf.__file__).parent.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def reference_classifier(
+    split, spec: str, budget: TrainConfig, cache: Path, retrain: bool = False
+) -> tuple[TrainedClassifier, str]:
+    """The real-data cnn (seed 0) that scores every generator: from ``cache`` when one matches (unless
+    ``retrain``), else trained and stored there. Returns it and where it came from."""
+    key = json.dumps({"data": spec, "budget": vars(budget), "source": source_digest()}, sort_keys=True, default=str)
+    folder = cache / hashlib.sha256(key.encode()).hexdigest()[:16]
+    if not retrain and (folder / "model.json").is_file():
+        return load_classifier(folder), f"read from {folder}"
+    began = time.perf_counter()
+    trained, _ = train_classifier(split, "cnn", budget, 0, quiet=True)
+    save_classifier(folder, trained, data={"spec": spec})
+    return trained, f"trained in {time.perf_counter() - began:.0f} s, cached in {folder}"
 
 
 def main() -> None:
@@ -56,6 +84,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="generator and scoring seed (default: 0)")
     parser.add_argument("--checkpoints", type=Path, default=ROOT.parent / "runs" / "bench_generators")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "generators.json")
+    parser.add_argument(
+        "--retrain-reference", action="store_true", help="train the reference classifier even when one is cached"
+    )
     parser.add_argument("--tag", default="", help="suffix of the sample grids' and checkpoints' names (e.g. 10min)")
     args = parser.parse_args()
     for item in args.epochs:
@@ -69,21 +100,20 @@ def main() -> None:
     report = json.loads(args.out.read_text()) if args.out.is_file() else {"benchmark": "generators", "results": {}}
     suffix = f"_{args.tag}" if args.tag else ""
     for dataset in args.datasets:
-        data = load_dataset(f"idx:{SHARED / dataset}")
+        spec = f"idx:{SHARED / dataset}"
+        data = load_dataset(spec)
         split = make_split(data, 0)
         budget = assessment_budget(len(split.train))
-        began = time.perf_counter()
-        real_classifier, _ = train_classifier(split, "cnn", budget, 0, quiet=True)
-        print(f"{dataset}: real-data classifier trained in {time.perf_counter() - began:.0f} s", flush=True)
+        cache = args.checkpoints / "reference"
+        real_classifier, where = reference_classifier(split, spec, budget, cache, args.retrain_reference)
+        print(f"{dataset}: real-data classifier {where}", flush=True)
         for model in args.models:
             began = time.perf_counter()
             trained, fit = train_generator(
                 split.train, model, BUDGETS[model], seed=args.seed, options=options.get(model)
             )
             train_seconds = time.perf_counter() - began
-            save_generator(
-                args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": f"idx:{SHARED / dataset}"}
-            )
+            save_generator(args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": spec})
             torch.manual_seed(args.seed)
             metrics = assess_generator(
                 trained,

@@ -10,7 +10,9 @@
 
 Sections run in the order above; the JSON is rewritten after each one, so a run cut short keeps what it
 finished. A section that fails records its error and the others still run (exit status 1 then); sections
-not started before ``--budget-seconds`` are marked skipped. Never required: CI runs only the reduced mode
+not started before ``--budget-seconds`` are marked skipped, and at ``--deadline-seconds`` (560 s after the
+imports by default, so that one call ends within 10 minutes) the running section is stopped where it is, keeping the generator
+curve points it reached, and the JSON written. Never required: CI runs only the reduced mode
 (tests/test_bench.py). Writes bench/results/gpu.json (full) or the --out path.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 import traceback
@@ -33,6 +36,7 @@ from genclf.evaluation.generator_quality import assess_generator, assessment_bud
 from genclf.generation import train_generator
 from genclf.strategies import Context, build_strategy
 
+SCRIPT_STARTED = time.perf_counter()  # the deadline counts from here (after imports): data loading included
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 from throughput import run_genclf, run_plain  # noqa: E402  (bench/throughput.py, the CPU comparison)
@@ -96,15 +100,17 @@ def throughput(split, budget: dict, device: str, precision: str) -> dict:
     }
 
 
-def generator_curve(split, name: str, budget: dict, device: str, precision: str, shared: dict) -> dict:
+def generator_curve(split, name: str, budget: dict, device: str, precision: str, shared: dict, into: dict) -> dict:
     """Train ``name`` once; at each checkpoint epoch assess it (the assessment's time is not counted). The
-    assessment's real-data classifier is trained once and shared by every generator (``shared``)."""
+    assessment's real-data classifier is trained once and shared by every generator (``shared``). The curve
+    grows in ``into`` as it goes, so a section stopped at the deadline keeps the points it reached."""
     epochs, checkpoints = budget["generators"][name]
     config = TrainConfig(epochs=epochs, batch_size=budget["generator_batch"], precision=precision, device=device)
     assess = budget["assess"] or assessment_budget(len(split.train))
     if "reference" not in shared:
         shared["reference"] = train_classifier(split, "cnn", assess, 0, quiet=True)[0]
     points: list[dict] = []
+    into.update(epochs=epochs, batch_size=config.batch_size, precision=precision, curve=points)
     paused = 0.0
     began = time.perf_counter()
 
@@ -130,7 +136,7 @@ def generator_curve(split, name: str, budget: dict, device: str, precision: str,
         paused += time.perf_counter() - stop
 
     train_generator(split.train, name, config, 0, quiet=True, on_epoch_end=checkpoint)
-    return {"epochs": epochs, "batch_size": config.batch_size, "precision": precision, "curve": points}
+    return dict(into)
 
 
 def semi_supervised(data, name: str, budget: dict, device: str, precision: str) -> dict:
@@ -146,11 +152,67 @@ def semi_supervised(data, name: str, budget: dict, device: str, precision: str) 
     return {"params": params, "test_errors": errors, "n_test": len(split.test), "seconds": round(seconds, 1)}
 
 
+class DeadlineReached(BaseException):
+    """Raised inside a running section at ``--deadline-seconds`` (a BaseException, so that no ``except
+    Exception`` on the way up mistakes it for the section's own failure)."""
+
+
+def run_sections(sections: list, report: dict, budget_seconds: float, deadline_seconds: float, save) -> bool:
+    """Run ``sections`` ((key, run(into)) pairs) in order into ``report``, calling ``save()`` after each.
+    None starts after ``budget_seconds``; at ``deadline_seconds`` the running one is stopped with what it put
+    in ``into`` and the rest are skipped. Returns whether a section failed."""
+    began, failed = time.perf_counter(), False
+    state = {"running": False, "expired": False}
+
+    def on_alarm(signum, frame) -> None:
+        state["expired"] = True
+        if state["running"]:
+            raise DeadlineReached
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline_seconds, 1e-3))
+    try:
+        for key, section in sections:
+            elapsed = time.perf_counter() - began
+            if state["expired"]:
+                report[key] = {"skipped": f"not started: past --deadline-seconds {deadline_seconds:g}"}
+            elif elapsed > budget_seconds:
+                report[key] = {"skipped": f"not started: past --budget-seconds {budget_seconds:g}"}
+            else:
+                into: dict = {}
+                started = time.perf_counter()
+                try:
+                    state["running"] = True
+                    report[key] = section(into)
+                except DeadlineReached:
+                    report[key] = {**into, "stopped": f"at --deadline-seconds {deadline_seconds:g}"}
+                except Exception as error:  # one broken section must not cost the others their device time
+                    failed = True
+                    report[key] = {
+                        "error": f"{type(error).__name__}: {error}",
+                        "traceback": traceback.format_exc()[-3000:],
+                    }
+                finally:
+                    state["running"] = False
+                report[key]["section_seconds"] = round(time.perf_counter() - started, 1)
+                line = json.dumps(report[key])[:400]
+                print(f"[{time.perf_counter() - began:.0f} s] {key}: {line}", file=sys.stderr, flush=True)
+            report["wall_seconds"] = round(time.perf_counter() - began, 1)
+            save()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return failed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reduced", action="store_true", help="tiny data and budgets (any device, e.g. in CI)")
     parser.add_argument("--data-dir", type=Path, default=MNIST, help=f"MNIST's IDX files (default {MNIST})")
     parser.add_argument("--budget-seconds", type=float, default=480.0, help="no section starts after this")
+    parser.add_argument(
+        "--deadline-seconds", type=float, default=560.0, help="the running section is stopped here (default 560)"
+    )
     parser.add_argument("--only", nargs="*", metavar="PREFIX", help="run only the sections starting so (e.g. ssl_100)")
     parser.add_argument("--ssl-steps", type=int, help="optimizer steps of each MNIST-100 method (default 5,000)")
     parser.add_argument("--out", type=Path, help="JSON path (default bench/results/gpu.json; none when --reduced)")
@@ -175,13 +237,13 @@ def main() -> int:
         "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
     }
     shared: dict = {}
-    sections = [("throughput", lambda: throughput(split, budget, device, precision))]
+    sections = [("throughput", lambda into: throughput(split, budget, device, precision))]
     sections += [
-        (f"generator_{n}", lambda n=n: generator_curve(split, n, budget, device, precision, shared))
+        (f"generator_{n}", lambda into, n=n: generator_curve(split, n, budget, device, precision, shared, into))
         for n in budget["generators"]
     ]
     sections += [
-        (f"ssl_100_{n}", lambda n=n: semi_supervised(data, n, budget, device, precision))
+        (f"ssl_100_{n}", lambda into, n=n: semi_supervised(data, n, budget, device, precision))
         for n in ("fixmatch", "semi_supervised_gan")
     ]
     if args.only:
@@ -189,29 +251,17 @@ def main() -> int:
     if args.ssl_steps:  # 2 steps per pass over the 100 labeled images at batch 50
         budget["ssl"]["fixmatch"]["step_ratio"] = args.ssl_steps / 2 / budget["ssl"]["train"]["epochs"]
         budget["ssl"]["semi_supervised_gan"]["epochs"] = args.ssl_steps // 2
-    began, failed = time.perf_counter(), False
-    for key, section in sections:
-        if time.perf_counter() - began > args.budget_seconds:
-            report[key] = {"skipped": f"not started: past --budget-seconds {args.budget_seconds:.0f}"}
-        else:
-            started = time.perf_counter()
-            try:
-                report[key] = section()
-            except Exception as error:  # one broken section must not cost the others their device time
-                failed = True
-                report[key] = {"error": f"{type(error).__name__}: {error}", "traceback": traceback.format_exc()[-3000:]}
-            report[key]["section_seconds"] = round(time.perf_counter() - started, 1)
-            print(
-                f"[{time.perf_counter() - began:.0f} s] {key}: {json.dumps(report[key])[:400]}",
-                file=sys.stderr,
-                flush=True,
-            )
-        report["wall_seconds"] = round(time.perf_counter() - began, 1)
+
+    def save() -> None:
         if out is not None:  # complete after every section; a cut-short run leaves no half-written file
             out.parent.mkdir(parents=True, exist_ok=True)
             partial = out.with_suffix(".json.tmp")
             partial.write_text(json.dumps(report, indent=2) + "\n")
             partial.replace(out)
+
+    failed = run_sections(
+        sections, report, args.budget_seconds, args.deadline_seconds - (time.perf_counter() - SCRIPT_STARTED), save
+    )
     print(json.dumps(report, indent=2))
     return 1 if failed else 0
 

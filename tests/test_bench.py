@@ -3,9 +3,12 @@ at full budget), and the training-step profiler on a small job."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -42,6 +45,33 @@ def test_gpu_benchmark_skips_sections_past_its_budget(tmp_path):
     report = json.loads(out.read_text())
     assert "section_seconds" in report["throughput"] or "skipped" in report["throughput"]
     assert "past --budget-seconds" in report["ssl_100_semi_supervised_gan"]["skipped"]
+
+
+def test_gpu_benchmark_stops_the_running_section_at_its_deadline_and_keeps_what_it_reached():
+    """The one-call GPU run must end within its limit: at --deadline-seconds the running section is stopped
+    (its partial curve kept, the JSON saved) and the sections after it are skipped."""
+    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH / "gpu.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+
+    def endless(into):  # 20 s at most, so that a missing deadline fails the test instead of hanging it
+        into["curve"] = [{"epoch": 1, "cas": 0.5}]
+        for _ in range(2000):
+            time.sleep(0.01)
+        return {"finished": True}
+
+    def never(into):
+        raise AssertionError("started after the deadline")
+
+    report, saved = {}, []
+    sections = [("quick", lambda into: {"value": 1}), ("endless", endless), ("after", never)]
+    failed = gpu.run_sections(sections, report, 1e9, 0.5, lambda: saved.append(json.loads(json.dumps(report))))
+    assert not failed and report["quick"]["value"] == 1
+    assert report["endless"]["curve"] == [{"epoch": 1, "cas": 0.5}]
+    assert report["endless"]["stopped"] == "at --deadline-seconds 0.5"
+    assert report["after"]["skipped"] == "not started: past --deadline-seconds 0.5"
+    assert len(saved) == 3 and saved[-1] == report  # saved after every section, the last one complete
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # no alarm left behind
 
 
 def test_gpu_benchmark_without_cuda_refuses_the_full_run():

@@ -290,7 +290,7 @@ def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     assert plan.job_weights(config, jobs, splits, planned) == {1: 100.0, 2: 230.0, 3: 330.0}
 
 
-def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio():
+def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio_and_fixmatch_mu():
     """A FixMatch given 56x its default steps (mnist_ssl_100_fixmatch30) costs 56x as much: the ETA of that
     run read 1.9 min after its first cell while 50 min were left."""
     from genclf.config import StrategyConfig
@@ -302,3 +302,6 @@ def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio():
         assert default == plan.COST_FACTORS[name]
         longer = plan.relative_cost(StrategyConfig(name=name, params={"step_ratio": 112.5}), split)
         assert longer == pytest.approx(default * 112.5 / 2.0)
+    # FixMatch at mu = 7 (the paper's) instead of 3: 1 + 7 + 7/3 against 1 + 3 + 3/3 passes a step, about 2x
+    wider = plan.relative_cost(StrategyConfig(name="fixmatch", params={"mu": 7}), split)
+    assert wider == pytest.approx(plan.COST_FACTORS["fixmatch"] * (1 + 7 + 7 / 3) / (1 + 3 + 3 / 3))

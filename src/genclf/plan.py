@@ -258,10 +258,19 @@ def relative_cost(entry, split) -> float:
         return COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
     from genclf.strategies import STRATEGIES
 
-    default_ratio = STRATEGIES.get(entry.name).defaults.get("step_ratio") if entry.name in STRATEGIES else None
-    if default_ratio:  # fixmatch, pseudo_label: the factor was measured at their default number of steps
-        return float(factor) * entry.params.get("step_ratio", default_ratio) / default_ratio
-    return float(factor)
+    defaults = STRATEGIES.get(entry.name).defaults if entry.name in STRATEGIES else {}
+    cost = float(factor)
+    if defaults.get("step_ratio"):  # fixmatch, pseudo_label: the factor was measured at their default steps
+        cost *= entry.params.get("step_ratio", defaults["step_ratio"]) / defaults["step_ratio"]
+    if defaults.get("mu"):  # fixmatch: a step passes mu unlabeled images per labeled one (no-grad, then training)
+        cost *= _fixmatch_step(entry.params.get("mu", defaults["mu"])) / _fixmatch_step(defaults["mu"])
+    return cost
+
+
+def _fixmatch_step(mu: float) -> float:
+    """A FixMatch step over B labeled images, in labeled forward+backward passes: one training pass over
+    (1 + mu) B images and a forward-only pass (about a third of one) over mu B weakly augmented ones."""
+    return 1 + mu + mu / 3
 
 
 def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None = None) -> dict[int, float]:
