@@ -108,8 +108,10 @@ class ConditionalGAN(GenerativeModel):
     Args:
         lr, lr_d: Adam learning rates of the generator and the discriminator, when set; by default both follow
             the configured ``train.lr`` (``--lr``) times ``lr_scale``.
-        lr_scale: the cgan's Adam rate relative to the configured learning rate. 0.1 gives 2e-4 (the rate of
-            the DCGAN/BigGAN family) at genclf's usual generator lr of 2e-3, which the cvae uses as is.
+        lr_scale: the cgan's Adam rate relative to the configured learning rate: 0.2 gives 4e-4 at genclf's
+            usual generator lr of 2e-3 (which the cvae uses as is). Up to genclf 0.2.0 it was 0.1 (2e-4, the
+            rate of the DCGAN/BigGAN family); 0.2 raised CAS at the same number of epochs on MNIST (0.978
+            against 0.964 in 7 epochs, two seeds) and Fashion-MNIST (0.83 against 0.79 in 10).
         aux_weight: weight of the auxiliary classification loss (0 = projection conditioning only).
         mode_seeking: weight of the mode-seeking term (0 = off).
         upsample: grow the image with upsample + 3x3 convolutions (the default) instead of stride-2
@@ -132,7 +134,7 @@ class ConditionalGAN(GenerativeModel):
         width: int = 32,
         lr: float | None = None,
         lr_d: float | None = None,
-        lr_scale: float = 0.1,
+        lr_scale: float = 0.2,
         aux_weight: float = 1.0,
         mode_seeking: float = 0.2,
         ema_decay: float = 0.999,
