@@ -11,9 +11,9 @@
 Sections run in the order above; the JSON is rewritten after each one, so a run cut short keeps what it
 finished. A section that fails records its error and the others still run (exit status 1 then); sections
 not started before ``--budget-seconds`` are marked skipped, and at ``--deadline-seconds`` (560 s after the
-imports by default, so that one call ends within 10 minutes) the running section is stopped where it is, keeping the generator
-curve points it reached, and the JSON written. Never required: CI runs only the reduced mode
-(tests/test_bench.py). Writes bench/results/gpu.json (full) or the --out path.
+imports by default, so that one call ends within 10 minutes) the running section is stopped where it is,
+keeping the generator curve points it reached, and the JSON written. Never required: CI runs only the
+reduced mode (tests/test_bench.py). Writes bench/results/gpu.json (full) or the --out path.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class DeadlineReached(BaseException):
 
 def run_sections(sections: list, report: dict, budget_seconds: float, deadline_seconds: float, save) -> bool:
     """Run ``sections`` ((key, run(into)) pairs) in order into ``report``, calling ``save()`` after each.
-    None starts after ``budget_seconds``; at ``deadline_seconds`` the running one is stopped with what it put
+    None starts after ``budget_seconds``; ``deadline_seconds`` from now the running one is stopped with what it put
     in ``into`` and the rest are skipped. Returns whether a section failed."""
     began, failed = time.perf_counter(), False
     state = {"running": False, "expired": False}
@@ -175,7 +175,7 @@ def run_sections(sections: list, report: dict, budget_seconds: float, deadline_s
         for key, section in sections:
             elapsed = time.perf_counter() - began
             if state["expired"]:
-                report[key] = {"skipped": f"not started: past --deadline-seconds {deadline_seconds:g}"}
+                report[key] = {"skipped": "not started: past --deadline-seconds"}
             elif elapsed > budget_seconds:
                 report[key] = {"skipped": f"not started: past --budget-seconds {budget_seconds:g}"}
             else:
@@ -185,7 +185,7 @@ def run_sections(sections: list, report: dict, budget_seconds: float, deadline_s
                     state["running"] = True
                     report[key] = section(into)
                 except DeadlineReached:
-                    report[key] = {**into, "stopped": f"at --deadline-seconds {deadline_seconds:g}"}
+                    report[key] = {**into, "stopped": "at --deadline-seconds"}
                 except Exception as error:  # one broken section must not cost the others their device time
                     failed = True
                     report[key] = {
