@@ -29,7 +29,7 @@ import yaml
 
 import genclf
 from genclf.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
-from genclf.config import TrainConfig
+from genclf.config import TrainConfig, config_hash
 from genclf.data import load_dataset, make_split
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.generation import save_generator, train_generator
@@ -57,8 +57,7 @@ def reference_classifier(
 ) -> tuple[TrainedClassifier, str]:
     """The real-data cnn (seed 0) that scores every generator: from ``cache`` when one matches (unless
     ``retrain``), else trained and stored there. Returns it and where it came from."""
-    key = json.dumps({"data": spec, "budget": vars(budget), "source": source_digest()}, sort_keys=True, default=str)
-    folder = cache / hashlib.sha256(key.encode()).hexdigest()[:16]
+    folder = cache / config_hash({"data": spec, "budget": vars(budget), "source": source_digest()})
     if not retrain and (folder / "model.json").is_file():
         return load_classifier(folder), f"read from {folder}"
     began = time.perf_counter()
