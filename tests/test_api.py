@@ -319,8 +319,21 @@ def test_wheel_builds_installs_in_a_fresh_venv_and_runs(tmp_path):
     assert "genclf/py.typed" in names and "genclf/configs/mnist_imbalance.yaml" in names
     assert any(n.endswith("licenses/LICENSE") for n in names)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", venv], check=True)
+    # Not --system-site-packages: inside a virtual environment that means the base interpreter's packages,
+    # not this environment's. The dependencies come from this environment's site-packages through a .pth
+    # file instead (whose own .pth files, such as an editable install of the checkout, are not read).
+    subprocess.run([sys.executable, "-m", "venv", venv], check=True)
     python = venv / "bin" / "python"
+    own = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    import sysconfig
+
+    here = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(own) / "dependencies.pth").write_text("\n".join(here) + "\n")
     subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel], check=True)
     where = subprocess.run(
         [python, "-c", "import genclf.cli, sys; print(genclf.cli.__file__)"], capture_output=True, text=True, check=True

@@ -59,8 +59,12 @@ def test_image_size_is_native_for_small_images_and_a_photo_size_for_large_ones(t
             Image.new("RGB", (400 + 10 * i, 300), (40 * i, 100, 200 if cls == "a" else 20)).save(
                 large / cls / f"{i}.jpg"
             )
+    found = plan.survey(f"folder:{large}")  # colour photos: loaded at the pretrained backbone's input size
+    assert found.native_size == 300 and found.image_size == plan.TRANSFER_SIZE and found.channels == 3
+    for image in large.glob("*/*.jpg"):  # the same photos in grey: the from-scratch photo size
+        Image.open(image).convert("L").save(image)
     found = plan.survey(f"folder:{large}")
-    assert found.native_size == 300 and found.image_size == plan.PHOTO_SIZE and found.channels == 3
+    assert found.image_size == plan.PHOTO_SIZE and found.channels == 1 and not found.photos
 
 
 def test_epochs_follow_the_dataset_size():

@@ -15,6 +15,10 @@ FAST = {
     "semi_supervised_gan": {"epochs": 3},
     "autoencoder_fusion": {"pretrain_epochs": 1},
     "colorize_then_classify": {"colorizer": "unet_l1"},
+    "linear_probe": {"resolution": 32},
+    "feature_smote": {"resolution": 32},
+    "feature_augmentation": {"resolution": 32},
+    "finetune": {"resolution": 32, "epochs": 1},
 }
 NEEDS_COLOUR = {"colorize_then_classify"}
 

@@ -14,7 +14,7 @@ from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization, Split
 from genclf.inputs import as_images
-from genclf.models.classifiers import Classifier, build_classifier
+from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.training.checkpoint import load_model, save_model
 from genclf.training.precision import Precision, resolve_device, resolve_precision
 from genclf.training.trainer import Augment, FitPlan, FitResult, Trainer
@@ -147,14 +147,7 @@ def train_classifier(
         model = build_classifier(
             model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options
         )
-        if getattr(model, "transfers", False):
-            loaded = model.load_pretrained()
-            if not quiet:
-                print(
-                    f"{model_name}: {loaded['loaded']} pretrained tensors loaded; fine-tuning the body at "
-                    f"{model.body_lr_scale:g} x lr",
-                    flush=True,
-                )
+        prepare_for(model, split.normalization, quiet)
     if class_weights is not None:
         model.class_weights.copy_(class_weights)
     trainer = Trainer(train_config, seed=seed, quiet=quiet)

@@ -59,6 +59,9 @@ COST_FACTORS = {
     "semi_supervised_gan": 6.0,
 }
 GENERATOR_EPOCHS = 40  # passes over the labeled set for the cVAE of a planned run
+TRANSFER_BACKBONE = "efficientnet_lite0"  # colour photo folders start from its ImageNet features
+FINETUNE_EPOCHS = 6  # ``genclf train`` on a colour photo folder fine-tunes the backbone this long
+TRANSFER_SIZE = 128  # colour photo folders load at the backbone's input size (models.backbones.DEFAULT_RESOLUTION)
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Survey:
     native_size: int
     channels: int
     image_size: int
+    photos: bool = False  # a folder of colour images: the plan starts from pretrained features
     data: Any = field(default=None, repr=False, compare=False)  # the LoadedData it read (reused by estimate)
 
     @property
@@ -87,6 +91,7 @@ class Plan:
     survey: Survey
     cells: list[tuple[str, float]] = field(default_factory=list)  # (entry, estimated seconds per seed)
     generator_seconds: float = 0.0  # per seed
+    once_seconds: float = 0.0  # paid once for the whole run (the pretrained feature cache)
     probe_seconds: float = 0.0
     budget_minutes: float | None = None  # the --time-budget it was fitted to
     workers: int = 1  # processes fitting cells at once (each with one thread when more than one)
@@ -94,7 +99,7 @@ class Plan:
     @property
     def estimate_seconds(self) -> float:
         per_seed = sum(seconds for _, seconds in self.cells) + self.generator_seconds
-        return per_seed * len(self.config.seeds) / self.workers
+        return per_seed * len(self.config.seeds) / self.workers + self.once_seconds
 
 
 def _folder_native(root: Path) -> tuple[int, int]:
@@ -119,11 +124,13 @@ def _folder_native(root: Path) -> tuple[int, int]:
     return sides[len(sides) // 2], 3 if colour else 1
 
 
-def choose_size(native: int) -> int:
-    """The image size a planned run trains at."""
+def choose_size(native: int, photos: bool = False) -> int:
+    """The image size a planned run trains at: the native size of small images; for larger photos
+    ``PHOTO_SIZE``, or in colour folders (which start from pretrained features) ``TRANSFER_SIZE``, the
+    backbone's input, so the photos are not shrunk below what it sees."""
     if native <= MAX_NATIVE:
         return max(8, native)
-    return PHOTO_SIZE
+    return min(native, TRANSFER_SIZE) if photos else PHOTO_SIZE
 
 
 def survey(spec: str) -> Survey:
@@ -134,7 +141,7 @@ def survey(spec: str) -> Survey:
     scheme, argument = parse_spec(spec)
     if scheme == "folder":
         native, channels = _folder_native(Path(str(argument)).expanduser())
-        size = choose_size(native)
+        size = choose_size(native, photos=channels == 3)
         data = load_dataset(spec, size, channels)
     else:
         data = load_dataset(spec)
@@ -152,12 +159,41 @@ def survey(spec: str) -> Survey:
         native_size=native,
         channels=channels,
         image_size=size,
+        photos=scheme == "folder" and channels == 3,
         data=data,
     )
 
 
+def transfer_strategies(found: Survey) -> list[StrategyConfig]:
+    """A colour photo folder's entries: the linear probe on frozen ImageNet features first (the grid's
+    baseline), fine-tuning, the from-scratch cnn where it is cheap (images of at most 32 px), the
+    imbalance remedies on features, and generation in feature space."""
+    b = TRANSFER_BACKBONE
+    imbalanced = found.imbalance_ratio >= IMBALANCE_RATIO
+    entries = [StrategyConfig("linear_probe", classifier=b), StrategyConfig("finetune", classifier=b)]
+    if found.image_size <= 32:
+        entries.append(StrategyConfig("baseline", label="cnn_from_scratch"))
+    if imbalanced:
+        entries += [
+            StrategyConfig(
+                "linear_probe", classifier=b, label=f"linear_probe_balanced[{b}]", params={"class_weight": "balanced"}
+            ),
+            StrategyConfig("feature_smote", classifier=b),
+        ]
+    entries.append(StrategyConfig("feature_augmentation", classifier=b))
+    if imbalanced:
+        entries.append(
+            StrategyConfig(
+                "feature_augmentation", classifier=b, label=f"feature_balancing[{b}]", params={"balance": True}
+            )
+        )
+    return entries
+
+
 def strategies_for(found: Survey) -> list[StrategyConfig]:
     """The strategy entries the data calls for (see the module docstring)."""
+    if found.photos:
+        return transfer_strategies(found)
     names = ["baseline", "classic_augmentation", "mixup", "cutmix"]
     if found.imbalance_ratio >= IMBALANCE_RATIO:
         names += ["class_weights", "random_oversampling", "smote"]
@@ -227,8 +263,18 @@ def _estimate(plan: Plan) -> Plan:
     split = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
     one_epoch = dataclasses.replace(config.train, epochs=1)
     began = time.perf_counter()
-    _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
-    classifier_epoch = fit.train_seconds
+    declared = [e for e in config.strategies if hasattr(STRATEGIES.get(e.name), "planned_seconds")]
+    classifier_epoch = 0.0
+    if len(declared) < len(config.strategies):
+        _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
+        classifier_epoch = fit.train_seconds
+    probes = {}
+    for entry in declared:  # strategies that cost themselves from a probe of their backbone
+        cls = STRATEGIES.get(entry.name)
+        probe_key = cls.probe_key(entry)
+        if probe_key not in probes:
+            probes[probe_key] = cls.probe(entry, split, data)
+            plan.once_seconds += probes[probe_key]["once_seconds"]
     generator_epoch = 0.0
     drawing = any(STRATEGIES.get(s.name).draws_generators for s in config.strategies)
     if drawing:
@@ -238,7 +284,17 @@ def _estimate(plan: Plan) -> Plan:
         generator_epoch = gen_fit.train_seconds
     plan.probe_seconds = time.perf_counter() - began
     baseline = classifier_epoch * config.train.epochs
-    plan.cells = [(entry.display_name, baseline * relative_cost(entry, split)) for entry in config.strategies]
+    plan.cells = [
+        (
+            entry.display_name,
+            STRATEGIES.get(entry.name).planned_seconds(
+                entry, split, config.train, probes[STRATEGIES.get(entry.name).probe_key(entry)]
+            )
+            if entry in declared
+            else baseline * relative_cost(entry, split),
+        )
+        for entry in config.strategies
+    ]
     if drawing and config.generator_pool == "pseudo_labeled" and split.unlabeled is not None and len(split.unlabeled):
         plan.cells.append(("(pseudo-label teacher)", baseline))
     plan.generator_seconds = generator_epoch * config.generator_train.epochs
@@ -343,15 +399,22 @@ def fit_time_budget(plan: Plan, minutes: float) -> Plan:
     return plan
 
 
-def job_defaults(spec: str, schedule: bool = True) -> dict:
+def job_defaults(spec: str, schedule: bool = True, model: str | None = None) -> dict:
     """Defaults of a one-model job (``train``, ``train-generator``, ``train-colorizer``) on ``spec`` when no
     config file is given: the run plan's image size and channels for the data, and with ``schedule`` (the
-    classifier's job) its epochs and batch size. Flags and --set still win."""
+    classifier's job) its epochs and batch size. On a colour photo folder the classifier's job fine-tunes
+    the pretrained backbone (``FINETUNE_EPOCHS``) unless ``model`` names another. Flags and --set still win."""
     planned = plan_run(spec)
     d, t = planned.config.data, planned.config.train
-    defaults: dict = {"data": {"spec": spec, "image_size": d.image_size, "channels": d.channels}}
+    transfer = schedule and planned.survey.photos and model in (None, TRANSFER_BACKBONE)
+    # a network learning from scratch (generators, colorizers, a cnn) trains at the from-scratch photo size
+    size = d.image_size if transfer else choose_size(planned.survey.native_size)
+    defaults: dict = {"data": {"spec": spec, "image_size": size, "channels": d.channels}}
     if schedule:
         defaults["train"] = {"epochs": t.epochs, "batch_size": t.batch_size, "lr": t.lr}
+        if transfer:
+            defaults["model"] = TRANSFER_BACKBONE
+            defaults["train"]["epochs"] = FINETUNE_EPOCHS
     return defaults
 
 
@@ -367,7 +430,8 @@ def describe(plan: Plan) -> str:
         f"{found.image_size}x{found.image_size}",
         f"classes {'imbalanced' if found.imbalance_ratio >= IMBALANCE_RATIO else 'balanced'} "
         f"(largest/smallest {found.imbalance_ratio:.2f}); every labeled image used",
-        f"classifier: cnn, {config.train.epochs} epochs, batch {config.train.batch_size}; "
+        f"classifiers: {', '.join(dict.fromkeys(e.classifier for e in config.strategies))}; "
+        f"training: {config.train.epochs} epochs, batch {config.train.batch_size}; "
         f"generators: {config.generator_train.epochs} epochs; seeds {config.seeds}",
         f"grid: {len(config.strategies)} strategies x {len(config.seeds)} seeds = "
         f"{len(config.strategies) * len(config.seeds)} cells",
@@ -377,6 +441,8 @@ def describe(plan: Plan) -> str:
         lines += [f"  {name:<32} ~{seconds:7.0f} s" for name, seconds in plan.cells]
         if plan.generator_seconds:
             lines.append(f"  {'(generator + its check)':<32} ~{plan.generator_seconds:7.0f} s")
+        if plan.once_seconds:
+            lines.append(f"  {'(pretrained feature cache, once)':<32} ~{plan.once_seconds:7.0f} s")
         total = plan.estimate_seconds
         spread = f" over {plan.workers} worker processes" if plan.workers > 1 else ""
         lines.append(f"estimated wall time: ~{total / 60:.1f} min ({total:.0f} s){spread}")

@@ -151,6 +151,10 @@ class CellRunner:
             self.folder.write_history(name, k, seed, pd.DataFrame(history))
         with tracking.scope(f"generator_checks/k{budget_key(k)}/seed{seed}"):
             out.checks = self.check_generators(context, split, k, seed, owned)
+        for check in getattr(strategy, "generator_checks", []):  # generators a strategy checked itself
+            if (check["generator"], budget_key(k), seed) not in self.checked:
+                self.checked.add((check["generator"], budget_key(k), seed))
+                out.checks.append({"generator": check["generator"], "k_per_class": k, "seed": seed, **check})
         for view in strategy.views(split):
             metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
             extended, detail = extended_evaluation(

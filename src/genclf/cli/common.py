@@ -179,7 +179,7 @@ def data_defaults(args: argparse.Namespace, default_spec: str, schedule: bool) -
     from genclf import plan
     from genclf.config import flatten
 
-    base = plan.job_defaults(args.data or default_spec, schedule)
+    base = plan.job_defaults(args.data or default_spec, schedule, getattr(args, "model", None))
     say(args, "defaults from the data: " + ", ".join(f"{k} {v}" for k, v in flatten(base).items()))
     return base
 

@@ -145,12 +145,34 @@ class ResNet18(Classifier):
 
     def param_groups(self, lr: float) -> list[dict]:
         """With transferred weights, the body at ``body_lr_scale`` x lr; otherwise one group."""
-        if not self.transfers:
-            return [{"params": list(self.parameters())}]
-        body = list(self.body.parameters())
-        ids = {id(p) for p in body}
-        head = [p for p in self.parameters() if id(p) not in ids]
-        return [{"params": body, "lr": lr * self.body_lr_scale}, {"params": head}]
+        return body_and_head_groups(self, lr)
+
+
+def body_and_head_groups(model: Classifier, lr: float) -> list[dict]:
+    """Optimizer groups of a classifier with a ``body``: with transferred weights, the body at
+    ``model.body_lr_scale`` x lr and everything else at lr; otherwise one group."""
+    if not model.transfers:
+        return [{"params": list(model.parameters())}]
+    body = list(model.body.parameters())
+    ids = {id(p) for p in body}
+    head = [p for p in model.parameters() if id(p) not in ids]
+    return [{"params": body, "lr": lr * model.body_lr_scale}, {"params": head}]
+
+
+def prepare_for(model: Classifier, normalization, quiet: bool = True) -> Classifier:
+    """Ready a freshly built classifier for a split: a backbone learns the inputs' ``normalization`` (a
+    ``Normalization``) and one with transferred weights loads them."""
+    if hasattr(model, "adapt_input"):
+        model.adapt_input(normalization)
+    if getattr(model, "transfers", False):
+        loaded = model.load_pretrained()
+        if not quiet:
+            print(
+                f"{type(model).__name__}: {loaded['loaded']} pretrained tensors loaded; fine-tuning the body at "
+                f"{model.body_lr_scale:g} x lr",
+                flush=True,
+            )
+    return model
 
 
 def build_classifier(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> Classifier:

@@ -9,6 +9,7 @@ from genclf.strategies import (  # noqa: F401  (register the strategies)
     mixing,
     self_training,
     semi_supervised,
+    transfer,
 )
 from genclf.strategies.base import STRATEGIES, Context, Strategy, build_strategy
 

@@ -227,16 +227,17 @@ class Strategy:
 
     def new_classifier(self, split: Split, seed: int):
         """A freshly initialised classifier of this entry's type and dropout, seeded with ``seed``."""
-        from genclf.models.classifiers import build_classifier
+        from genclf.models.classifiers import build_classifier, prepare_for
 
         torch.manual_seed(seed)
-        return build_classifier(
+        model = build_classifier(
             self.config.classifier,
             split.train.channels,
             split.train.num_classes,
             split.train.image_size,
             dropout=self.params["dropout"],
         )
+        return prepare_for(model, split.normalization)
 
     def views(self, split: Split) -> list[View]:
         """The results rows this strategy contributes for ``split.test``."""

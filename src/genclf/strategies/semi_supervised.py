@@ -11,7 +11,7 @@ from genclf.classify import TrainedClassifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.models.cgan import Generator
-from genclf.models.classifiers import Classifier, build_classifier
+from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
@@ -99,6 +99,7 @@ class SemiSupervisedGANStrategy(Strategy):
         classifier = build_classifier(
             self.config.classifier, split.train.channels, split.train.num_classes, split.train.image_size, dropout=0.0
         )
+        prepare_for(classifier, split.normalization)
         unlabeled = split.normalization.apply(pool.images)
         model = SemiSupervisedGAN(
             classifier,

@@ -1,0 +1,308 @@
+"""Transfer from ImageNet: heads on frozen pretrained features, fine-tuning, and generation in feature space.
+
+The entry's ``classifier`` names the pretrained backbone (``efficientnet_lite0`` unless another registered
+backbone is given), so ``{name: linear_probe, classifier: efficientnet_lite0}`` reads as
+``linear_probe[efficientnet_lite0]`` in every table.
+
+- ``linear_probe`` (role baseline): a multinomial logistic regression on the frozen, cached features of the
+  labeled images, its regularisation chosen on the validation split. It is the do-nothing option of a
+  pretrained grid (labeled data only, no generation), so a photo plan lists it first and every other row is
+  compared with it; in a grid that lists the cnn ``baseline`` first it is a classical competitor.
+- ``feature_smote`` (classical): the same head after SMOTE in feature space (the classical counterpart of
+  generative balancing on embeddings).
+- ``finetune`` (classical): the whole backbone trained, its body at a tenth of the head's learning rate, for
+  ``epochs`` passes (default 6: fine-tuning converges in a few).
+- ``feature_augmentation`` (generative): a class-conditional generator of embeddings (``gaussian``: per-class
+  means and a shared Ledoit-Wolf covariance, the model behind LDA) trained on the labeled features; the head
+  learns from real + generated embeddings (``ratio`` generated per real image, or with ``balance`` the
+  minority classes filled up to the largest). The generator is checked like every generator: a head trained
+  on generated embeddings alone (CAS, macro-F1 on the validation split) against the real-data head, and
+  against chance; a generator that fails makes the strategy inconclusive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genclf.data.splits import Split
+from genclf.errors import ConfigError
+from genclf.roles import BASELINE, CLASSICAL, GENERATIVE
+from genclf.strategies.base import Context, Strategy, register_strategy
+from genclf.strategies.classical import ClassifierStrategy
+
+DEFAULT_BACKBONE = "efficientnet_lite0"
+C_GRID = (0.001, 0.01, 0.1, 1.0)  # inverse L2 strengths tried on the validation split (features standardised)
+
+
+def backbone_of(classifier: str) -> str:
+    from genclf.models.backbones import BACKBONES
+
+    return classifier if classifier in BACKBONES else DEFAULT_BACKBONE
+
+
+def macro_f1_of(labels: np.ndarray, proba: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(labels, proba.argmax(1), average="macro", labels=np.arange(proba.shape[1]), zero_division=0))
+
+
+class FeatureHead:
+    """Standardised features -> multinomial logistic regression, with every class's column in its output."""
+
+    def __init__(self, num_classes: int, class_weight: str | None = None, seed: int = 0):
+        self.num_classes, self.class_weight, self.seed = num_classes, class_weight, seed
+
+    def fit(self, x: np.ndarray, y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> FeatureHead:
+        """Fit one head per C in ``C_GRID`` and keep the best on validation macro-F1 (ties: the stronger
+        regularisation); without a validation split, C = 0.1."""
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+
+        self.scaler = StandardScaler().fit(x)
+        xs = self.scaler.transform(x)
+        grid = C_GRID if len(val_y) else (0.1,)
+        best = None
+        for c in grid:
+            model = LogisticRegression(C=c, max_iter=2000, class_weight=self.class_weight, random_state=self.seed)
+            model.fit(xs, y)
+            self.model = model
+            score = macro_f1_of(val_y, self.predict_proba(val_x)) if len(val_y) else 0.0
+            if best is None or score > best[0]:
+                best = (score, model, c)
+        self.val_macro_f1, self.model, self.c = best
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        proba = np.zeros((len(x), self.num_classes), dtype=np.float64)
+        if len(x):
+            proba[:, self.model.classes_] = self.model.predict_proba(self.scaler.transform(x))
+        return proba.astype(np.float32)
+
+
+HEAD_SECONDS = 2.5  # one validated logistic-regression head on ~1,000 embeddings (measured on 2 cores)
+
+
+class PlannedOnBackbone:
+    """What a data-derived plan needs to cost a strategy on a pretrained backbone: a probe (the backbone's
+    forward time per image, and the feature-cache work the run pays once) and seconds per cell."""
+
+    heads = 1  # logistic-regression heads fitted per cell
+
+    @classmethod
+    def probe_key(cls, entry) -> tuple[str, int]:
+        return backbone_of(entry.classifier), int(entry.params.get("resolution", cls.defaults["resolution"]))
+
+    @classmethod
+    def probe(cls, entry, split: Split, data) -> dict:
+        import time
+
+        from genclf.models.features import frozen_backbone, missing_count
+
+        backbone, resolution = cls.probe_key(entry)
+        began = time.perf_counter()
+        model = frozen_backbone(backbone, resolution, split.train.channels)
+        loaded = time.perf_counter() - began
+        sample = split.train.images[:32].float().div(255.0)
+        with torch.inference_mode():
+            model.features(sample[:2])  # warm-up
+            began = time.perf_counter()
+            model.features(sample)
+        per_image = (time.perf_counter() - began) / max(1, len(sample))
+        used = [data.train.images] + ([data.test.images] if data.test is not None else [])
+        missing = missing_count(backbone, torch.cat(used), resolution)
+        return {"image_seconds": per_image, "once_seconds": loaded + missing * per_image}
+
+    @classmethod
+    def planned_seconds(cls, entry, split: Split, train, probe: dict) -> float:
+        return HEAD_SECONDS * cls.heads
+
+
+class FeatureStrategy(PlannedOnBackbone, Strategy):
+    """A head on frozen features of the labeled images (and whatever ``head_data`` adds)."""
+
+    defaults = {"resolution": 128}
+
+    def validate_params(self) -> None:
+        if not 32 <= int(self.params["resolution"]) <= 512:
+            raise ConfigError(f"strategies[{self.config.name}].params.resolution", "expected 32..512 pixels")
+
+    @property
+    def backbone(self) -> str:
+        return backbone_of(self.config.classifier)
+
+    def embed(self, images: torch.Tensor, quiet: bool = True) -> np.ndarray:
+        from genclf.models.features import embed
+
+        return embed(self.backbone, images, self.params["resolution"], quiet=quiet)
+
+    def head_data(self, x: np.ndarray, y: np.ndarray, split: Split, context: Context, val) -> tuple:
+        return x, y
+
+    def class_weight(self) -> str | None:
+        return None
+
+    def fit(self, split: Split, context: Context) -> None:
+        x, y = self.embed(split.train.images, context.quiet), split.train.labels.numpy()
+        val = (self.embed(split.val.images), split.val.labels.numpy())
+        hx, hy = self.head_data(x, y, split, context, val)
+        self.extra["n_train_effective"] = len(hy)
+        self.head = FeatureHead(split.train.num_classes, self.class_weight(), context.seed).fit(hx, hy, *val)
+        self.extra["head_c"] = self.head.c
+
+    def predict_proba(self, images: torch.Tensor) -> np.ndarray:
+        return self.head.predict_proba(self.embed(images))
+
+
+@register_strategy("linear_probe", BASELINE)
+class LinearProbe(FeatureStrategy):
+    """A logistic-regression head on frozen pretrained features; ``class_weight: balanced`` reweights classes."""
+
+    defaults = {"resolution": 128, "class_weight": "none"}
+
+    def validate_params(self) -> None:
+        super().validate_params()
+        if self.params["class_weight"] not in ("none", "balanced"):
+            raise ConfigError(f"strategies[{self.config.name}].params.class_weight", "expected none or balanced")
+
+    def class_weight(self) -> str | None:
+        return None if self.params["class_weight"] == "none" else "balanced"
+
+
+@register_strategy("feature_smote", CLASSICAL)
+class FeatureSMOTE(FeatureStrategy):
+    """SMOTE on the frozen features (every class up to the largest), then the head."""
+
+    def head_data(self, x, y, split, context, val):
+        from imblearn.over_sampling import SMOTE
+
+        counts = np.bincount(y, minlength=split.train.num_classes)
+        present = counts[counts > 0]
+        if len(present) < 2 or present.min() == present.max():
+            return x, y
+        neighbours = int(min(5, present.min() - 1))
+        if neighbours < 1:
+            return x, y  # a class of one image: nothing to interpolate between
+        return SMOTE(k_neighbors=neighbours, random_state=context.seed).fit_resample(x, y)
+
+
+class ClassGaussian:
+    """A class-conditional Gaussian over embeddings: per-class means, one shared Ledoit-Wolf covariance."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray, num_classes: int) -> ClassGaussian:
+        from sklearn.covariance import LedoitWolf
+
+        self.means = np.stack([x[y == c].mean(0) if (y == c).any() else x.mean(0) for c in range(num_classes)])
+        centred = x - self.means[y]
+        self.covariance = LedoitWolf().fit(centred).covariance_
+        eigenvalues, eigenvectors = np.linalg.eigh(self.covariance)
+        self.root = eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
+        return self
+
+    def sample(self, counts: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        labels = np.repeat(np.arange(len(counts)), counts)
+        noise = rng.standard_normal((len(labels), self.root.shape[0])) @ self.root.T
+        return (self.means[labels] + noise).astype(np.float32), labels
+
+
+FEATURE_GENERATORS = {"gaussian": ClassGaussian}
+
+
+@register_strategy("feature_augmentation", GENERATIVE)
+class FeatureAugmentation(FeatureStrategy):
+    """Real + generated embeddings for the head (see the module docstring)."""
+
+    defaults = {"resolution": 128, "generator": "gaussian", "ratio": 1.0, "balance": False, "min_cas_ratio": 0.75}
+    heads = 3  # its own, and the generator check's two
+
+    def validate_params(self) -> None:
+        super().validate_params()
+        where = f"strategies[{self.config.name}].params"
+        if self.params["generator"] not in FEATURE_GENERATORS:
+            raise ConfigError(f"{where}.generator", f"expected one of {sorted(FEATURE_GENERATORS)}")
+        if not 0 <= float(self.params["ratio"]) <= 20:
+            raise ConfigError(f"{where}.ratio", "expected 0..20 generated embeddings per real one")
+
+    def generator_key(self) -> str:
+        return f"features_{self.params['generator']}_{self.backbone}_{self.params['resolution']}px"
+
+    def head_data(self, x, y, split, context, val):
+        k = split.train.num_classes
+        generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k)
+        counts = np.bincount(y, minlength=k)
+        if self.params["balance"]:
+            extra = (counts.max() - counts).tolist()
+        else:
+            extra = np.round(counts * float(self.params["ratio"])).astype(int).tolist()
+        self.generator_checks = [self.check(generator, x, y, val, counts, context)]
+        key = self.generator_key()
+        if key not in context.used:
+            context.used.append(key)
+        fake_x, fake_y = generator.sample(extra, context.seed)
+        self.extra["n_generated"] = len(fake_y)
+        return np.concatenate([x, fake_x]), np.concatenate([y, fake_y])
+
+    def check(self, generator, x, y, val, counts, context) -> dict:
+        """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
+        (macro-F1), against the real-data head and chance."""
+        val_x, val_y = val
+        k = len(counts)
+        real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
+        fake_x, fake_y = generator.sample(counts.tolist(), context.seed + 1)
+        fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
+        real_f1, cas = real.val_macro_f1, fake.val_macro_f1
+        chance = macro_f1_of(val_y, np.tile(np.bincount(y, minlength=k) / len(y), (len(val_y), 1)))
+        ratio = float(self.params["min_cas_ratio"])
+        if cas < ratio * real_f1:
+            status = f"failed: CAS {cas:.3f} < {ratio:g} x real-data macro-F1 {real_f1:.3f}"
+        elif cas <= chance + 0.05 * (1 - chance):
+            status = f"failed: CAS {cas:.3f} is at chance ({chance:.3f})"
+        else:
+            status = "ok"
+        return {
+            "generator": self.generator_key(),
+            "cas": round(cas, 4),
+            "real_accuracy": round(real_f1, 4),
+            "cas_metric": "macro_f1",
+            "status": status,
+        }
+
+
+@register_strategy("finetune", CLASSICAL)
+class FineTune(PlannedOnBackbone, ClassifierStrategy):
+    """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes."""
+
+    defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128}
+
+    def validate_params(self) -> None:
+        if int(self.params["epochs"]) < 1:
+            raise ConfigError(f"strategies[{self.config.name}].params.epochs", "expected at least 1")
+
+    def fit(self, split: Split, context: Context) -> None:
+        from genclf.classify import train_classifier
+
+        self.extra["n_train_effective"] = len(split.train)
+        self.classifier, result = train_classifier(
+            split,
+            backbone_of(self.config.classifier),
+            self.budget(context, len(split.train), len(split.train)),
+            context.seed,
+            quiet=context.quiet,
+            options={"dropout": self.params["dropout"], "resolution": int(self.params["resolution"])},
+        )
+        self.extra["best_epoch"] = result.best_epoch
+
+    def budget(self, context: Context, n_labeled: int, n_train: int):
+        import dataclasses
+
+        return dataclasses.replace(context.train, epochs=int(self.params["epochs"]))
+
+    @classmethod
+    def planned_seconds(cls, entry, split: Split, train, probe: dict) -> float:
+        """Each epoch a training pass (forward + backward, about three forwards) over the labeled images and
+        a forward pass over the validation images; then two passes over the test images (scoring and
+        calibration)."""
+        epochs = int(entry.params.get("epochs", cls.defaults["epochs"]))
+        passes = epochs * (3 * len(split.train) + len(split.val)) + 2 * len(split.test)
+        return passes * probe["image_seconds"]
