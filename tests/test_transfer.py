@@ -62,10 +62,14 @@ def test_inputs_get_the_normalisation_the_imagenet_weights_were_trained_with():
 def test_grey_images_are_repeated_to_three_channels():
     grey = build_classifier("efficientnet_lite0", 1, 2, 16, resolution=32).eval()
     colour = build_classifier("efficientnet_lite0", 3, 2, 16, resolution=32).eval()
-    colour.load_state_dict(grey.state_dict() | {"input_mean": torch.zeros(1, 3, 1, 1), "input_std": torch.ones(1, 3, 1, 1)})
+    colour.load_state_dict(
+        grey.state_dict() | {"input_mean": torch.zeros(1, 3, 1, 1), "input_std": torch.ones(1, 3, 1, 1)}
+    )
     x = torch.rand(2, 1, 16, 16)
     with torch.no_grad():
-        np.testing.assert_allclose(grey.features(x).numpy(), colour.features(x.expand(-1, 3, -1, -1)).numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            grey.features(x).numpy(), colour.features(x.expand(-1, 3, -1, -1)).numpy(), atol=1e-5
+        )
 
 
 def test_a_missing_weight_package_is_one_line_naming_the_install(monkeypatch):
