@@ -139,3 +139,11 @@ def test_run_without_arguments_uses_the_packaged_default_config():
 
     config = load_config(RunConfig, default_config_path())
     assert config.data.spec == "digits" and len(config.seeds) == 3
+
+
+def test_flags_are_exact_and_a_misspelt_flag_or_command_gets_a_suggestion(cli, tmp_path):
+    result = cli("run", "--epoch", "2", "--out", tmp_path / "run")  # an abbreviation is not taken as --epochs
+    assert result.code == 2 and "did you mean '--epochs'?" in result.err
+    assert len(result.err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    result = cli("rnu")
+    assert result.code == 2 and "did you mean 'run'?" in result.err

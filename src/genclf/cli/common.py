@@ -46,9 +46,41 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
+    """Exact flags only (no abbreviations: ``--epoch`` is not silently ``--epochs``); an error is one line,
+    with a "did you mean" for a misspelt flag or command."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # one line, exit 2, like every other bad input
-        sys.stderr.write(f"genclf: error: {message} (see '{self.prog} --help')\n")
+        hint = self.suggestion(message)
+        sys.stderr.write(f"genclf: error: {message}{hint} (see '{self.prog} --help')\n")
         raise SystemExit(EXIT_USAGE)
+
+    def known_words(self) -> tuple[list[str], list[str]]:
+        """Every flag of this parser and of its sub-commands, and the sub-commands' names."""
+        flags, commands = list(self._option_string_actions), []
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    commands.append(name)
+                    flags += list(sub._option_string_actions)
+        return flags, commands
+
+    def suggestion(self, message: str) -> str:
+        import difflib
+        import re
+
+        flags, commands = self.known_words()
+        if "invalid choice" in message:
+            word = re.search(r"invalid choice: '([^']*)'", message)
+            pool = commands if "COMMAND" in message else re.findall(r"'([^']*)'", message.split("choose from", 1)[-1])
+            close = difflib.get_close_matches(word.group(1), pool, n=1, cutoff=0.5) if word else []
+        else:
+            unknown = [w for w in re.findall(r"(--?[\w-]+)", message.split(":", 1)[-1]) if w not in flags]
+            close = [m for w in unknown[:1] for m in difflib.get_close_matches(w, flags, n=1, cutoff=0.6)]
+        return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def default_out(command: str) -> Path:
