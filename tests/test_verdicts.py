@@ -48,7 +48,7 @@ def test_a_broken_generator_makes_its_strategies_inconclusive_and_the_headline_s
     checks = pd.read_csv(out / "generators.csv")
     assert list(checks["generator"]) == ["noise", "noise"] and list(checks["seed"]) == [0, 1]
     assert checks["status"].str.startswith("failed: CAS").all()
-    assert (checks["cas"] < 0.75 * checks["real_accuracy"]).all()
+    assert (checks["cas"] < 0.75 * checks["real_macro_f1"]).all()
     summary = json.loads((out / "summary.json").read_text())
     block = summary["budgets_detail"]["10"]
     assert block["headline"].startswith("Inconclusive: every generative strategy relies on a generator that failed")
@@ -84,3 +84,49 @@ def test_generators_learn_only_from_labeled_images_when_asked(cli, tmp_path):
     assert cli("run", config, "--out", out, "--quiet").code == 0
     check = pd.read_csv(out / "generators.csv").iloc[0]
     assert check["generator_images"] == 50 and check["pseudo_labeled"] == 0
+
+
+class MajorityOnlyGenerator:
+    """Draws noisy copies of the majority class's mean image whatever label it is asked for: the "brown blobs
+    for both classes" of a generator collapsed onto one class."""
+
+    def __init__(self, images: torch.Tensor, class_names: list[str]):
+        self.mean, self.class_names = images.float().mean(0), class_names
+
+    def sample(self, labels, seed=0):
+        noise = torch.randn((len(labels), *self.mean.shape), generator=torch.Generator().manual_seed(seed))
+        return (self.mean + 4 * noise).clamp(0, 255).to(torch.uint8)
+
+    def sample_per_class(self, per_class, seed=0):
+        from genclf.data.images import ImageSet
+
+        labels = torch.arange(len(self.class_names)).repeat_interleave(per_class)
+        return ImageSet(self.sample(labels, seed), labels, list(self.class_names))
+
+
+def test_a_generator_that_draws_only_the_majority_class_of_a_3_to_1_folder_fails_its_check(tmp_path):
+    """Scored with plain accuracy, its CAS would be the majority share of the validation split (0.75), which
+    passes 0.75 x a real accuracy near 1; scored with macro-F1 it is at chance."""
+    from PIL import Image
+
+    from genclf.classify import train_classifier
+    from genclf.config import TrainConfig
+    from genclf.data import load_dataset, make_split
+    from genclf.evaluation.generator_quality import generator_check
+    from tests.conftest import toy_images
+
+    images, labels = toy_images(60, classes=2, size=12)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        if label == 1 and i % 3:  # 60 "fire" frames, 20 "water": 3:1
+            continue
+        folder = tmp_path / "frames" / ("fire" if label == 0 else "water")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i}.png")
+    split = make_split(load_dataset(f"folder:{tmp_path / 'frames'}", 12, 1), 0)
+    assert split.train.class_counts()[0] >= 2.5 * split.train.class_counts()[1]
+    budget = TrainConfig(epochs=8, batch_size=16, precision="fp32")
+    reference, _ = train_classifier(split, "cnn", budget, seed=0, quiet=True)
+    majority = split.train.images[split.train.labels == 0]
+    check = generator_check(MajorityOnlyGenerator(majority, split.class_names), split, reference, budget)
+    assert check["real_macro_f1"] > 0.8
+    assert check["cas"] < 0.6 and check["status"].startswith("failed: CAS macro-F1")

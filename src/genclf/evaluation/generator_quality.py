@@ -141,6 +141,20 @@ def assessment_budget(train_size: int) -> TrainConfig:
     return TrainConfig(epochs=int(min(30, max(3, math.ceil(1500 * 128 / max(train_size, 1))))), batch_size=128, lr=2e-3)
 
 
+CHANCE_MARGIN = 0.05  # CAS must beat the majority-class predictor by 5 % of the way from it to a perfect score
+
+
+def cas_status(cas: float, real_score: float, chance: float, min_cas_ratio: float) -> str:
+    """The CAS verdict shared by pixel and feature generators (all scores macro-F1 on the validation split):
+    failed when CAS is under ``min_cas_ratio`` x the real-data score, or no better than predicting the
+    majority class for every image (a generator whose samples collapse to one class)."""
+    if cas < min_cas_ratio * real_score:
+        return f"failed: CAS macro-F1 {cas:.3f} < {min_cas_ratio:g} x real-data macro-F1 {real_score:.3f}"
+    if cas <= chance + CHANCE_MARGIN * (1 - chance):
+        return f"failed: CAS macro-F1 {cas:.3f} is at chance (majority class: {chance:.3f})"
+    return "ok"
+
+
 def generator_check(
     generator,
     split,
@@ -154,40 +168,42 @@ def generator_check(
     """The quality check of a generator inside a run, on the real *validation* split.
 
     CAS: a ``classifier`` with the run's budget, trained on as many generated images per class as there
-    are labeled ones, scored on the validation images; the real-data reference is ``reference`` (the same
-    recipe on the labeled images). FID/KID and PRDC are measured in ``reference``'s feature space against
+    are labeled ones, scored on the validation images with macro-F1 (never plain accuracy: on imbalanced data
+    a classifier that says "majority" for everything scores the majority share); the real-data reference is
+    ``reference`` (the same recipe on the labeled images), and chance is the majority-class predictor. FID/KID and PRDC are measured in ``reference``'s feature space against
     the validation images (with the labeled images against them as the floor); diversity is the per-class
-    ratio of generated to real pairwise distances. ``status`` is ``failed: ...`` when CAS is under
-    ``min_cas_ratio`` times the reference accuracy or a class's diversity under ``min_diversity``.
+    ratio of generated to real pairwise distances. ``status`` is ``failed: ...`` when ``cas_status`` says so or a
+    class's diversity is under ``min_diversity``.
     """
     from dataclasses import replace
 
-    from genclf.classify import train_classifier
+    from genclf.classify import macro_f1, train_classifier
     from genclf.generation import diversity_ratios
 
-    val_labels = split.val.labels.numpy()
-    real_accuracy = float((reference.predict_proba(split.val.images).argmax(1) == val_labels).mean())
+    val_labels = split.val.labels
+    k = split.train.num_classes
+    real_score = macro_f1(val_labels, reference.predict_proba(split.val.images).argmax(1), k)
     counts = split.train.class_counts()
     labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)])
     fake = type(split.train)(generator.sample(labels, seed=seed + 7), labels, list(split.class_names))
     synthetic = replace(split, train=fake, val=fake.subset(torch.arange(0)))
     cas_clf, _ = train_classifier(synthetic, classifier, train_config, seed, quiet=True)
-    cas = float((cas_clf.predict_proba(split.val.images).argmax(1) == val_labels).mean())
+    cas = macro_f1(val_labels, cas_clf.predict_proba(split.val.images).argmax(1), k)
+    # what a classifier that learned nothing but the class sizes scores: the majority class for every image
+    chance = macro_f1(val_labels, np.full(len(val_labels), int(np.argmax(counts))), k)
     f_val = extract_features(reference, split.val.images)
     f_fake = extract_features(reference, fake.images)
     f_real = extract_features(reference, split.train.images)
     diversity = diversity_ratios(generator.sample_per_class(50, seed=seed + 11), split.train)
     worst = min(diversity, key=diversity.get) if diversity else None
-    if cas < min_cas_ratio * real_accuracy:
-        status = f"failed: CAS {cas:.3f} < {min_cas_ratio:g} x real-data accuracy {real_accuracy:.3f}"
-    elif worst is not None and diversity[worst] < min_diversity:
+    status = cas_status(cas, real_score, chance, min_cas_ratio)
+    if status == "ok" and worst is not None and diversity[worst] < min_diversity:
         status = f"failed: class {worst!r} diversity {diversity[worst]:.2f} < {min_diversity:g} (collapsed)"
-    else:
-        status = "ok"
     return {
         "cas": cas,
-        "real_accuracy": real_accuracy,
-        "cas_ratio": cas / real_accuracy if real_accuracy else math.nan,
+        "real_macro_f1": real_score,
+        "chance_macro_f1": chance,
+        "cas_ratio": cas / real_score if real_score else math.nan,
         "fid": frechet_distance(f_val, f_fake),
         "fid_floor": frechet_distance(f_val, f_real),
         "kid": kernel_inception_distance(f_val, f_fake, seed=seed)[0],

@@ -145,13 +145,14 @@ def build_report(
         parts.append("<h2 id='generators'>Generators: do they work?</h2>")
         parts.append(_generator_table(summary.get("generators", [])))
         parts.append(
-            "<p class='note'>Every generator a run trains is checked on the real validation split. CAS: accuracy of "
+            "<p class='note'>Every generator a run trains is checked on the real validation split. CAS: macro-F1 of "
             "the run's classifier trained on generated images only (as many per class as there are labeled images), "
-            "next to real_accuracy, the same recipe on the real labeled images. FID, KID, precision, recall and "
+            "next to real_macro_f1, the same recipe on the real labeled images, and chance_macro_f1, a classifier "
+            "that says the majority class for every image. FID, KID, precision, recall and "
             "coverage compare generated and validation images in the feature space of that real-data classifier "
             "(no Inception weights offline; fid_floor: labeled vs validation images). min_diversity: the lowest "
             "per-class ratio of generated to real pairwise distances. A generator has failed its check when CAS is "
-            f"under {summary['config']['evaluation']['generator_min_cas_ratio']:g} x real_accuracy or a class's "
+            f"under {summary['config']['evaluation']['generator_min_cas_ratio']:g} x real_macro_f1, at chance, or a class's "
             f"diversity under {summary['config']['evaluation']['generator_min_diversity']:g}; strategies using it "
             "get the verdict 'inconclusive'. generator_images / pseudo_labeled: what it learned from (labeled "
             "images plus confident pseudo-labels of the unlabeled pool).</p>"

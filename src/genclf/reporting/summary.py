@@ -59,7 +59,8 @@ def _per_seed(group: pd.DataFrame, metric: str) -> dict[int, float]:
 
 GENERATOR_COLUMNS = (
     "cas",
-    "real_accuracy",
+    "real_macro_f1",
+    "chance_macro_f1",
     "cas_ratio",
     "fid",
     "fid_floor",
