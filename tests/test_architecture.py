@@ -66,10 +66,11 @@ def test_no_import_cycle_and_no_library_module_imports_the_cli():
 STRATEGY_FILE = '''
 import numpy as np
 from genclf.roles import CLASSICAL
-from genclf.strategies.base import Strategy, register_strategy
+from genclf.strategies.base import Proposal, Strategy, register_strategy
 
 
-@register_strategy("class_prior", CLASSICAL)
+# declared with it: a tenth of the baseline's cost, proposed last by a data-derived plan for imbalanced data
+@register_strategy("class_prior", CLASSICAL, cost=0.1, plan=[Proposal(99, lambda survey: survey.imbalanced)])
 class ClassPrior(Strategy):
     """Predicts the training class frequencies for every image."""
 
@@ -108,6 +109,33 @@ def test_a_one_file_strategy_runs_in_a_grid_and_appears_in_the_report_with_its_r
     assert "data-strategy='class_prior'" in html
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["budgets_detail"]["5"]["roles"]["class_prior"] == "classical"
+
+
+def test_a_one_file_strategy_is_proposed_and_costed_by_a_data_derived_plan(cli, tmp_path, one_file_strategy):
+    """Nothing but its own file: ``genclf run --data`` proposes it when its predicate holds (imbalanced
+    classes) and its estimate costs it as declared (a tenth of the baseline)."""
+    from PIL import Image
+
+    from genclf import plan
+    from tests.conftest import toy_images
+
+    images, labels = toy_images(30, classes=2)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        if label == 1 and i % 3:
+            continue  # 30 : 10
+        (tmp_path / "f" / f"c{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "f" / f"c{label}" / f"{i}.png")
+    result = cli("run", "--data", f"folder:{tmp_path / 'f'}", "--dry-run")
+    assert result.code == 0, result.err
+    lines = [line for line in result.out.splitlines() if line.strip().startswith(one_file_strategy)]
+    assert len(lines) == 1
+    planned = plan.estimate(plan.plan_run(f"folder:{tmp_path / 'f'}"))
+    names = [e.name for e in planned.config.strategies]
+    assert names[-1] == one_file_strategy  # rank 99: after every shipped proposal
+    seconds = dict(planned.cells)
+    assert seconds[one_file_strategy] == pytest.approx(0.1 * seconds["baseline"])
+    balanced = plan.plan_run("digits")
+    assert one_file_strategy not in [e.name for e in balanced.config.strategies]
 
 
 def _rows(gains: dict[str, float], roles: dict[str, str], seeds=(0, 1, 2, 3, 4)) -> pd.DataFrame:
@@ -250,3 +278,12 @@ def test_a_run_folder_of_an_older_genclf_is_a_clear_error(cli, tmp_path):
     )
     result = cli("report", out)
     assert result.code == 2 and "no 'role' column" in result.err and len(result.err.splitlines()) == 1
+
+
+def test_the_plan_names_no_strategy():
+    """What a strategy costs and when it is proposed is declared with the strategy, not listed in the plan."""
+    import re
+
+    source = (Path(__file__).resolve().parents[1] / "src" / "genclf" / "plan.py").read_text()
+    quoted = set(re.findall(r"[\"']([a-z_]+)[\"']", source))
+    assert not quoted & set(STRATEGIES.names())

@@ -9,6 +9,7 @@ from conftest import write_folder
 from PIL import Image
 
 from genclf import plan
+from genclf.strategies import STRATEGIES
 
 
 def _names(found) -> list[str]:
@@ -286,7 +287,7 @@ def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     weights = plan.job_weights(config, jobs, splits)
     generator = 2.0 + 2.0 * 20 / 10  # units of one baseline cell
     assert weights[1] == 1.0
-    assert weights[2] == pytest.approx(plan.COST_FACTORS["synthetic_augmentation"] + generator / 2)
+    assert weights[2] == pytest.approx(STRATEGIES.get("synthetic_augmentation").cost + generator / 2)
     counts = splits[(None, 0)].train.class_counts()
     balanced = max(counts) * len(counts) / sum(counts)  # the class-balanced set relative to the real one
     assert 1.0 < balanced < 1.1 and weights[3] == pytest.approx(balanced + generator / 2)
@@ -303,9 +304,9 @@ def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio_and_f
     split = make_split(load_dataset("digits"), 0)
     for name in ("fixmatch", "pseudo_label"):
         default = plan.relative_cost(StrategyConfig(name=name), split)
-        assert default == plan.COST_FACTORS[name]
+        assert default == STRATEGIES.get(name).cost
         longer = plan.relative_cost(StrategyConfig(name=name, params={"step_ratio": 112.5}), split)
         assert longer == pytest.approx(default * 112.5 / 2.0)
     # FixMatch at mu = 7 (the paper's) instead of 3: 1 + 7 + 7/3 against 1 + 3 + 3/3 passes a step, about 2x
     wider = plan.relative_cost(StrategyConfig(name="fixmatch", params={"mu": 7}), split)
-    assert wider == pytest.approx(plan.COST_FACTORS["fixmatch"] * (1 + 7 + 7 / 3) / (1 + 3 + 3 / 3))
+    assert wider == pytest.approx(STRATEGIES.get("fixmatch").cost * (1 + 7 + 7 / 3) / (1 + 3 + 3 / 3))

@@ -5,20 +5,25 @@ What the data decides:
 - **labels**: every labeled image is used (no low-data subset; a budget sweep only when asked with
   ``--k-per-class`` or ``--set data.k_per_class=[...]``);
 - **image size and channels**: the source's own for small images (folders: the median shorter side of a
-  sample of files, when it is at most ``MAX_NATIVE``), ``PHOTO_SIZE`` px for larger photos; colour when any
-  sampled image is colour;
+  sample of files, when it is at most ``MAX_NATIVE``); larger photos at ``TRANSFER_SIZE`` px in colour
+  folders (the pretrained backbone's input), ``PHOTO_SIZE`` px otherwise; colour when any sampled image is
+  colour;
 - **epochs and batch size**: from the training set size, aiming at about ``TARGET_STEPS`` optimizer steps
   (between ``MIN_EPOCHS`` and ``MAX_EPOCHS`` epochs); batch 32 below 5,000 training images, 64 above;
-- **strategies**: the baseline, standard augmentation, mixup, CutMix and synthetic augmentation (cVAE)
-  always; class weights, random oversampling, SMOTE and generative balancing only when the classes are
-  imbalanced (largest / smallest class >= ``IMBALANCE_RATIO``); pseudo-labelling, FixMatch and the
-  semi-supervised GAN only when there is an unlabeled pool (a folder's ``unlabeled/`` sub-folder);
+- **strategies**: each registered strategy declares when the plan proposes it (a predicate on the survey:
+  colour photos, imbalance, an unlabeled pool) and where it goes in the plan; this module names none. Data
+  trained from scratch gets the baseline, standard augmentation, mixup, CutMix and synthetic augmentation
+  (cVAE) always, the imbalance remedies when the classes are imbalanced (largest / smallest class >=
+  ``IMBALANCE_RATIO``) and the semi-supervised strategies when there is an unlabeled pool (a folder's
+  ``unlabeled/`` sub-folder); a folder of colour photos gets a linear probe on frozen ImageNet features (the
+  grid's baseline), fine-tuning, generation in feature space and the imbalance remedies on features;
 - **seeds**: 3.
 
 The estimate times one epoch of the baseline classifier and one of the cVAE on the run's own training set
-(the *probe*, a few seconds) and multiplies by each cell's budget, with per-strategy cost factors relative to
-the baseline measured on genclf's benchmarks (``COST_FACTORS``). ``time_budget`` scales epochs (then seeds)
-down to fit.
+(the *probe*, a few seconds) and multiplies by each cell's budget, with each strategy's declared cost
+relative to the baseline (measured on genclf's benchmarks). Strategies on a pretrained backbone cost
+themselves from a probe of the backbone's forward time, and the feature cache the run fills once is
+costed once. ``time_budget`` scales epochs (then seeds) down to fit.
 """
 
 from __future__ import annotations
@@ -42,22 +47,6 @@ SEEDS = [0, 1, 2]
 SAMPLE_FILES = 200  # files whose headers are read to survey a folder
 COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
 
-# cost of a strategy's own training relative to the baseline classifier's (measured: fashion_low_data and
-# mnist_ssl_100_cpu4 in bench/results), generators counted separately; "balanced" scales with the balanced set
-COST_FACTORS = {
-    "baseline": 1.0,
-    "classic_augmentation": 1.1,
-    "mixup": 1.0,
-    "cutmix": 1.0,
-    "class_weights": 1.0,
-    "random_oversampling": "balanced",
-    "smote": "balanced",
-    "generative_balancing": "balanced",
-    "synthetic_augmentation": 2.0,
-    "pseudo_label": 3.0,
-    "fixmatch": 5.0,
-    "semi_supervised_gan": 6.0,
-}
 GENERATOR_EPOCHS = 40  # passes over the labeled set for the cVAE of a planned run
 TRANSFER_BACKBONE = "efficientnet_lite0"  # colour photo folders start from its ImageNet features
 FINETUNE_EPOCHS = 6  # ``genclf train`` on a colour photo folder fine-tunes the backbone this long
@@ -83,6 +72,10 @@ class Survey:
     @property
     def imbalance_ratio(self) -> float:
         return max(self.class_counts) / max(1, min(self.class_counts))
+
+    @property
+    def imbalanced(self) -> bool:
+        return self.imbalance_ratio >= IMBALANCE_RATIO
 
 
 @dataclass
@@ -164,50 +157,13 @@ def survey(spec: str) -> Survey:
     )
 
 
-def transfer_strategies(found: Survey) -> list[StrategyConfig]:
-    """A colour photo folder's entries: the linear probe on frozen ImageNet features first (the grid's
-    baseline), fine-tuning, the from-scratch cnn where it is cheap (images of at most 32 px), the
-    imbalance remedies on features, and generation in feature space."""
-    b = TRANSFER_BACKBONE
-    imbalanced = found.imbalance_ratio >= IMBALANCE_RATIO
-    entries = [StrategyConfig("linear_probe", classifier=b), StrategyConfig("finetune", classifier=b)]
-    if found.image_size <= 32:
-        entries.append(StrategyConfig("baseline", label="cnn_from_scratch"))
-    if imbalanced:
-        entries += [
-            StrategyConfig(
-                "linear_probe", classifier=b, label=f"linear_probe_balanced[{b}]", params={"class_weight": "balanced"}
-            ),
-            StrategyConfig("feature_smote", classifier=b),
-        ]
-    entries.append(StrategyConfig("feature_augmentation", classifier=b))
-    if imbalanced:
-        entries.append(
-            StrategyConfig(
-                "feature_augmentation", classifier=b, label=f"feature_balancing[{b}]", params={"balance": True}
-            )
-        )
-    return entries
-
-
 def strategies_for(found: Survey) -> list[StrategyConfig]:
-    """The strategy entries the data calls for (see the module docstring)."""
-    if found.photos:
-        return transfer_strategies(found)
-    names = ["baseline", "classic_augmentation", "mixup", "cutmix"]
-    if found.imbalance_ratio >= IMBALANCE_RATIO:
-        names += ["class_weights", "random_oversampling", "smote"]
-    if found.n_unlabeled:
-        names += ["pseudo_label", "fixmatch"]
-    entries = [StrategyConfig(name) for name in names]
-    entries.append(
-        StrategyConfig("synthetic_augmentation", label="synthetic_augmentation[cvae]", params={"generator": "cvae"})
-    )
-    if found.imbalance_ratio >= IMBALANCE_RATIO:
-        entries.append(StrategyConfig("generative_balancing", params={"generator": "cvae"}))
-    if found.n_unlabeled:
-        entries.append(StrategyConfig("semi_supervised_gan", params={"epochs": 30}))
-    return entries
+    """The entries the data calls for: every registered strategy's proposals for this survey, in the plan
+    order they declare (see ``genclf.strategies.base.Proposal``)."""
+    from genclf.strategies import STRATEGIES
+
+    proposed = [pair for name in STRATEGIES.names() for pair in STRATEGIES.get(name).proposals(found)]
+    return [entry for _, entry in sorted(proposed, key=lambda pair: pair[0])]
 
 
 def epochs_for(n_train: int, batch_size: int) -> int:
@@ -304,29 +260,10 @@ def _estimate(plan: Plan) -> Plan:
 
 
 def relative_cost(entry, split) -> float:
-    """A strategy's training cost in baseline-classifier units (``COST_FACTORS``; "balanced": the size of the
-    class-balanced training set relative to the real one)."""
-    factor = COST_FACTORS.get(entry.name, 2.0)
-    if factor == "balanced":
-        counts = split.train.class_counts()
-        return max(counts) * len(counts) / max(1, len(split.train))
-    if entry.name == "semi_supervised_gan":
-        return COST_FACTORS["semi_supervised_gan"] * entry.params.get("epochs", 30) / 30
+    """A strategy's training cost in baseline-classifier units, as the strategy declares it."""
     from genclf.strategies import STRATEGIES
 
-    defaults = STRATEGIES.get(entry.name).defaults if entry.name in STRATEGIES else {}
-    cost = float(factor)
-    if defaults.get("step_ratio"):  # fixmatch, pseudo_label: the factor was measured at their default steps
-        cost *= entry.params.get("step_ratio", defaults["step_ratio"]) / defaults["step_ratio"]
-    if defaults.get("mu"):  # fixmatch: a step passes mu unlabeled images per labeled one (no-grad, then training)
-        cost *= _fixmatch_step(entry.params.get("mu", defaults["mu"])) / _fixmatch_step(defaults["mu"])
-    return cost
-
-
-def _fixmatch_step(mu: float) -> float:
-    """A FixMatch step over B labeled images, in labeled forward+backward passes: one training pass over
-    (1 + mu) B images and a forward-only pass (about a third of one) over mu B weakly augmented ones."""
-    return 1 + mu + mu / 3
+    return STRATEGIES.get(entry.name).relative_cost(entry, split)
 
 
 def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None = None) -> dict[int, float]:

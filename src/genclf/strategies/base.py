@@ -196,13 +196,70 @@ class View:
     pixel_model: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
+@dataclass
+class Proposal:
+    """An entry that a data-derived plan (``genclf run --data``) proposes: its place in the plan (``rank``),
+    when (``when``: a predicate on the data survey, which has ``photos``, ``imbalanced``, ``n_unlabeled``,
+    ``image_size``), and the entry's classifier, label and params."""
+
+    rank: int
+    when: Callable[[Any], bool]
+    classifier: str = "cnn"
+    label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def from_scratch(survey) -> bool:
+    """Data the plan trains networks on from random weights (everything but colour photo folders)."""
+    return not survey.photos
+
+
+def from_scratch_imbalanced(survey) -> bool:
+    return not survey.photos and survey.imbalanced
+
+
+def from_scratch_unlabeled(survey) -> bool:
+    return not survey.photos and survey.n_unlabeled > 0
+
+
+def photos(survey) -> bool:
+    """A folder of colour photos: the plan starts from pretrained features."""
+    return survey.photos
+
+
+def photos_imbalanced(survey) -> bool:
+    return survey.photos and survey.imbalanced
+
+
 class Strategy:
-    """Base class. Subclasses set ``defaults`` (their parameters) and implement
-    ``fit`` and ``predict_proba``; ``register_strategy(name, role)`` sets the role."""
+    """Base class. Subclasses set ``defaults`` (their parameters) and implement ``fit`` and
+    ``predict_proba``; ``register_strategy(name, role, cost, plan)`` declares the rest: the role, the
+    training cost relative to the baseline classifier, and when a data-derived plan proposes it."""
 
     role: str = ""
     defaults: dict[str, Any] = {}
     draws_generators = False  # fit() asks the context for a class-conditional generator (and its teacher)
+    name: str = ""
+    cost: float | str = 2.0  # relative to the baseline classifier; "balanced": scales with the balanced set
+    plan: tuple[Proposal, ...] = ()
+
+    @classmethod
+    def proposals(cls, survey) -> list[tuple[int, StrategyConfig]]:
+        """The (rank, entry) pairs a data-derived plan takes for ``survey``."""
+        return [
+            (p.rank, StrategyConfig(cls.name, classifier=p.classifier, label=p.label, params=dict(p.params)))
+            for p in cls.plan
+            if p.when(survey)
+        ]
+
+    @classmethod
+    def relative_cost(cls, entry: StrategyConfig, split: Split) -> float:
+        """The entry's training cost in baseline-classifier units (generators counted separately);
+        "balanced": the size of the class-balanced training set relative to the real one."""
+        if cls.cost == "balanced":
+            counts = split.train.class_counts()
+            return max(counts) * len(counts) / max(1, len(split.train))
+        return float(cls.cost)
 
     def __init__(self, config: StrategyConfig):
         self.config = config
@@ -264,14 +321,19 @@ def build_strategy(config: StrategyConfig) -> Strategy:
     return STRATEGIES.get(config.name, "strategies.name")(config)
 
 
-def register_strategy(name: str, role: str):
-    """Register a Strategy subclass under ``name`` with its ``role`` (one of ROLES): the one place a
-    strategy declares what it is, so the grid, the CLI's choices and the verdicts all follow from it."""
+def register_strategy(name: str, role: str, cost: float | str | None = None, plan: list[Proposal] | None = None):
+    """Register a Strategy subclass under ``name`` with its ``role`` (one of ROLES), its training ``cost``
+    relative to the baseline classifier (measured on genclf's benchmarks; 2 when unknown) and the
+    ``plan`` proposals of a data-derived run: the one place a strategy declares what it is, so the grid,
+    the CLI's choices, the plan, its estimate and the verdicts all follow from it."""
     if role not in ROLES:
         raise ValueError(f"strategy {name!r}: role must be one of {ROLES}, got {role!r}")
 
     def decorate(cls: type[Strategy]) -> type[Strategy]:
-        cls.role = role
+        cls.role, cls.name = role, name
+        if cost is not None:
+            cls.cost = cost
+        cls.plan = tuple(plan or ())
         return STRATEGIES.register(name)(cls)
 
     return decorate

@@ -10,7 +10,14 @@ from genclf.data.splits import Split
 from genclf.data.transforms import batch_augmenter
 from genclf.errors import ConfigError
 from genclf.roles import BASELINE, CLASSICAL
-from genclf.strategies.base import Context, Strategy, register_strategy
+from genclf.strategies.base import (
+    Context,
+    Proposal,
+    Strategy,
+    from_scratch,
+    from_scratch_imbalanced,
+    register_strategy,
+)
 
 
 class ClassifierStrategy(Strategy):
@@ -51,12 +58,20 @@ class ClassifierStrategy(Strategy):
         return self.classifier.pixel_model()
 
 
-@register_strategy("baseline", BASELINE)
+@register_strategy(
+    "baseline",
+    BASELINE,
+    cost=1.0,
+    plan=[
+        Proposal(0, from_scratch),
+        Proposal(2, lambda s: s.photos and s.image_size <= 32, label="cnn_from_scratch"),  # cheap at this size
+    ],
+)
 class Baseline(ClassifierStrategy):
     """The classifier trained on the labeled data only."""
 
 
-@register_strategy("classic_augmentation", CLASSICAL)
+@register_strategy("classic_augmentation", CLASSICAL, cost=1.1, plan=[Proposal(1, from_scratch)])
 class ClassicAugmentation(ClassifierStrategy):
     """torchvision v2 random affine / crop / erasing presets during training."""
 
@@ -75,7 +90,7 @@ def majority_fill(labels: torch.Tensor, num_classes: int) -> list[int]:
     return (counts.max() - counts).tolist()
 
 
-@register_strategy("random_oversampling", CLASSICAL)
+@register_strategy("random_oversampling", CLASSICAL, cost="balanced", plan=[Proposal(5, from_scratch_imbalanced)])
 class RandomOversampling(ClassifierStrategy):
     """Repeat randomly chosen images of minority classes up to the majority count."""
 
@@ -90,7 +105,7 @@ class RandomOversampling(ClassifierStrategy):
         return split.train.images[index], split.train.labels[index]
 
 
-@register_strategy("smote", CLASSICAL)
+@register_strategy("smote", CLASSICAL, cost="balanced", plan=[Proposal(6, from_scratch_imbalanced)])
 class Smote(ClassifierStrategy):
     """SMOTE (imbalanced-learn) on raw pixels: new minority images interpolate between neighbours."""
 
@@ -111,7 +126,7 @@ class Smote(ClassifierStrategy):
         return images, torch.from_numpy(y).long()
 
 
-@register_strategy("class_weights", CLASSICAL)
+@register_strategy("class_weights", CLASSICAL, cost=1.0, plan=[Proposal(4, from_scratch_imbalanced)])
 class ClassWeights(ClassifierStrategy):
     """Cross-entropy weighted by inverse class frequency (sklearn's 'balanced' rule)."""
 

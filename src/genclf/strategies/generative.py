@@ -9,7 +9,7 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.generative import GENERATORS
 from genclf.roles import GENERATIVE
-from genclf.strategies.base import Context, register_strategy
+from genclf.strategies.base import Context, Proposal, from_scratch, from_scratch_imbalanced, register_strategy
 from genclf.strategies.classical import ClassifierStrategy, majority_fill
 
 
@@ -53,7 +53,12 @@ class GeneratedDataStrategy(ClassifierStrategy):
         return images, labels
 
 
-@register_strategy("synthetic_augmentation", GENERATIVE)
+@register_strategy(
+    "synthetic_augmentation",
+    GENERATIVE,
+    cost=2.0,
+    plan=[Proposal(9, from_scratch, label="synthetic_augmentation[cvae]", params={"generator": "cvae"})],
+)
 class SyntheticAugmentation(GeneratedDataStrategy):
     """Real images plus ``ratio`` x as many generated ones, class-balanced."""
 
@@ -73,7 +78,12 @@ class SyntheticAugmentation(GeneratedDataStrategy):
         return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])
 
 
-@register_strategy("generative_balancing", GENERATIVE)
+@register_strategy(
+    "generative_balancing",
+    GENERATIVE,
+    cost="balanced",
+    plan=[Proposal(10, from_scratch_imbalanced, params={"generator": "cvae"})],
+)
 class GenerativeBalancing(GeneratedDataStrategy):
     """Fill every minority class with generated images up to the majority count."""
 

@@ -12,7 +12,7 @@ from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
 from genclf.roles import CLASSICAL
-from genclf.strategies.base import Context, register_strategy
+from genclf.strategies.base import Context, Proposal, from_scratch, register_strategy
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
 
 
@@ -45,14 +45,14 @@ class MixingStrategy(WrappedStrategy):
         return MixingClassifier(classifier, mix)
 
 
-@register_strategy("mixup", CLASSICAL)
+@register_strategy("mixup", CLASSICAL, cost=1.0, plan=[Proposal(2, from_scratch)])
 class Mixup(MixingStrategy):
     """Convex combinations of image pairs and of their one-hot labels, Beta(alpha, alpha) weights."""
 
     transform = v2.MixUp
 
 
-@register_strategy("cutmix", CLASSICAL)
+@register_strategy("cutmix", CLASSICAL, cost=1.0, plan=[Proposal(3, from_scratch)])
 class CutMix(MixingStrategy):
     """A box of one image pasted into another, labels mixed by the box's area share."""
 

@@ -17,7 +17,7 @@ from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
 from genclf.roles import CLASSICAL
-from genclf.strategies.base import Context, register_strategy
+from genclf.strategies.base import Context, Proposal, from_scratch_unlabeled, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
 from genclf.training.averaging import update_average, warmed_decay
@@ -37,13 +37,30 @@ def _check_positive(strategy, name: str) -> None:
         raise ConfigError(f"strategies[{strategy.config.name}].params.{name}", f"expected a number > 0, got {value!r}")
 
 
-@register_strategy("pseudo_label", CLASSICAL)
+def step_scaled(cls, entry, cost: float) -> float:
+    """``cost`` (measured at the class's default ``step_ratio``) at the entry's ``step_ratio``."""
+    default = cls.defaults["step_ratio"]
+    return cost * entry.params.get("step_ratio", default) / default
+
+
+def fixmatch_step(mu: float) -> float:
+    """A FixMatch step over B labeled images, in labeled forward+backward passes: one training pass over
+    (1 + mu) B images and a forward-only pass (about a third of one) over mu B weakly augmented ones."""
+    return 1 + mu + mu / 3
+
+
+@register_strategy("pseudo_label", CLASSICAL, cost=3.0, plan=[Proposal(7, from_scratch_unlabeled)])
 class PseudoLabel(ClassifierStrategy):
     """A classifier trained on the labeled images labels the unlabeled pool; the confident, class-balanced
     part joins the training set of a fresh classifier. ``step_ratio``: its optimizer steps relative to the
     baseline classifier's (the larger training set would otherwise cost many times more)."""
 
     defaults = {"dropout": 0.2, "threshold": 0.95, "step_ratio": 2.0}
+
+    @classmethod
+    def relative_cost(cls, entry, split) -> float:
+        """The cost was measured at the default ``step_ratio``; it scales with it."""
+        return step_scaled(cls, entry, float(cls.cost))
 
     def validate_params(self) -> None:
         _check_fraction(self, "threshold")
@@ -186,7 +203,7 @@ class FixMatchClassifier(Wrapper):
         )
 
 
-@register_strategy("fixmatch", CLASSICAL)
+@register_strategy("fixmatch", CLASSICAL, cost=5.0, plan=[Proposal(8, from_scratch_unlabeled)])
 class FixMatch(WrappedStrategy):
     """FixMatch on the unlabeled pool (the labeled images alone without one). ``mu``: unlabeled images per
     labeled one in a batch (the paper's 7; 3 by default on CPU). ``step_ratio``: optimizer steps relative to
@@ -204,6 +221,12 @@ class FixMatch(WrappedStrategy):
         "keep": "best",
         "ema": 0.0,
     }
+
+    @classmethod
+    def relative_cost(cls, entry, split) -> float:
+        """Measured at the default ``step_ratio`` and ``mu``; a step passes mu unlabeled images per labeled one."""
+        mu, default_mu = entry.params.get("mu", cls.defaults["mu"]), cls.defaults["mu"]
+        return step_scaled(cls, entry, float(cls.cost)) * fixmatch_step(mu) / fixmatch_step(default_mu)
 
     def validate_params(self) -> None:
         _check_fraction(self, "threshold")

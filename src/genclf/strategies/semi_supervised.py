@@ -15,7 +15,7 @@ from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
-from genclf.strategies.base import Context, Strategy, register_strategy
+from genclf.strategies.base import Context, Proposal, Strategy, from_scratch_unlabeled, register_strategy
 from genclf.training.optim import adam
 
 
@@ -86,11 +86,18 @@ class SemiSupervisedGAN(Classifier):
         )
 
 
-@register_strategy("semi_supervised_gan", GENERATIVE)
+@register_strategy(
+    "semi_supervised_gan", GENERATIVE, cost=6.0, plan=[Proposal(11, from_scratch_unlabeled, params={"epochs": 30})]
+)
 class SemiSupervisedGANStrategy(Strategy):
     """Needs an unlabeled pool (``data.k_per_class``); ``epochs`` counts passes over the labeled set."""
 
     defaults = {"epochs": 100, "lr": 1e-3, "unsupervised_weight": 1.0}
+
+    @classmethod
+    def relative_cost(cls, entry, split) -> float:
+        """Measured at 30 epochs; it scales with its own ``epochs``."""
+        return float(cls.cost) * entry.params.get("epochs", 30) / 30
 
     def fit(self, split: Split, context: Context) -> None:
         pool = split.unlabeled if split.unlabeled is not None and len(split.unlabeled) else split.train

@@ -29,7 +29,7 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.evaluation.generator_quality import cas_status
 from genclf.roles import BASELINE, CLASSICAL, GENERATIVE
-from genclf.strategies.base import Context, Strategy, register_strategy
+from genclf.strategies.base import Context, Proposal, Strategy, photos, photos_imbalanced, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
@@ -155,7 +155,20 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
         return self.head.predict_proba(self.embed(images))
 
 
-@register_strategy("linear_probe", BASELINE)
+@register_strategy(
+    "linear_probe",
+    BASELINE,
+    plan=[
+        Proposal(0, photos, classifier=DEFAULT_BACKBONE),
+        Proposal(
+            3,
+            photos_imbalanced,
+            classifier=DEFAULT_BACKBONE,
+            label=f"linear_probe_balanced[{DEFAULT_BACKBONE}]",
+            params={"class_weight": "balanced"},
+        ),
+    ],
+)
 class LinearProbe(FeatureStrategy):
     """A logistic-regression head on frozen pretrained features; ``class_weight: balanced`` reweights classes."""
 
@@ -170,7 +183,7 @@ class LinearProbe(FeatureStrategy):
         return None if self.params["class_weight"] == "none" else "balanced"
 
 
-@register_strategy("feature_smote", CLASSICAL)
+@register_strategy("feature_smote", CLASSICAL, plan=[Proposal(4, photos_imbalanced, classifier=DEFAULT_BACKBONE)])
 class FeatureSMOTE(FeatureStrategy):
     """SMOTE on the frozen features (every class up to the largest), then the head."""
 
@@ -210,7 +223,20 @@ class ClassGaussian:
 FEATURE_GENERATORS = {"gaussian": ClassGaussian}
 
 
-@register_strategy("feature_augmentation", GENERATIVE)
+@register_strategy(
+    "feature_augmentation",
+    GENERATIVE,
+    plan=[
+        Proposal(5, photos, classifier=DEFAULT_BACKBONE),
+        Proposal(
+            6,
+            photos_imbalanced,
+            classifier=DEFAULT_BACKBONE,
+            label=f"feature_balancing[{DEFAULT_BACKBONE}]",
+            params={"balance": True},
+        ),
+    ],
+)
 class FeatureAugmentation(FeatureStrategy):
     """Real + generated embeddings for the head (see the module docstring)."""
 
@@ -263,7 +289,7 @@ class FeatureAugmentation(FeatureStrategy):
         }
 
 
-@register_strategy("finetune", CLASSICAL)
+@register_strategy("finetune", CLASSICAL, plan=[Proposal(1, photos, classifier=DEFAULT_BACKBONE)])
 class FineTune(PlannedOnBackbone, ClassifierStrategy):
     """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes."""
 
