@@ -228,3 +228,29 @@ def test_train_on_a_colour_photo_folder_fine_tunes_the_pretrained_backbone_by_de
     result = cli("train", "--data", f"folder:{photos}", "--model", "cnn", "--out", tmp_path / "cnn", "--quiet")
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "cnn" / "model.json").read_text())["model"] == "cnn"
+
+
+def test_semi_supervised_strategies_start_from_the_pretrained_backbone(split, monkeypatch):
+    """``classifier: efficientnet_lite0`` on a strategy that builds its own network (FixMatch): the network is
+    told the split's normalisation and loaded with the ImageNet weights before it trains."""
+    from genclf.models import backbones as module
+
+    loaded = []
+    original = module.EfficientNetLite.load_pretrained
+    monkeypatch.setattr(module.EfficientNetLite, "load_pretrained", lambda self: loaded.append(self) or original(self))
+    import dataclasses
+
+    few = torch.arange(30)
+    small = dataclasses.replace(
+        split,
+        train=split.train.subset(torch.arange(0, 100, 5)),  # 2 per class
+        val=split.val.subset(few),
+        test=split.test.subset(few),
+        unlabeled=split.unlabeled.subset(few),
+    )
+    context = Context(seed=0, train=TrainConfig(epochs=1, batch_size=32, precision="fp32"))
+    strategy = build_strategy(StrategyConfig("fixmatch", classifier="efficientnet_lite0", params={"step_ratio": 0.2}))
+    strategy.fit(small, context)
+    assert loaded
+    np.testing.assert_allclose(loaded[-1].input_mean.flatten().numpy(), split.normalization.mean, rtol=1e-6)
+    assert strategy.predict_proba(small.test.images[:5]).shape == (5, 10)
