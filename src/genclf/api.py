@@ -71,14 +71,25 @@ def load_run(folder: str | Path) -> LoadedRun:
     )
 
 
-def load_model(folder: str | Path, device: str = "cpu"):
+def load_model(
+    folder: str | Path,
+    device: str = "cpu",
+    strategy: str | None = None,
+    seed: int | None = None,
+    budget: str | None = None,
+):
     """Load any genclf checkpoint folder (``model.safetensors`` + ``model.json``) as the object that uses it:
     a ``TrainedClassifier`` (``predict``/``predict_proba``), a ``TrainedGenerator`` (``sample``,
-    ``sample_per_class``) or a ``TrainedColorizer`` (``colorize``).
+    ``sample_per_class``) or a ``TrainedColorizer`` (``colorize``). Given a ``genclf run`` folder, the
+    classifier it saved for ``strategy`` (default: the one it recommends), ``seed`` and ``budget``.
 
     Raises:
         CheckpointError: not a checkpoint folder, or one of a kind genclf cannot load.
     """
+    if (Path(folder) / "summary.json").is_file() and not (Path(folder) / "model.json").is_file():
+        from genclf.run_folder import RunFolder
+
+        folder = RunFolder(folder).saved_model(strategy, seed, budget)
     kind = read_meta_json(folder).get("kind")
     if kind == "classifier":
         from genclf.classify import load_classifier

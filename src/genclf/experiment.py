@@ -30,7 +30,9 @@ from genclf.run_cells import CellJob, CellRunner, cell_hash, check_key, resolve_
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
 from genclf.strategies import STRATEGIES, build_strategy
 
-__all__ = ["RunOutput", "parse_shard", "run_experiment"]
+__all__ = ["SAVE_POLICIES", "RunOutput", "parse_shard", "run_experiment"]
+
+SAVE_POLICIES = ("best", "all", "none")
 
 
 @dataclass
@@ -81,26 +83,31 @@ def run_experiment(
     log_to: list[str] | None = None,
     workers: int | str = 1,
     plan: Plan | None = None,
+    save_models: str = "best",
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
     tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
     and the report. ``workers``: processes fitting cells at once (``"auto"``: one per CPU core, see
     ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread.
-    ``plan``: the estimated run plan this config came from (its per-cell seconds weight the progress ETA)."""
+    ``plan``: the estimated run plan this config came from (its per-cell seconds weight the progress ETA).
+    ``save_models``: which cells' final classifiers stay in ``out/models/`` (``best``: every seed of the
+    recommended strategy and of the baseline; ``all``; ``none``)."""
     tracking.check_backends(log_to)
+    if save_models not in SAVE_POLICIES:
+        raise ConfigError("--save-models", f"expected one of {', '.join(SAVE_POLICIES)}, got {save_models!r}")
     validate_run_config(config)
     folder = RunFolder(out)
     rows = folder.read_results().to_dict("records")
     check_resumable(config, folder, rows)
     with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
-        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan)
+        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models)
         if tracker is not None:
             tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
     return result
 
 
-def build_runner(config: RunConfig, out: str | Path) -> CellRunner:
+def build_runner(config: RunConfig, out: str | Path, save_models: str = "best") -> CellRunner:
     """The data, the splits of every (budget, seed) and the folder's generator checks, ready to fit cells
     (also how a spawned worker process rebuilds them)."""
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
@@ -112,14 +119,23 @@ def build_runner(config: RunConfig, out: str | Path) -> CellRunner:
     }
     runner = CellRunner(config, folder, splits, folder.read_generators().to_dict("records"), folder.read_artifacts())
     runner.data_name, runner.class_names = data.name, data.train.class_names
+    runner.save_models = save_models
     return runner
 
 
 def _run_grid(
-    config: RunConfig, folder: RunFolder, rows: list[dict], quiet: bool, shard, tracker, workers, plan: Plan | None
+    config: RunConfig,
+    folder: RunFolder,
+    rows: list[dict],
+    quiet: bool,
+    shard,
+    tracker,
+    workers,
+    plan: Plan | None,
+    save_models: str = "best",
 ) -> RunOutput:
     """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
-    runner = build_runner(config, folder.root)
+    runner = build_runner(config, folder.root, save_models)
     d = config.data
     folder.root.mkdir(parents=True, exist_ok=True)
     save_config(config, folder.config)
@@ -153,7 +169,7 @@ def _run_grid(
     )
     clock = eta_clock(config, jobs, runner.splits, workers, plan)
     bar = tqdm(total=len(jobs), desc="grid", unit="cell", disable=quiet or None)
-    make = functools.partial(build_runner, config, folder.root)
+    make = functools.partial(build_runner, config, folder.root, save_models)
     for out in run_cells(runner, jobs, workers, make):
         job = out.job
         eta = clock.finish(job.index, out.wall_seconds)
@@ -188,7 +204,32 @@ def _run_grid(
     record = RunRecord(
         config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
     )
-    return RunOutput(folder.root, record.results, render_run(record, folder))
+    summary = render_run(record, folder)
+    if save_models == "best":
+        keep_models(folder, summary)
+    return RunOutput(folder.root, record.results, summary)
+
+
+def keep_models(folder: RunFolder, summary: dict) -> list[str]:
+    """Remove the saved classifiers of every strategy but each budget's recommended one and its baseline;
+    returns the strategy folders kept (relative to the run folder)."""
+    import shutil
+
+    from genclf.run_folder import slug
+
+    keep = {
+        slug(name)
+        for detail in summary["budgets_detail"].values()
+        for name in (detail.get("recommended"), detail.get("baseline"))
+        if name
+    }
+    root = folder.root / "models"
+    if not root.is_dir():
+        return []
+    for strategy in root.iterdir():
+        if strategy.is_dir() and strategy.name not in keep:
+            shutil.rmtree(strategy, ignore_errors=True)
+    return sorted(str(p.relative_to(folder.root)) for p in root.iterdir() if p.is_dir())
 
 
 def _row_key(row: dict) -> tuple:

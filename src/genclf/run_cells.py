@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -31,6 +32,7 @@ from genclf.data import Split
 from genclf.errors import ConfigError, TrainingError
 from genclf.evaluation.extended import extended_evaluation
 from genclf.evaluation.metrics import compute_metrics
+from genclf.files import atomic_write
 from genclf.roles import GENERATIVE
 from genclf.run_folder import RunFolder, budget_key, budget_of, cell_tag
 from genclf.strategies import STRATEGIES, Context, build_strategy
@@ -101,6 +103,7 @@ class CellRunner:
         self.config, self.folder, self.splits = config, folder, splits
         self.checks, self.artifacts = checks, artifacts  # what the folder held when the run started
         self.contexts: dict[tuple, Context] = {}
+        self.save_models = "best"  # "none": no classifier is saved
         self.checked = {check_key(c) for c in checks}
         drawn = {a["path"] for a in artifacts}
         # generators stored by an earlier, interrupted invocation without their check or sample grid: the
@@ -155,7 +158,9 @@ class CellRunner:
             if (check["generator"], budget_key(k), seed) not in self.checked:
                 self.checked.add((check["generator"], budget_key(k), seed))
                 out.checks.append({"generator": check["generator"], "k_per_class": k, "seed": seed, **check})
-        for view in strategy.views(split):
+        views = strategy.views(split)
+        saved = self.save_model(strategy, split, entry, k, seed, views[0].proba)
+        for view in views:
             metrics = compute_metrics(split.test.labels.numpy(), view.proba, split.class_names)
             extended, detail = extended_evaluation(
                 view.predict_proba or strategy.predict_proba,
@@ -185,6 +190,7 @@ class CellRunner:
                     "generator_seconds": round(shared_seconds, 3),
                     "generators": used,
                     **strategy.extra,
+                    "model": saved if view.name == name else "",
                 }
             )
             out.scores.append({**metrics.scalars(), **extended})
@@ -193,6 +199,30 @@ class CellRunner:
             out.cells.append(cell)
         out.wall_seconds = time.perf_counter() - began
         return out
+
+    def save_model(self, strategy, split: Split, entry: StrategyConfig, budget, seed: int, proba) -> str:
+        """Save the cell's final classifier (where the strategy ends in one network and the policy keeps
+        models), with the cell's own test-set probabilities beside it (``test_proba.npy``, in the order of
+        the test split); its folder relative to the run's, or "" when none was saved."""
+        if self.save_models == "none":
+            return ""
+        trained = strategy.deployable(split)
+        if trained is None:
+            return ""
+        from genclf.classify import save_classifier
+
+        path = self.folder.model_dir(entry.display_name, budget, seed)
+        save_classifier(
+            path,
+            trained,
+            strategy=entry.display_name,
+            role=STRATEGIES.get(entry.name).role,
+            k_per_class=budget,
+            seed=seed,
+            config_hash=cell_hash(self.config, budget, seed, entry),
+        )
+        atomic_write(path / "test_proba.npy", lambda tmp: _save_array(tmp, np.asarray(proba, dtype=np.float32)))
+        return str(path.relative_to(self.folder.root))
 
     def check_generators(self, context: Context, split: Split, budget, seed: int, owned: set[str]) -> list[dict]:
         """The quality check of every generator in ``owned`` that ``context`` holds and none has checked."""
@@ -225,6 +255,11 @@ class CellRunner:
                 }
             )
         return checks
+
+
+def _save_array(path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:  # a handle: np.save given a name would append ".npy" to it
+        np.save(handle, array)
 
 
 def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: StrategyConfig) -> str:

@@ -84,6 +84,50 @@ class RunFolder:
         """Every epoch of every model one grid cell trained (model, epoch, train and validation metrics)."""
         atomic_write(self.history(strategy, budget, seed), lambda tmp: table.to_csv(tmp, index=False))
 
+    def model_dir(self, strategy: str, budget: int | None, seed: int) -> Path:
+        """Where a cell's final classifier is saved (a checkpoint folder ``genclf predict`` reads)."""
+        return self.root / "models" / slug(strategy) / cell_tag(budget, seed)
+
+    def saved_model(self, strategy: str | None = None, seed: int | None = None, budget: str | None = None) -> Path:
+        """The checkpoint folder of a saved cell classifier: ``strategy`` (default: the one the run
+        recommends), ``seed`` (default: the lowest saved), ``budget`` (default: the run's first).
+
+        Raises:
+            CheckpointError: not a finished run, or no such model saved (naming the ones there are).
+        """
+        from genclf.errors import CheckpointError
+
+        summary_file = self.root / "summary.json"
+        if not summary_file.is_file():
+            raise CheckpointError(self.root, "not a finished genclf run folder (no summary.json)")
+        try:
+            details = read_json(summary_file)["budgets_detail"]
+            budget = str(budget) if budget is not None else next(iter(details))
+            detail = details[budget]
+        except (KeyError, TypeError, StopIteration, AttributeError):
+            raise CheckpointError(summary_file, f"has no results for budget {budget!r}") from None
+        name = strategy or detail.get("recommended")
+        models = self.root / "models"
+        saved = sorted(p.name for p in models.iterdir() if p.is_dir()) if models.is_dir() else []
+        if not isinstance(name, str) or slug(name) not in saved:
+            raise CheckpointError(
+                "--strategy",
+                f"no saved models of {name!r} in {models}; saved: {', '.join(saved) or 'none'} "
+                "(run with --save-models all to keep every strategy's)",
+            )
+        prefix = f"k{budget}_seed"
+        seeds = sorted(
+            int(p.name.removeprefix(prefix))
+            for p in (models / slug(name)).iterdir()
+            if p.name.startswith(prefix) and p.name.removeprefix(prefix).isdigit()
+        )
+        if not seeds or (seed is not None and seed not in seeds):
+            raise CheckpointError("--seed", f"no saved model of {name} for seed {seed} (saved seeds: {seeds})")
+        path = (models / slug(name) / f"{prefix}{seeds[0] if seed is None else seed}").resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise CheckpointError(path, "is outside the run folder")
+        return path
+
     def generator_store(self, budget: int | None, seed: int) -> Path:
         return self.generators_dir / cell_tag(budget, seed)
 

@@ -96,6 +96,7 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     evaluation = evaluation_options(args)
     batch_size = common.inference_batch(args)
+    args.checkpoint = checkpoint_of(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     _, saved = common.recorded_training(args.checkpoint)
     spec = args.data or saved.get("spec") or "digits"  # default: the data the checkpoint was trained on
@@ -204,8 +205,33 @@ def write_robustness(out: Path, detail: dict, model: str, data: str) -> None:
     print(f"robustness: {out / 'robustness.json'}")
 
 
+def add_model_source(p: argparse.ArgumentParser) -> None:
+    """--checkpoint DIR, or --run RUN_DIR [--strategy NAME] [--seed N] [--budget K]: a run's saved model."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="folder written by 'genclf train'")
+    source.add_argument(
+        "--run", type=Path, help="a 'genclf run' folder: its saved model of the recommended strategy (or --strategy)"
+    )
+    p.add_argument("--strategy", help="with --run: the strategy whose model to use (default: the recommended one)")
+    p.add_argument("--seed", type=int, help="with --run: the seed's model (default: the lowest saved)")
+    p.add_argument("--budget", help="with --run: the labeled budget (k per class, or 'all'; default: the first)")
+
+
+def checkpoint_of(args: argparse.Namespace) -> Path:
+    if args.run is None:
+        for flag in ("strategy", "seed", "budget"):
+            if getattr(args, flag, None) is not None:
+                raise ConfigError(f"--{flag}", "only goes with --run RUN_DIR")
+        return args.checkpoint
+    from genclf.run_folder import RunFolder
+
+    path = RunFolder(args.run).saved_model(args.strategy, args.seed, args.budget)
+    common.say(args, f"model: {path}")
+    return path
+
+
 def predict_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_checkpoint(p, "train")
+    add_model_source(p)
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder (searched recursively)")
     common.add_common(p, data=False, training=False)
     common.add_inference_batch(p)
@@ -213,6 +239,7 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_predict(args: argparse.Namespace) -> None:
     batch_size = common.inference_batch(args)
+    args.checkpoint = checkpoint_of(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
     mode = "L" if trained.channels == 1 else "RGB"
     images, paths = read_images(args.input, trained.image_size, mode)
@@ -236,7 +263,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def export_arguments(p: argparse.ArgumentParser) -> None:
-    common.add_checkpoint(p, "train")
+    add_model_source(p)
     p.add_argument("--format", choices=("onnx",), default="onnx", help="model file format")
     p.add_argument("--out", type=Path, required=True, help="output file, e.g. model.onnx")
 
@@ -244,7 +271,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_export(args: argparse.Namespace) -> None:
     from genclf.export import export_onnx
 
-    trained = load_classifier(args.checkpoint)
+    trained = load_classifier(checkpoint_of(args))
     result = export_onnx(trained, args.out)
     print(
         f"exported {trained.name} ({len(trained.class_names)} classes) to {args.out}\n"

@@ -17,7 +17,7 @@ from genclf.cli.common import (
     shipped_configs,
 )
 from genclf.config import RunConfig, to_dict
-from genclf.experiment import RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
+from genclf.experiment import SAVE_POLICIES, RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
 from genclf.files import check_output_folder
 from genclf.finished_runs import merge_runs, report_run
 from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
@@ -51,6 +51,13 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="I/N",
         help="run only the I-th of N deterministic slices of the budget x seed x strategy grid "
         "(one per machine; combine the run folders with 'genclf merge')",
+    )
+    p.add_argument(
+        "--save-models",
+        choices=SAVE_POLICIES,
+        default="best",
+        help="cell classifiers kept in RUN/models/: best = every seed of the recommended strategy and of the "
+        "baseline (default), all, or none",
     )
     p.add_argument(
         "--workers",
@@ -90,7 +97,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     out = check_output_folder(args.out or default_out("run"))
     args.out = out  # where environment.json goes
     result = run_experiment(
-        config, out, quiet=args.quiet, shard=shard, log_to=args.log_to, workers=args.workers, plan=planned
+        config,
+        out,
+        quiet=args.quiet,
+        shard=shard,
+        log_to=args.log_to,
+        workers=args.workers,
+        plan=planned,
+        save_models=args.save_models,
     )
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
@@ -135,6 +149,8 @@ def print_run(result: RunOutput) -> None:
         for name, lines in block["verdicts"].items():
             print(f"  {name}: {lines[0]}")
         print(block["headline"])
+        if block.get("recommendation"):
+            print(block["recommendation"])
         if block.get("robustness"):
             print(block["robustness"]["headline"])
     out = result.folder

@@ -90,6 +90,8 @@ def build_report(
     for budget, block in summary["budgets_detail"].items():
         parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
         parts.append(f"<p class='headline'>{html.escape(block['headline'])}</p>")
+        if block.get("recommendation"):
+            parts.append(f"<p class='headline'><b>{html.escape(block['recommendation'])}</b></p>")
         parts.append(_verdict_table(block["comparisons"], metric, block["strategies"]))
     parts.append(
         "<p class='note'>Each verdict pairs runs by seed (same labeled images), tests the per-seed differences with a paired "

@@ -6,6 +6,8 @@ which are upper bounds) reads the ``role`` column that each strategy declares wh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from genclf.config import RunConfig, to_dict
@@ -138,6 +140,7 @@ def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame
             "failed_generators": failed,
             **_compare(block, strategies, roles, metric, gated),
         }
+        detail[budget].update(recommend(detail[budget], metric, _models(block)))
         if any("corruption_accuracy" in e for e in strategies.values()):
             robust = _compare(block, strategies, roles, "corruption_accuracy", gated)
             robust["headline"] = "Robustness: " + robust["headline"]
@@ -153,6 +156,46 @@ def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame
         "A strategy's train_seconds includes the full training time of every generator it used (generator_seconds), "
         "counted again for each strategy that shares it: the cost of choosing that strategy alone.",
     }
+
+
+def _models(block: pd.DataFrame) -> dict[str, str]:
+    """{strategy: the folder of its saved models} for the strategies whose cells saved one."""
+    if "model" not in block:
+        return {}
+    saved = {}
+    for name, path in zip(block["strategy"], block["model"]):
+        if isinstance(path, str) and path:
+            saved.setdefault(str(name), str(Path(path).parent))
+    return saved
+
+
+def recommend(detail: dict, metric: str, models: dict[str, str]) -> dict:
+    """The strategy to use, by the statistics the headline uses (Holm-adjusted paired tests): a generative
+    strategy only when it significantly beats the best classical one (the largest such gain); else the
+    best classical strategy when it significantly beats the baseline; else the baseline. A difference the
+    tests cannot show is a tie, and a tie goes to the cheaper, simpler choice."""
+    best, baseline = detail.get("best_classical"), detail.get("baseline")
+    comparisons = detail.get("comparisons", [])
+
+    def gain(c: dict, reference: str | None) -> bool:
+        return c["reference"] == reference and c["verdict"] == "significant gain" and not c.get("inconclusive")
+
+    generative = [c for c in comparisons if gain(c, best) and detail["roles"].get(c["strategy"]) == GENERATIVE]
+    if generative:
+        chosen = max(generative, key=lambda c: c["mean_diff"])["strategy"]
+    elif best is not None and (
+        best == baseline or any(gain(c, baseline) and c["strategy"] == best for c in comparisons)
+    ):
+        chosen = best
+    else:
+        chosen = baseline or best
+    if chosen is None:
+        return {"recommended": None, "recommendation": "No recommendation: the grid has no classical strategy."}
+    score = detail["strategies"][chosen].get(metric, {})
+    text = f"Use {chosen}: {metric} {score.get('mean', float('nan')):.3f} ± {score.get('std', 0.0):.3f}"
+    text += f" over {score.get('n', 0)} seed(s)"
+    text += f"; its models: {models[chosen]}/" if chosen in models else "; no model saved for it"
+    return {"recommended": chosen, "recommendation": text + "."}
 
 
 def _gated(block: pd.DataFrame, failed: dict[str, str]) -> dict[str, str]:

@@ -311,6 +311,14 @@ class Strategy:
             )
         ]
 
+    def deployable(self, split: Split):
+        """The fitted model as one self-contained classifier (a ``TrainedClassifier`` that ``genclf predict``
+        and ONNX export can use), or None where the strategy ends in no single network."""
+        from genclf.classify import TrainedClassifier
+
+        classifier = getattr(self, "classifier", None)
+        return classifier if isinstance(classifier, TrainedClassifier) else None
+
     def pixel_model(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """The fitted model as a differentiable map from [0, 1] images to logits, for gradient attacks;
         None where the strategy has no such single network."""

@@ -80,6 +80,19 @@ class FeatureHead:
             proba[:, self.model.classes_] = self.model.predict_proba(self.scaler.transform(x))
         return proba.astype(np.float32)
 
+    def as_linear(self) -> tuple[np.ndarray, np.ndarray]:
+        """The head as logits = W x + b on raw features: the standardisation folded into the weights; a
+        class the head never saw gets a bias that keeps its probability at zero."""
+        coef, intercept = self.model.coef_, self.model.intercept_
+        if len(self.model.classes_) == 2:  # binary: one decision function, the first class's logit at 0
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.concatenate([[0.0], intercept])
+        scale, mean = self.scaler.scale_, self.scaler.mean_
+        weight = np.zeros((self.num_classes, coef.shape[1]))
+        bias = np.full(self.num_classes, -1e4)
+        weight[self.model.classes_] = coef / scale
+        bias[self.model.classes_] = intercept - (coef / scale) @ mean
+        return weight, bias
+
 
 HEAD_SECONDS = 2.5  # one validated logistic-regression head on ~1,000 embeddings (measured on 2 cores)
 
@@ -153,6 +166,22 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.head.predict_proba(self.embed(images))
+
+    def deployable(self, split: Split):
+        """The backbone with the head folded in as its linear layer: one network from uint8 images to
+        probabilities (equal to the strategy's own up to the float16 rounding of cached features)."""
+        from genclf.classify import TrainedClassifier
+        from genclf.models.classifiers import build_classifier, prepare_for
+
+        options = {"dropout": 0.0, "resolution": int(self.params["resolution"])}
+        model = build_classifier(
+            self.backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
+        )
+        prepare_for(model, split.normalization)
+        weight, bias = self.head.as_linear()
+        model.head.weight.data.copy_(torch.from_numpy(weight).float())
+        model.head.bias.data.copy_(torch.from_numpy(bias).float())
+        return TrainedClassifier(model.eval(), self.backbone, options, list(split.class_names), split.normalization)
 
 
 @register_strategy(
