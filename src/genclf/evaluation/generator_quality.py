@@ -210,5 +210,22 @@ def generator_check(
         **prdc(f_val, f_fake, k=min(5, len(f_fake) - 1, len(f_val) - 1)),
         "min_diversity": diversity[worst] if worst is not None else math.nan,
         "n_generated": len(fake),
+        **pretrained_distances(split, fake, seed),
         "status": status,
+    }
+
+
+def pretrained_distances(split, fake, seed: int = 0) -> dict:
+    """For colour images, FID and KID in the feature space of the ImageNet-pretrained EfficientNet-Lite0
+    (cached features; a domain-independent yardstick next to the run classifier's own features), with the
+    labeled images against the validation ones as the floor. Empty for grey images."""
+    if split.train.channels != 3:
+        return {}
+    from genclf.models.features import embed
+
+    f_val, f_fake, f_real = (embed("efficientnet_lite0", s.images) for s in (split.val, fake, split.train))
+    return {
+        "fid_imagenet": frechet_distance(f_val, f_fake),
+        "fid_imagenet_floor": frechet_distance(f_val, f_real),
+        "kid_imagenet": kernel_inception_distance(f_val, f_fake, seed=seed)[0],
     }

@@ -193,10 +193,18 @@ def build_report(
 def _generator_table(rows: list[dict]) -> str:
     shown = [c for c in GENERATOR_COLUMNS if c not in ("cas_ratio", "kid", "pseudo_label_accuracy")]
     columns = [c for c in shown if any(c in r for r in rows)]
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["budget", "generator", "seeds", *columns, "check"])
+    head = "".join(
+        f"<th>{html.escape(c)}</th>" for c in ["budget", "generator", "seeds", "CAS per seed", *columns, "check"]
+    )
     body = []
     for row in rows:
-        cells = "".join(f"<td>{row[c]:.3g}</td>" if c in row else "<td>–</td>" for c in columns)
+        per_seed = " ".join(
+            f"<span class='{'gain' if s['passed'] else 'loss'}'>{s['seed']}: {s['cas']:.3f} {'✓' if s['passed'] else '✗'}</span>"
+            for s in row.get("per_seed", [])
+        )
+        cells = f"<td>{per_seed or '–'}</td>" + "".join(
+            f"<td>{row[c]:.3g}</td>" if c in row else "<td>–</td>" for c in columns
+        )
         status = row["status"] if row["status"] == "ok" else f"{row['failed_seeds']} seed(s) {row['status']}"
         body.append(
             f"<tr><td>{html.escape(str(row['budget']))}</td><td>{html.escape(row['generator'])}</td><td>{row['seeds']}</td>"

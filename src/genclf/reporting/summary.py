@@ -67,6 +67,8 @@ GENERATOR_COLUMNS = (
     "fid",
     "fid_floor",
     "kid",
+    "fid_imagenet",
+    "fid_imagenet_floor",
     "precision",
     "recall",
     "coverage",
@@ -79,7 +81,8 @@ GENERATOR_COLUMNS = (
 
 
 def generator_summary(generators: pd.DataFrame | None) -> list[dict]:
-    """Per (budget, generator): the mean of each quality column over seeds, and how many seeds failed."""
+    """Per (budget, generator): the mean of each quality column over seeds, how many seeds failed, and each
+    seed's CAS and pass/fail (a mean hides which seed passed)."""
     if generators is None or generators.empty:
         return []
     table = generators.assign(budget=[budget_of(k) for k in generators["k_per_class"]])
@@ -94,6 +97,15 @@ def generator_summary(generators: pd.DataFrame | None) -> list[dict]:
                 **{c: float(group[c].mean()) for c in GENERATOR_COLUMNS if c in group and group[c].notna().any()},
                 "failed_seeds": len(failed),
                 "status": failed[0] if failed else "ok",
+                "per_seed": [
+                    {
+                        "seed": int(r["seed"]),
+                        "cas": float(r["cas"]),
+                        "passed": not str(r["status"]).startswith("failed"),
+                    }
+                    for r in group.to_dict("records")
+                    if "cas" in r and pd.notna(r["cas"])
+                ],
             }
         )
     return rows
