@@ -263,3 +263,23 @@ def test_train_resume_refuses_a_changed_config(cli, tmp_path):
     assert cli("train", "--epochs", "1", "--batch-size", "64", "--out", out, "--quiet").code == 0
     result = cli("train", "--epochs", "3", "--batch-size", "64", "--out", out, "--resume", "--quiet")
     assert result.code == 2 and "train.epochs: 1 -> 3" in result.err
+
+
+def test_a_chance_level_strategy_and_unequal_budgets_are_warned_about():
+    from genclf.reporting.summary import run_warnings
+
+    block = pd.DataFrame(
+        {
+            "strategy": ["baseline", "baseline", "finetune", "finetune"],
+            "seed": [0, 1, 0, 1],
+            "acsa": [0.12, 0.80, 0.90, 0.92],
+            "n_classes": [10, 10, 10, 10],
+        }
+    )
+    budgets = {"baseline": {"epochs": 30.0, "steps": 90.0}, "finetune": {"epochs": 6.0, "steps": 18.0}}
+    warnings = run_warnings(block, budgets, "baseline")
+    assert any(w.startswith("the baseline is at chance level on seed(s) 0") for w in warnings)
+    assert not any("finetune is at chance" in w for w in warnings)
+    assert any("differ by more than 2x (epochs: baseline 30, finetune 6)" in w for w in warnings)
+    fair = {"baseline": {"epochs": 30.0, "steps": 90.0}, "finetune": {"epochs": 20.0, "steps": 60.0}}
+    assert not any("differ" in w for w in run_warnings(block, fair, "baseline"))

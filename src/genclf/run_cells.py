@@ -183,6 +183,7 @@ class CellRunner:
                     "config_hash": cell_hash(self.config, k, seed, entry),
                     "n_train": len(split.train),
                     "n_test": len(split.test),
+                    "n_classes": split.train.num_classes,
                     **metrics.scalars(),
                     **extended,
                     **view.columns,

@@ -148,6 +148,8 @@ def print_run(result: RunOutput) -> None:
             print(format_table(colorized, COLORIZATION))
         for name, lines in block["verdicts"].items():
             print(f"  {name}: {lines[0]}")
+        for warning in block.get("warnings", []):
+            print(f"warning: {warning}")
         print(block["headline"])
         if block.get("recommendation"):
             print(block["recommendation"])

@@ -15,7 +15,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:13
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
-.headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555} .inconclusive{color:#9a6700;font-weight:600}
+.warning{background:#fff4e5;border-left:4px solid #b54708;padding:.4em .8em} .headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555} .inconclusive{color:#9a6700;font-weight:600}
 figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:1280px}
 div.scroll{overflow-x:auto;max-width:100%} table.verdicts td:nth-child(7){white-space:normal;min-width:16em;max-width:30em;text-align:left} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
 """
@@ -89,6 +89,8 @@ def build_report(
     parts.append("<h2 id='verdicts'>Verdicts: does generation help here?</h2>")
     for budget, block in summary["budgets_detail"].items():
         parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")
+        for warning in block.get("warnings", []):
+            parts.append(f"<p class='warning'>&#9888; {html.escape(warning)}</p>")
         parts.append(f"<p class='headline'>{html.escape(block['headline'])}</p>")
         if block.get("recommendation"):
             parts.append(f"<p class='headline'><b>{html.escape(block['recommendation'])}</b></p>")

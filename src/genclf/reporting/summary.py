@@ -153,6 +153,8 @@ def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame
             **_compare(block, strategies, roles, metric, gated),
         }
         detail[budget].update(recommend(detail[budget], metric, _models(block)))
+        detail[budget]["budgets"] = _budgets(block)
+        detail[budget]["warnings"] = run_warnings(block, detail[budget]["budgets"], detail[budget]["baseline"])
         if any("corruption_accuracy" in e for e in strategies.values()):
             robust = _compare(block, strategies, roles, "corruption_accuracy", gated)
             robust["headline"] = "Robustness: " + robust["headline"]
@@ -168,6 +170,47 @@ def summarize(results: pd.DataFrame, config: RunConfig, generators: pd.DataFrame
         "A strategy's train_seconds includes the full training time of every generator it used (generator_seconds), "
         "counted again for each strategy that shares it: the cost of choosing that strategy alone.",
     }
+
+
+CHANCE_MARGIN = 0.1  # balanced accuracy within 10 % of the way from chance (1/K) to perfect: learned nothing
+BUDGET_RATIO = 2.0  # classifier epochs that differ more than this between strategies are said
+
+
+def _budgets(block: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """{strategy: mean classifier epochs and optimizer steps} for the rows that record them."""
+    if "epochs" not in block:
+        return {}
+    table = {}
+    for name, group in block.groupby("strategy", sort=False):
+        if group["epochs"].notna().any():
+            table[str(name)] = {
+                "epochs": float(group["epochs"].mean()),
+                "steps": float(group["steps"].mean()) if "steps" in group else float("nan"),
+            }
+    return table
+
+
+def run_warnings(block: pd.DataFrame, budgets: dict, baseline: str | None) -> list[str]:
+    """What makes a comparison unfair or empty: a strategy whose balanced accuracy (ACSA) on some seed is at
+    chance level (1/K, plus ``CHANCE_MARGIN`` of the way to 1), and classifier budgets (epochs) that differ
+    by more than ``BUDGET_RATIO``."""
+    out = []
+    if {"acsa", "n_classes"} <= set(block.columns):
+        for name, group in block.groupby("strategy", sort=False):
+            chance = 1.0 / group["n_classes"].astype(float)
+            at_chance = group.loc[group["acsa"] <= chance + CHANCE_MARGIN * (1 - chance), "seed"]
+            if len(at_chance):
+                who = "the baseline" if name == baseline else str(name)
+                seeds = ", ".join(str(int(s)) for s in at_chance)
+                out.append(
+                    f"{who} is at chance level on seed(s) {seeds} (balanced accuracy near 1/K): it learned nothing "
+                    "with its budget, so comparisons with it say little; give it more epochs"
+                )
+    trained = {n: b["epochs"] for n, b in budgets.items() if b["epochs"] > 0}
+    if trained and max(trained.values()) > BUDGET_RATIO * min(trained.values()):
+        listed = ", ".join(f"{n} {e:g}" for n, e in trained.items())
+        out.append(f"classifier budgets differ by more than {BUDGET_RATIO:g}x (epochs: {listed})")
+    return out
 
 
 def _models(block: pd.DataFrame) -> dict[str, str]:

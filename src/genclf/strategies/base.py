@@ -325,6 +325,12 @@ class Strategy:
         return None
 
 
+def budget_columns(budget: TrainConfig, epochs_run: int, n_train: int) -> dict[str, int]:
+    """The classifier's training budget as results columns: epochs planned and optimizer steps taken."""
+    steps_per_epoch = -(-max(1, n_train) // max(1, budget.batch_size))
+    return {"epochs": int(budget.epochs), "steps": int(epochs_run) * steps_per_epoch}
+
+
 def build_strategy(config: StrategyConfig) -> Strategy:
     return STRATEGIES.get(config.name, "strategies.name")(config)
 

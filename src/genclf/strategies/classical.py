@@ -14,6 +14,7 @@ from genclf.strategies.base import (
     Context,
     Proposal,
     Strategy,
+    budget_columns,
     from_scratch,
     from_scratch_imbalanced,
     register_strategy,
@@ -38,10 +39,11 @@ class ClassifierStrategy(Strategy):
     def fit(self, split: Split, context: Context) -> None:
         images, labels = self.training_data(split, context)
         self.extra["n_train_effective"] = len(labels)
+        budget = self.budget(context, len(split.train), len(labels))
         self.classifier, result = train_classifier(
             split,
             self.config.classifier,
-            self.budget(context, len(split.train), len(labels)),
+            budget,
             context.seed,
             quiet=context.quiet,
             options={"dropout": self.params["dropout"]},
@@ -50,6 +52,7 @@ class ClassifierStrategy(Strategy):
             **self.training_options(split),
         )
         self.extra["best_epoch"] = result.best_epoch
+        self.extra.update(budget_columns(budget, result.epochs_run, len(labels)))
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.classifier.predict_proba(images)

@@ -15,7 +15,14 @@ from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
 from genclf.roles import GENERATIVE
-from genclf.strategies.base import Context, Proposal, Strategy, from_scratch_unlabeled, register_strategy
+from genclf.strategies.base import (
+    Context,
+    Proposal,
+    Strategy,
+    budget_columns,
+    from_scratch_unlabeled,
+    register_strategy,
+)
 from genclf.training.optim import adam
 
 
@@ -124,6 +131,7 @@ class SemiSupervisedGANStrategy(Strategy):
             model.classifier, self.config.classifier, {}, trained.class_names, trained.normalization
         )
         self.extra["best_epoch"] = result.best_epoch
+        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.classifier.predict_proba(images)

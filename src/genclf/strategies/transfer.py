@@ -29,7 +29,15 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.evaluation.generator_quality import cas_status
 from genclf.roles import BASELINE, CLASSICAL, GENERATIVE
-from genclf.strategies.base import Context, Proposal, Strategy, photos, photos_imbalanced, register_strategy
+from genclf.strategies.base import (
+    Context,
+    Proposal,
+    Strategy,
+    budget_columns,
+    photos,
+    photos_imbalanced,
+    register_strategy,
+)
 from genclf.strategies.classical import ClassifierStrategy
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
@@ -163,6 +171,7 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
         self.extra["n_train_effective"] = len(hy)
         self.head = FeatureHead(split.train.num_classes, self.class_weight(), context.seed).fit(hx, hy, *val)
         self.extra["head_c"] = self.head.c
+        self.extra.update({"epochs": 0, "steps": 0})  # a closed-form head: no epochs of a network
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.head.predict_proba(self.embed(images))
@@ -332,15 +341,17 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
         from genclf.classify import train_classifier
 
         self.extra["n_train_effective"] = len(split.train)
+        budget = self.budget(context, len(split.train), len(split.train))
         self.classifier, result = train_classifier(
             split,
             backbone_of(self.config.classifier),
-            self.budget(context, len(split.train), len(split.train)),
+            budget,
             context.seed,
             quiet=context.quiet,
             options={"dropout": self.params["dropout"], "resolution": int(self.params["resolution"])},
         )
         self.extra["best_epoch"] = result.best_epoch
+        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
 
     def budget(self, context: Context, n_labeled: int, n_train: int):
         import dataclasses

@@ -10,7 +10,7 @@ from genclf.classify import TrainedClassifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.models.classifiers import Classifier
-from genclf.strategies.base import Context, Strategy
+from genclf.strategies.base import Context, Strategy, budget_columns
 
 
 class Wrapper(Classifier):
@@ -45,10 +45,11 @@ class WrappedStrategy(Strategy):
 
     def fit(self, split: Split, context: Context) -> None:
         model = self.wrap(self.new_classifier(split, context.seed), split, context)
+        budget = self.budget(split, context)
         trained, result = train_classifier(
             split,
             self.config.classifier,
-            self.budget(split, context),
+            budget,
             context.seed,
             quiet=context.quiet,
             model=model,
@@ -58,6 +59,7 @@ class WrappedStrategy(Strategy):
             model.final_classifier(), self.config.classifier, {}, trained.class_names, trained.normalization
         )
         self.extra["best_epoch"] = result.best_epoch
+        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.classifier.predict_proba(images)
