@@ -94,6 +94,16 @@ def build_report(
         parts.append(f"<p class='headline'>{html.escape(block['headline'])}</p>")
         if block.get("recommendation"):
             parts.append(f"<p class='headline'><b>{html.escape(block['recommendation'])}</b></p>")
+        if block.get("budgets"):
+            rows = "".join(
+                f"<tr><td>{html.escape(name)}</td><td>{b['epochs']:g}</td><td>{b['steps']:g}</td></tr>"
+                for name, b in block["budgets"].items()
+            )
+            parts.append(
+                "<details><summary>Training budgets (classifier epochs and optimizer steps, mean over seeds; "
+                "0 = a closed-form head on frozen features)</summary><div class='scroll'><table><tr><th>strategy"
+                f"</th><th>epochs</th><th>steps</th></tr>{rows}</table></div></details>"
+            )
         parts.append(_verdict_table(block["comparisons"], metric, block["strategies"]))
     parts.append(
         "<p class='note'>Each verdict pairs runs by seed (same labeled images), tests the per-seed differences with a paired "
