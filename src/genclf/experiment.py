@@ -205,7 +205,7 @@ def _run_grid(
         config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
     )
     summary = render_run(record, folder)
-    if save_models == "best":
+    if save_models == "best" and shard is None:  # a shard keeps them all: 'genclf merge' chooses
         keep_models(folder, summary)
     return RunOutput(folder.root, record.results, summary)
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from genclf.config import RunConfig, load_config, save_config, to_dict
 from genclf.errors import ConfigError
-from genclf.experiment import RunOutput, grid_cells, with_mce
+from genclf.experiment import RunOutput, grid_cells, keep_models, with_mce
 from genclf.reporting.run_report import render_run
 from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
 
@@ -64,6 +64,7 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
                 (shard.generators_dir, target.generators_dir),
                 (shard.artifacts_dir, target.artifacts_dir),
                 (shard.history_dir, target.history_dir),
+                (shard.root / "models", target.root / "models"),
             ):
                 if source.is_dir():
                     shutil.copytree(source, dest, dirs_exist_ok=True)
@@ -79,4 +80,6 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
     results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
     target.write_results(results)
     record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks)
-    return RunOutput(target.root, results, render_run(record, target))
+    summary = render_run(record, target)
+    keep_models(target, summary)  # the shards kept every model; the merged verdict recommends one strategy
+    return RunOutput(target.root, results, summary)
