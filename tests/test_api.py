@@ -365,3 +365,21 @@ def test_readme_python_api_section_runs(tmp_path, monkeypatch):
     namespace: dict = {}
     for block in blocks:
         exec(compile(block, "README.md (Python API)", "exec"), namespace)  # noqa: S102
+
+
+def test_an_image_classifier_saves_loads_and_exports_without_pickle(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from genclf import ImageClassifier
+
+    digits = load_digits()
+    X = (digits.images * 16).clip(0, 255).astype(np.uint8)
+    y = np.array([f"d{v}" for v in digits.target])
+    clf = ImageClassifier(strategy="class_weights", epochs=2, precision="fp32").fit(X[:400], y[:400])
+    folder = clf.save(tmp_path / "model")
+    assert sorted(p.name for p in folder.iterdir()) == ["model.json", "model.safetensors"]
+    back = ImageClassifier.load(folder)
+    np.testing.assert_allclose(back.predict_proba(X[400:450]), clf.predict_proba(X[400:450]), atol=1e-6)
+    assert list(back.predict(X[400:410])) == list(clf.predict(X[400:410])) and back.strategy == "class_weights"
+    assert genclf.load_model(folder).class_names == list(clf.classes_)
+    assert back.export_onnx(tmp_path / "m.onnx")["max_abs_prob_diff"] < 1e-4

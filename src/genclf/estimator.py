@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,12 +25,22 @@ from sklearn.utils.validation import check_is_fitted
 from genclf.config import StrategyConfig, TrainConfig, validate_config
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split, stratified_indices
-from genclf.errors import DataError
+from genclf.errors import CheckpointError, DataError
 from genclf.inputs import as_images
 from genclf.seeding import generator
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
 __all__ = ["ImageClassifier"]
+
+
+class _Loaded:
+    """A saved network standing in for the fitted strategy of a loaded estimator."""
+
+    def __init__(self, trained):
+        self.trained = trained
+
+    def predict_proba(self, images: torch.Tensor) -> np.ndarray:
+        return self.trained.predict_proba(images)
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -129,7 +140,54 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.strategy_ = strategy
         self.channels_, self.image_size_ = train.channels, train.image_size
         self.generators_ = context.generators()
+        self.model_ = strategy.deployable(split)  # one network, or None (e.g. colorize_then_classify)
         return self
+
+    def _network(self):
+        check_is_fitted(self, "strategy_")
+        if getattr(self, "model_", None) is None:
+            raise CheckpointError(
+                "strategy", f"{self.strategy!r} ends in no single network that can be saved or exported"
+            )
+        return self.model_
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted classifier as a genclf checkpoint folder (``model.safetensors`` + ``model.json``,
+        no pickle): ``ImageClassifier.load``, ``genclf.load_model``, ``genclf predict --checkpoint`` and
+        ``genclf export`` all read it."""
+        from genclf.classify import save_classifier
+
+        params = {
+            k: v for k, v in self.get_params().items() if isinstance(v, (str, int, float, bool, dict, list, tuple))
+        }
+        return save_classifier(path, self._network(), estimator=params, classes=self.classes_.tolist())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ImageClassifier:
+        """A fitted estimator from a folder written by ``save`` (predict, predict_proba, score, export_onnx)."""
+        import inspect
+
+        from genclf.classify import load_classifier
+        from genclf.training.checkpoint import read_meta_json
+
+        meta = read_meta_json(path)
+        trained = load_classifier(path)
+        accepted = inspect.signature(cls.__init__).parameters
+        params = {k: v for k, v in (meta.get("estimator") or {}).items() if k in accepted}
+        if isinstance(params.get("value_range"), list):
+            params["value_range"] = tuple(params["value_range"])
+        estimator = cls(**params)
+        estimator.classes_ = np.asarray(meta.get("classes") or trained.class_names)
+        estimator.strategy_ = _Loaded(trained)
+        estimator.model_, estimator.generators_ = trained, {}
+        estimator.channels_, estimator.image_size_ = trained.channels, trained.image_size
+        return estimator
+
+    def export_onnx(self, path: str | Path) -> dict:
+        """An ONNX file of the fitted network (uint8 images in, probabilities out), checked with onnxruntime."""
+        from genclf.export import export_onnx
+
+        return export_onnx(self._network(), path)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, len(classes_)), columns in ``classes_`` order."""
