@@ -33,12 +33,14 @@ def _cell_seconds(results) -> float:
     return results.drop_duplicates(subset=[key, "k_per_class", "seed"])["train_seconds"].sum()
 
 
-def run_benchmark(name: str, overrides: list[str], out: Path | None = None, metrics=METRICS) -> dict:
+def run_benchmark(
+    name: str, overrides: list[str], out: Path | None = None, metrics=METRICS, workers: int | str = 1
+) -> dict:
     """Run configs/<name>.yaml (resumable), write bench/results/<name>.json, print the tables."""
     config = load_config(RunConfig, REPO / "configs" / f"{name}.yaml", overrides)
     out = out or REPO / "runs" / f"bench_{name}"
     began = time.perf_counter()
-    result = run_experiment(config, out)
+    result = run_experiment(config, out, workers=workers)
     wall = time.perf_counter() - began
     summary = result.summary
     keys = ("strategies", "headline", "verdicts", "comparisons", "best_classical", "robustness")
@@ -75,8 +77,9 @@ def main() -> None:
     parser.add_argument("name", help="a config in configs/, without .yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--out", type=Path, help="run folder (default runs/bench_<name>)")
+    parser.add_argument("--workers", default="1", help="worker processes fitting cells (N or auto; default 1)")
     args = parser.parse_args()
-    run_benchmark(args.name, args.set, args.out)
+    run_benchmark(args.name, args.set, args.out, workers=args.workers)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,13 @@ def _folder_native(root: Path) -> tuple[int, int]:
     sides, colour = [], False
     for path in paths[::step][:SAMPLE_FILES]:
         try:
-            with Image.open(path) as image:
-                sides.append(min(image.size))
-                colour = colour or image.mode in COLOUR_MODES
-        except OSError:
-            continue  # not an image: the loader reports it
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:  # the header only: no pixels are decoded
+                    sides.append(min(image.size))
+                    colour = colour or image.mode in COLOUR_MODES
+        except (OSError, Image.DecompressionBombError):
+            continue  # not an image, or over the pixel limit: the loader reports it, naming the file
     if not sides:
         return 32, 3
     sides.sort()

@@ -218,7 +218,7 @@ def add_model_source(p: argparse.ArgumentParser) -> None:
 
 
 def checkpoint_of(args: argparse.Namespace) -> Path:
-    if args.run is None:
+    if getattr(args, "run", None) is None:
         for flag in ("strategy", "seed", "budget"):
             if getattr(args, flag, None) is not None:
                 raise ConfigError(f"--{flag}", "only goes with --run RUN_DIR")

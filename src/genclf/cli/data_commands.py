@@ -21,11 +21,24 @@ def cmd_datasets(args: argparse.Namespace) -> None:
             scheme = SCHEMES.get(name)
             print(f"{name + (':PATH' if scheme.needs_argument else ''):<14} {scheme.help}")
         return
-    data = load_dataset(args.spec, args.image_size, args.channels)
+    planned = None
+    if args.image_size is None and args.channels is None:  # describe the data as train and run will load it
+        from genclf import plan
+
+        found = plan.survey(args.spec)
+        data, planned = found.data, found
+    else:
+        data = load_dataset(args.spec, args.image_size, args.channels)
     sets = {name: s for name, s in (("train", data.train), ("test", data.test)) if s is not None}
     print(
         f"{data.name}: {data.train.num_classes} classes, "
         f"images {data.train.channels}x{data.train.image_size}x{data.train.image_size} uint8"
+        + (
+            f" (as 'genclf run --data' and a no-flag 'genclf train' load it: native ~{planned.native_size} px"
+            f"{'; colour photos: planned on pretrained features' if planned.photos else ''})"
+            if planned is not None
+            else ""
+        )
     )
     counts = {name: s.class_counts() for name, s in sets.items()}
     width = max(len(str(n)) for n in data.train.class_names)

@@ -329,26 +329,52 @@ class FeatureAugmentation(FeatureStrategy):
 
 @register_strategy("finetune", CLASSICAL, plan=[Proposal(1, photos, classifier=DEFAULT_BACKBONE)])
 class FineTune(PlannedOnBackbone, ClassifierStrategy):
-    """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes."""
+    """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes. With
+    ``head_init: probe`` (the default), the head starts as the linear probe on the cached features and the
+    whole network then learns at a tenth of the run's learning rate (LP-FT, Kumar et al. 2022: a random
+    head's first, large gradients distort the pretrained features); with ``random``, a new head at the
+    run's rate and the body at a tenth of it."""
 
-    defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128}
+    defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128, "head_init": "probe"}
 
     def validate_params(self) -> None:
         if int(self.params["epochs"]) < 1:
             raise ConfigError(f"strategies[{self.config.name}].params.epochs", "expected at least 1")
+        if self.params["head_init"] not in ("probe", "random"):
+            raise ConfigError(f"strategies[{self.config.name}].params.head_init", "expected probe or random")
 
     def fit(self, split: Split, context: Context) -> None:
-        from genclf.classify import train_classifier
+        import dataclasses
 
-        self.extra["n_train_effective"] = len(split.train)
+        from genclf.classify import train_classifier
+        from genclf.models.classifiers import build_classifier, prepare_for
+
+        backbone, resolution = backbone_of(self.config.classifier), int(self.params["resolution"])
+        options = {"dropout": self.params["dropout"], "resolution": resolution}
+        torch.manual_seed(context.seed)
+        model = build_classifier(
+            backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
+        )
+        prepare_for(model, split.normalization, context.quiet)
         budget = self.budget(context, len(split.train), len(split.train))
+        if self.params["head_init"] == "probe":
+            from genclf.models.features import embed
+
+            head = FeatureHead(split.train.num_classes, seed=context.seed).fit(
+                embed(backbone, split.train.images, resolution),
+                split.train.labels.numpy(),
+                embed(backbone, split.val.images, resolution),
+                split.val.labels.numpy(),
+            )
+            weight, bias = head.as_linear()
+            model.head.weight.data.copy_(torch.from_numpy(weight).float())
+            model.head.bias.data.copy_(torch.from_numpy(bias).float())
+            model.body_lr_scale = 1.0
+            budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
+            self.extra["probe_val_macro_f1"] = head.val_macro_f1
+        self.extra["n_train_effective"] = len(split.train)
         self.classifier, result = train_classifier(
-            split,
-            backbone_of(self.config.classifier),
-            budget,
-            context.seed,
-            quiet=context.quiet,
-            options={"dropout": self.params["dropout"], "resolution": int(self.params["resolution"])},
+            split, backbone, budget, context.seed, quiet=context.quiet, options=options, model=model
         )
         self.extra["best_epoch"] = result.best_epoch
         self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
