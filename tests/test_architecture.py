@@ -114,10 +114,10 @@ def test_a_one_file_strategy_runs_in_a_grid_and_appears_in_the_report_with_its_r
 def test_a_one_file_strategy_is_proposed_and_costed_by_a_data_derived_plan(cli, tmp_path, one_file_strategy):
     """Nothing but its own file: ``genclf run --data`` proposes it when its predicate holds (imbalanced
     classes) and its estimate costs it as declared (a tenth of the baseline)."""
+    from conftest import toy_images
     from PIL import Image
 
     from genclf import plan
-    from tests.conftest import toy_images
 
     images, labels = toy_images(30, classes=2)
     for i, (image, label) in enumerate(zip(images, labels)):

@@ -107,13 +107,13 @@ class MajorityOnlyGenerator:
 def test_a_generator_that_draws_only_the_majority_class_of_a_3_to_1_folder_fails_its_check(tmp_path):
     """Scored with plain accuracy, its CAS would be the majority share of the validation split (0.75), which
     passes 0.75 x a real accuracy near 1; scored with macro-F1 it is at chance."""
+    from conftest import toy_images
     from PIL import Image
 
     from genclf.classify import train_classifier
     from genclf.config import TrainConfig
     from genclf.data import load_dataset, make_split
     from genclf.evaluation.generator_quality import generator_check
-    from tests.conftest import toy_images
 
     images, labels = toy_images(60, classes=2, size=12)
     for i, (image, label) in enumerate(zip(images, labels)):
