@@ -115,7 +115,8 @@ def test_a_gpu_machine_runs_cells_in_one_process_and_never_forks_after_cuda(monk
     assert run_cells.resolve_workers("auto", 10, "auto", False) == 1
     assert run_cells.resolve_workers("auto", 10, "cuda", False) == 1
     assert run_cells.resolve_workers("auto", 10, "cpu", False) > 1 or run_cells.cpu_cores() == 1
-    assert run_cells.resolve_workers("3", 10, "auto", False) == 3
+    monkeypatch.setattr(run_cells, "cpu_cores", lambda: 4)
+    assert run_cells.resolve_workers("3", 10, "auto", False) == 3  # asked for explicitly, within the cores
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
     assert run_cells.start_method() == "spawn"
 
@@ -188,3 +189,20 @@ def test_precision_names(cli, tmp_path):
     if not torch.cuda.is_available():
         bad = cli("train", "--data", "digits", "--precision", "16-mixed", "--epochs", "1", "--out", tmp_path / "b")
         assert bad.code == 2 and "16-mixed" in bad.err and "CUDA" in bad.err
+
+
+def test_more_workers_than_cores_are_capped_with_a_warning():
+    from genclf.run_cells import cpu_cores, resolve_workers
+
+    with pytest.warns(UserWarning, match=r"--workers 64 on \d+ CPU core"):
+        assert resolve_workers("64", 100, "cpu", False) == cpu_cores()
+
+
+def test_a_time_budget_that_is_not_a_positive_number_is_refused():
+    from genclf import plan
+    from genclf.errors import ConfigError
+
+    planned = plan.plan_run("digits")
+    for minutes in (float("nan"), float("inf"), 0.0, -3.0):
+        with pytest.raises(ConfigError, match="--time-budget"):
+            plan.fit_time_budget(planned, minutes)

@@ -311,7 +311,7 @@ def fit_time_budget(plan: Plan, minutes: float) -> Plan:
     the estimate fits ``minutes``. Epochs are not cut further: a model trained for a handful of epochs
     answers nothing (measured: 7 epochs on 1,000 photos gave macro-F1 0.53-0.61, far below the same net
     trained longer), so a budget too small for one seed at that floor runs over, and says so."""
-    if minutes <= 0:
+    if not math.isfinite(minutes) or minutes <= 0:
         raise ConfigError("--time-budget", f"expected a positive number of minutes, got {minutes}")
     budget = minutes * 60
     plan.budget_minutes = minutes

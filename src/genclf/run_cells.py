@@ -80,6 +80,15 @@ def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: 
         raise ConfigError("--workers", f"expected a whole number >= 1 or 'auto', got {workers!r}")
     if count > 1 and tracked:
         raise ConfigError("--workers", "a tracking backend (--log-to) needs --workers 1: it records from this process")
+    if count > cpu_cores():
+        import warnings
+
+        warnings.warn(
+            f"--workers {count} on {cpu_cores()} CPU core(s): using {cpu_cores()} (more processes than cores only "
+            "compete for them)",
+            stacklevel=2,
+        )
+        count = cpu_cores()
     return count
 
 
