@@ -119,13 +119,18 @@ def _locked(folder: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _store(backbone: str, resolution: int, shape) -> FeatureStore:
+    """This process's view of the cache folder of one (backbone, resolution, image shape)."""
+    _, c, h, w = shape
+    folder = cache_root() / f"{backbone}-{resolution}px-{c}x{h}x{w}"
+    return _STORES.setdefault(folder, FeatureStore(folder))
+
+
 def missing_count(backbone: str, images: torch.Tensor, resolution: int) -> int:
     """How many distinct images of ``images`` the cache does not hold yet."""
     if len(images) == 0:
         return 0
-    n, c, h, w = images.shape
-    folder = cache_root() / f"{backbone}-{int(resolution)}px-{c}x{h}x{w}"
-    store = _STORES.setdefault(folder, FeatureStore(folder))
+    store = _store(backbone, int(resolution), images.shape)
     store.refresh()
     return len({key for key in image_keys(images).tolist() if key not in store.rows})
 
@@ -144,9 +149,8 @@ def embed(
     dim = BACKBONES[backbone].feature_dim
     if len(images) == 0:
         return np.zeros((0, dim), dtype=np.float32)
-    n, c, h, w = images.shape
-    folder = cache_root() / f"{backbone}-{resolution}px-{c}x{h}x{w}"
-    store = _STORES.setdefault(folder, FeatureStore(folder))
+    store = _store(backbone, resolution, images.shape)
+    folder = store.folder
     keys = image_keys(images)
     missing = [i for i, key in enumerate(keys.tolist()) if key not in store.rows]
     if missing:

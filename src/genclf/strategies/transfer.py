@@ -101,6 +101,12 @@ class FeatureHead:
         bias[self.model.classes_] = intercept - (coef / scale) @ mean
         return weight, bias
 
+    def fold_into(self, model) -> None:
+        """Make ``model.head`` (a linear layer on the backbone's pooled features) this head."""
+        weight, bias = self.as_linear()
+        model.head.weight.data.copy_(torch.from_numpy(weight).float())
+        model.head.bias.data.copy_(torch.from_numpy(bias).float())
+
 
 HEAD_SECONDS = 2.5  # one validated logistic-regression head on ~1,000 embeddings (measured on 2 cores)
 
@@ -187,9 +193,7 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
             self.backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
         )
         prepare_for(model, split.normalization)
-        weight, bias = self.head.as_linear()
-        model.head.weight.data.copy_(torch.from_numpy(weight).float())
-        model.head.bias.data.copy_(torch.from_numpy(bias).float())
+        self.head.fold_into(model)
         return TrainedClassifier(model.eval(), self.backbone, options, list(split.class_names), split.normalization)
 
 
@@ -366,9 +370,7 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
                 embed(backbone, split.val.images, resolution),
                 split.val.labels.numpy(),
             )
-            weight, bias = head.as_linear()
-            model.head.weight.data.copy_(torch.from_numpy(weight).float())
-            model.head.bias.data.copy_(torch.from_numpy(bias).float())
+            head.fold_into(model)
             model.body_lr_scale = 1.0
             budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
             self.extra["probe_val_macro_f1"] = head.val_macro_f1
