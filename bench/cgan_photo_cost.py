@@ -16,7 +16,7 @@ import torch
 
 from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
-from genclf.generation import train_generator
+from genclf.pipelines.generate import train_generator
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cgan_photo_cost.json"
 

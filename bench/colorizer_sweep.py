@@ -18,11 +18,11 @@ import json
 import time
 from pathlib import Path
 
-from genclf.classify import train_classifier
-from genclf.colorize import colorization_scores, colour_pool, train_colorizer
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models.pix2pix import to_grey_rgb
+from genclf.pipelines.classify import train_classifier
+from genclf.pipelines.colorize import colorization_scores, colour_pool, train_colorizer
 
 ROOT = Path(__file__).resolve().parent
 CIFAR = ROOT.parents[1] / "shared" / "datasets" / "cifar10-jpg"

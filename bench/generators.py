@@ -28,11 +28,11 @@ import torch
 import yaml
 
 import genclf
-from genclf.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
 from genclf.config import TrainConfig, config_hash
 from genclf.data import load_dataset, make_split
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
-from genclf.generation import save_generator, train_generator
+from genclf.pipelines.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
+from genclf.pipelines.generate import save_generator, train_generator
 from genclf.reporting.plots import sample_grid
 
 ROOT = Path(__file__).resolve().parent

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import torch
 
-from genclf.classify import train_classifier
 from genclf.config import StrategyConfig, TrainConfig
 from genclf.data import load_dataset, make_split
-from genclf.environment import describe_environment
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
-from genclf.generation import train_generator
+from genclf.pipelines.classify import train_classifier
+from genclf.pipelines.generate import train_generator
+from genclf.runtime.environment import describe_environment
 from genclf.strategies import Context, build_strategy
 
 SCRIPT_STARTED = time.perf_counter()  # the deadline counts from here (after imports): data loading included

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genclf.classify import predict_proba
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import build_classifier
+from genclf.pipelines.classify import predict_proba
 from genclf.training.trainer import FitPlan, Trainer
 
 ROOT = Path(__file__).resolve().parent

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
-from genclf.export import export_onnx
+from genclf.pipelines.classify import train_classifier
+from genclf.pipelines.export import export_onnx
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = f"idx:{ROOT.parents[1] / 'shared' / 'datasets' / 'mnist'}"

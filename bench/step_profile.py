@@ -64,8 +64,8 @@ def job(model: str, n: int, precision: str):
     """A zero-argument function that trains ``model`` for one epoch through genclf's pipeline."""
     config = TrainConfig(epochs=1, batch_size=64, precision=precision, device="cpu")
     if model == "cnn":
-        from genclf.classify import train_classifier
         from genclf.data.splits import Normalization, Split
+        from genclf.pipelines.classify import train_classifier
 
         images = data("grey", n)
         split = Split(
@@ -77,12 +77,12 @@ def job(model: str, n: int, precision: str):
         )
         return lambda: train_classifier(split, "cnn", config, 0, quiet=True)
     if model in ("cgan", "cvae", "ddpm"):
-        from genclf.generation import train_generator
+        from genclf.pipelines.generate import train_generator
 
         images = data("grey", n)
         return lambda: train_generator(images, model, config, 0, quiet=True)
     if model == "pix2pix":
-        from genclf.colorize import train_colorizer
+        from genclf.pipelines.colorize import train_colorizer
 
         images = data("colour", n // 2)
         return lambda: train_colorizer(images, "pix2pix", config, 0, quiet=True)

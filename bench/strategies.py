@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from genclf.config import RunConfig, load_config
-from genclf.experiment import run_experiment
 from genclf.reporting.tables import format_table
+from genclf.run.experiment import run_experiment
 
 ROOT = Path(__file__).resolve().parent
 REPO = ROOT.parent

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from genclf.classify import predict_proba
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import build_classifier
+from genclf.pipelines.classify import predict_proba
 from genclf.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import torch
 
-from genclf.classify import save_classifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
-from genclf.generation import save_generator, train_generator
-from genclf.training import distributed
+from genclf.pipelines.classify import save_classifier, train_classifier
+from genclf.pipelines.generate import save_generator, train_generator
+from genclf.runtime import distributed
 
 out, kind = Path(sys.argv[1]), sys.argv[2]
 split = make_split(load_dataset("digits"), 0)

@@ -12,11 +12,11 @@ import torch
 from PIL import Image
 from skimage.color import rgb2lab
 
-from genclf.colorize import load_colorizer, psnr, save_colorizer, ssim, train_colorizer
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import DataError
 from genclf.models.pix2pix import COLORIZERS, grey_lightness, lab_to_rgb, rgb_to_lab, to_grey_rgb
+from genclf.pipelines.colorize import load_colorizer, psnr, save_colorizer, ssim, train_colorizer
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=2e-3, precision="fp32")
 
@@ -169,8 +169,8 @@ def test_task_aware_colorizer_learns_from_a_frozen_classifier(tmp_path):
     """The guide's KL term moves the colorizer toward what the classifier needs: at the same budget the
     guided U-Net recovers more of the colour -> grey accuracy drop; the guide is left untouched and is
     never saved with the colorizer."""
-    from genclf.classify import train_classifier
-    from genclf.colorize import colour_pool
+    from genclf.pipelines.classify import train_classifier
+    from genclf.pipelines.colorize import colour_pool
 
     split = make_split(load_dataset("shapes:120"), 0, k_per_class=60)
     guide, _ = train_classifier(split, "cnn", TrainConfig(epochs=6, batch_size=32, lr=3e-3), 0, quiet=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from genclf.config import RunConfig, load_config
-from genclf.experiment import validate_run_config
+from genclf.run.experiment import validate_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [*sorted((REPO / "configs").glob("*.yaml")), REPO / "src" / "genclf" / "configs" / "default.yaml"]

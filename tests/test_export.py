@@ -11,8 +11,8 @@ ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 
-from genclf.classify import load_classifier  # noqa: E402
 from genclf.data import load_dataset  # noqa: E402
+from genclf.pipelines.classify import load_classifier  # noqa: E402
 
 
 @pytest.mark.parametrize("model", ["cnn", "crnn"])

@@ -11,9 +11,15 @@ from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import TrainingError
 from genclf.evaluation.generator_quality import frechet_distance, kernel_inception_distance, prdc
-from genclf.generation import diversity_ratios, diversity_warnings, load_generator, save_generator, train_generator
 from genclf.models import GENERATORS
 from genclf.models.output import StepOutput
+from genclf.pipelines.generate import (
+    diversity_ratios,
+    diversity_warnings,
+    load_generator,
+    save_generator,
+    train_generator,
+)
 from genclf.training.trainer import Trainer
 
 TINY = TrainConfig(epochs=2, batch_size=32, lr=2e-3, precision="fp32")

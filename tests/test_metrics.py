@@ -40,7 +40,7 @@ def test_fast_validation_macro_f1_equals_scikit_learn():
     import torch
     from sklearn.metrics import f1_score
 
-    from genclf.classify import macro_f1
+    from genclf.pipelines.classify import macro_f1
 
     rng = np.random.default_rng(3)
     labels, predicted = rng.integers(0, 5, 300), rng.integers(0, 5, 300)

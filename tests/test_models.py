@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import CLASSIFIERS, build_classifier
+from genclf.pipelines.classify import load_classifier, save_classifier, train_classifier
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS.names())

@@ -8,7 +8,7 @@ import pytest
 from conftest import write_folder
 from PIL import Image
 
-from genclf import plan
+from genclf.run import plan
 from genclf.strategies import STRATEGIES
 
 
@@ -168,8 +168,8 @@ def _fake_imagenet_resnet18(path, seed: int = 123):
 def test_pretrained_loads_the_hub_cache_file_offline_and_fine_tunes_it(cli, tmp_path, monkeypatch):
     import torch
 
-    from genclf.classify import load_classifier
     from genclf.models.pretrained import hub_cache_file
+    from genclf.pipelines.classify import load_classifier
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     state = _fake_imagenet_resnet18(hub_cache_file("resnet18"))
@@ -258,7 +258,7 @@ def test_generator_and_colorizer_jobs_take_size_and_channels_from_the_data(cli, 
 def test_eta_weighs_cells_by_expected_cost_not_by_count():
     """The first finished cell is the costliest (generators run first): a mean over cells would extrapolate it
     to every remaining cell; the clock extrapolates its seconds per unit of expected cost instead."""
-    from genclf.progress import WorkClock
+    from genclf.training.progress import WorkClock
 
     clock = WorkClock({1: 10.0, 2: 1.0, 3: 1.0}, workers=1)
     assert clock.finish(1, 20.0) == "  ETA ~4 s"  # 2 s per unit x 2 units left (a plain mean would say 40 s)
@@ -273,7 +273,7 @@ def test_eta_weighs_cells_by_expected_cost_not_by_count():
 def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     from genclf.config import RunConfig, StrategyConfig, TrainConfig
     from genclf.data import load_dataset, make_split
-    from genclf.run_cells import CellJob
+    from genclf.run.cells import CellJob
 
     names = ["baseline", "synthetic_augmentation", "generative_balancing"]
     config = RunConfig(

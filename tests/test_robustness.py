@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import torch
 
-from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import ConfigError
@@ -27,6 +26,7 @@ from genclf.evaluation.robustness import (
     corruption_error,
     fgsm_attack,
 )
+from genclf.pipelines.classify import train_classifier
 
 
 @pytest.fixture(scope="module")

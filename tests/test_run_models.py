@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import genclf
-from genclf.classify import load_classifier
 from genclf.data import load_dataset, make_split
+from genclf.pipelines.classify import load_classifier
 
 CONFIG = (
     "data: {spec: digits, k_per_class: 10}\n"
@@ -98,7 +98,7 @@ def test_a_linear_probe_is_saved_as_one_network_with_its_head_folded_in(tmp_path
     )
     strategy.fit(split, Context(seed=0, train=TrainConfig(epochs=1, precision="fp32")))
     trained = strategy.deployable(split)
-    from genclf.classify import save_classifier
+    from genclf.pipelines.classify import save_classifier
 
     save_classifier(tmp_path / "m", trained)
     again = load_classifier(tmp_path / "m").predict_proba(split.test.images)

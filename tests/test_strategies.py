@@ -101,7 +101,7 @@ def test_fixmatch_keeps_the_last_epoch_when_asked(split, context, monkeypatch):
     """keep: last returns the final weights (FixMatch's protocol), keep: best the best validation epoch."""
     import itertools
 
-    import genclf.classify as classify
+    import genclf.pipelines.classify as classify
 
     kept = {}
     for keep in ("best", "last"):

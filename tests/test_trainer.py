@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.errors import ConfigError, TrainingError
 from genclf.models import build_classifier
 from genclf.models.output import StepOutput
-from genclf.training.precision import resolve_precision
+from genclf.pipelines.classify import train_classifier
+from genclf.runtime.precision import resolve_precision
 from genclf.training.trainer import FitPlan, Trainer
 
 

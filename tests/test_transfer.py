@@ -182,7 +182,7 @@ def colour_photos(root, n_per_class=10, size=80):
 
 
 def test_a_colour_photo_folder_is_planned_on_pretrained_features_with_the_feature_cache_costed(cli, tmp_path):
-    from genclf import plan
+    from genclf.run import plan
 
     photos = colour_photos(tmp_path / "photos")
     planned = plan.plan_run(f"folder:{photos}")

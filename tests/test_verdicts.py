@@ -110,10 +110,10 @@ def test_a_generator_that_draws_only_the_majority_class_of_a_3_to_1_folder_fails
     from conftest import toy_images
     from PIL import Image
 
-    from genclf.classify import train_classifier
     from genclf.config import TrainConfig
     from genclf.data import load_dataset, make_split
     from genclf.evaluation.generator_quality import generator_check
+    from genclf.pipelines.classify import train_classifier
 
     images, labels = toy_images(60, classes=2, size=12)
     for i, (image, label) in enumerate(zip(images, labels)):

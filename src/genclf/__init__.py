@@ -18,15 +18,15 @@ from genclf.version import __version__  # noqa: F401  (genclf.__version__)
 
 # public name -> module that defines it
 _EXPORTS = {
-    "ImageClassifier": "genclf.estimator",
-    "load_run": "genclf.api",
-    "load_model": "genclf.api",
-    "LoadedRun": "genclf.api",
-    "as_images": "genclf.inputs",
-    "TrainedClassifier": "genclf.classify",
-    "load_classifier": "genclf.classify",
-    "save_classifier": "genclf.classify",
-    "train_classifier": "genclf.classify",
+    "ImageClassifier": "genclf.api.estimator",
+    "load_run": "genclf.api.runs",
+    "load_model": "genclf.api.runs",
+    "LoadedRun": "genclf.api.runs",
+    "as_images": "genclf.data.inputs",
+    "TrainedClassifier": "genclf.pipelines.classify",
+    "load_classifier": "genclf.pipelines.classify",
+    "save_classifier": "genclf.pipelines.classify",
+    "train_classifier": "genclf.pipelines.classify",
     "DataConfig": "genclf.config",
     "RunConfig": "genclf.config",
     "StrategyConfig": "genclf.config",
@@ -41,16 +41,16 @@ _EXPORTS = {
     "GenclfError": "genclf.errors",
     "ClassificationMetrics": "genclf.evaluation",
     "compute_metrics": "genclf.evaluation",
-    "run_experiment": "genclf.experiment",
+    "run_experiment": "genclf.run.experiment",
     "Trainer": "genclf.training.trainer",
-    "train_generator": "genclf.generation",
-    "load_generator": "genclf.generation",
-    "save_generator": "genclf.generation",
-    "train_colorizer": "genclf.colorize",
-    "load_colorizer": "genclf.colorize",
-    "save_colorizer": "genclf.colorize",
-    "TrainedGenerator": "genclf.generation",
-    "TrainedColorizer": "genclf.colorize",
+    "train_generator": "genclf.pipelines.generate",
+    "load_generator": "genclf.pipelines.generate",
+    "save_generator": "genclf.pipelines.generate",
+    "train_colorizer": "genclf.pipelines.colorize",
+    "load_colorizer": "genclf.pipelines.colorize",
+    "save_colorizer": "genclf.pipelines.colorize",
+    "TrainedGenerator": "genclf.pipelines.generate",
+    "TrainedColorizer": "genclf.pipelines.colorize",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -60,9 +60,8 @@ __getattr__, __dir__ = lazy_exports("genclf", globals(), _EXPORTS)
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; nothing is imported at run time
-    from genclf.api import LoadedRun, load_model, load_run  # noqa: F401
-    from genclf.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier  # noqa: F401
-    from genclf.colorize import TrainedColorizer, load_colorizer, save_colorizer, train_colorizer  # noqa: F401
+    from genclf.api.estimator import ImageClassifier  # noqa: F401
+    from genclf.api.runs import LoadedRun, load_model, load_run  # noqa: F401
     from genclf.config import (  # noqa: F401
         DataConfig,
         RunConfig,
@@ -72,10 +71,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; nothing is imported at run time
         load_config,
     )
     from genclf.data import ImageSet, LoadedData, Split, load_dataset, make_split  # noqa: F401
+    from genclf.data.inputs import as_images  # noqa: F401
     from genclf.errors import GenclfError  # noqa: F401
-    from genclf.estimator import ImageClassifier  # noqa: F401
     from genclf.evaluation import ClassificationMetrics, compute_metrics  # noqa: F401
-    from genclf.experiment import run_experiment  # noqa: F401
-    from genclf.generation import TrainedGenerator, load_generator, save_generator, train_generator  # noqa: F401
-    from genclf.inputs import as_images  # noqa: F401
+    from genclf.pipelines.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier  # noqa: F401
+    from genclf.pipelines.colorize import TrainedColorizer, load_colorizer, save_colorizer, train_colorizer  # noqa: F401
+    from genclf.pipelines.generate import TrainedGenerator, load_generator, save_generator, train_generator  # noqa: F401
+    from genclf.run.experiment import run_experiment  # noqa: F401
     from genclf.training.trainer import Trainer  # noqa: F401

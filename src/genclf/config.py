@@ -292,7 +292,7 @@ def validate_config(obj: Any, where: str = "") -> Any:
 
 def _check_hardware(config: TrainConfig, where: str) -> None:
     """The device exists here, and the precision runs on it (before anything is loaded)."""
-    from genclf.training.precision import resolve_device, resolve_precision
+    from genclf.runtime.precision import resolve_device, resolve_precision
 
     prefix = f"{where}." if where else ""
     try:

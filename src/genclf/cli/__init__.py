@@ -17,7 +17,7 @@ import traceback
 import warnings
 from pathlib import Path
 
-import genclf.tracking as tracking
+import genclf.training.tracking as tracking
 from genclf.cli.common import EXIT_BUG, EXIT_OK, EXIT_USAGE, Command, HelpFormatter, Parser
 from genclf.errors import GenclfError
 
@@ -106,7 +106,7 @@ def _record_environment(args) -> None:
     """``environment.json`` (versions, device, CPU, git revision) in the output folder of the command."""
     out = getattr(args, "out", None)
     if out is not None and Path(out).is_dir() and os.environ.get("RANK", "0") == "0":
-        from genclf.environment import describe_environment
         from genclf.files import write_json
+        from genclf.runtime.environment import describe_environment
 
         write_json(Path(out) / "environment.json", describe_environment(getattr(args, "device", None)))

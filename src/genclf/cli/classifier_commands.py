@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from genclf.classify import load_classifier, save_classifier, train_classifier
 from genclf.cli import common
 from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
 from genclf.data import load_dataset
@@ -22,6 +21,7 @@ from genclf.evaluation.metrics import compute_metrics
 from genclf.evaluation.robustness import CORRUPTIONS
 from genclf.files import atomic_write, check_output_folder, spreadsheet_safe, write_json, write_text
 from genclf.models.classifiers import CLASSIFIERS
+from genclf.pipelines.classify import load_classifier, save_classifier, train_classifier
 from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
 from genclf.training.trainer import describe
 
@@ -223,7 +223,7 @@ def checkpoint_of(args: argparse.Namespace) -> Path:
             if getattr(args, flag, None) is not None:
                 raise ConfigError(f"--{flag}", "only goes with --run RUN_DIR")
         return args.checkpoint
-    from genclf.run_folder import RunFolder
+    from genclf.run.folder import RunFolder
 
     path = RunFolder(args.run).saved_model(args.strategy, args.seed, args.budget)
     common.say(args, f"model: {path}")
@@ -269,7 +269,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from genclf.export import export_onnx
+    from genclf.pipelines.export import export_onnx
 
     trained = load_classifier(checkpoint_of(args))
     result = export_onnx(trained, args.out)

@@ -11,9 +11,13 @@ import torch
 from PIL import Image
 
 from genclf.cli import common
-from genclf.colorize import (
+from genclf.config import ColorizerJobConfig, to_dict
+from genclf.data.image_folder import read_images
+from genclf.data.images import grey_images
+from genclf.files import atomic_write, check_output_folder, write_json
+from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
+from genclf.pipelines.colorize import (
     colorization_scores,
-    colorization_strip,
     colour_pool,
     load_colorizer,
     per_class_sample,
@@ -21,11 +25,7 @@ from genclf.colorize import (
     save_colorizer,
     train_colorizer,
 )
-from genclf.config import ColorizerJobConfig, to_dict
-from genclf.data.image_folder import read_images
-from genclf.data.images import grey_images
-from genclf.files import atomic_write, check_output_folder, write_json
-from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
+from genclf.reporting.plots import colorization_strip
 from genclf.training.trainer import describe
 
 

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-import genclf.tracking as tracking
+import genclf.training.tracking as tracking
 from genclf.config import config_changes, load_config, read_yaml, save_config, to_dict
 from genclf.config_rules import DEVICES, PRECISIONS
 from genclf.errors import CheckpointError, ConfigError
@@ -208,8 +208,8 @@ def data_defaults(args: argparse.Namespace, default_spec: str, schedule: bool) -
     epochs and batch size) from the data, as ``genclf run --data`` plans them; printed, and flags still win."""
     if args.config is not None:
         return None
-    from genclf import plan
     from genclf.config import flatten
+    from genclf.run import plan
 
     base = plan.job_defaults(args.data or default_spec, schedule, getattr(args, "model", None))
     say(args, "defaults from the data: " + ", ".join(f"{k} {v}" for k, v in flatten(base).items()))

@@ -23,7 +23,7 @@ def cmd_datasets(args: argparse.Namespace) -> None:
         return
     planned = None
     if args.image_size is None and args.channels is None:  # describe the data as train and run will load it
-        from genclf import plan
+        from genclf.run import plan
 
         found = plan.survey(args.spec)
         data, planned = found.data, found

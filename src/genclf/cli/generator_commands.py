@@ -15,8 +15,8 @@ from genclf.data import load_dataset
 from genclf.errors import CheckpointError, ConfigError
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.files import atomic_write, check_output_folder, safe_name, write_json
-from genclf.generation import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.models.generative import GENERATORS
+from genclf.pipelines.generate import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.reporting.plots import sample_grid
 from genclf.training.checkpoint import read_meta_json
 from genclf.training.trainer import describe

@@ -6,7 +6,6 @@ import argparse
 import os
 from pathlib import Path
 
-from genclf import plan
 from genclf.cli.common import (
     Command,
     add_common,
@@ -17,11 +16,12 @@ from genclf.cli.common import (
     shipped_configs,
 )
 from genclf.config import RunConfig, to_dict
-from genclf.experiment import SAVE_POLICIES, RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
 from genclf.files import check_output_folder
-from genclf.finished_runs import merge_runs, report_run
 from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
-from genclf.run_cells import resolve_workers
+from genclf.run import plan
+from genclf.run.cells import resolve_workers
+from genclf.run.experiment import SAVE_POLICIES, RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
+from genclf.run.finished import merge_runs, report_run
 from genclf.strategies import STRATEGIES
 
 

@@ -10,7 +10,7 @@ import torch
 from genclf.data.images import ImageSet, LoadedData
 from genclf.data.imbalance import Imbalance
 from genclf.errors import ConfigError, DataError
-from genclf.seeding import generator
+from genclf.runtime.seeding import generator
 
 
 @dataclass

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from genclf.classify import TrainedClassifier
 from genclf.config import TrainConfig
+from genclf.pipelines.classify import TrainedClassifier
 
 
 @torch.no_grad()
@@ -93,7 +93,7 @@ def assess_generator(
     """
     from dataclasses import replace
 
-    from genclf.classify import train_classifier
+    from genclf.pipelines.classify import train_classifier
 
     real_clf = real_classifier or train_classifier(split, "cnn", train_config, seed, quiet=quiet)[0]
     test_labels = split.test.labels.numpy()
@@ -177,8 +177,8 @@ def generator_check(
     """
     from dataclasses import replace
 
-    from genclf.classify import macro_f1, train_classifier
-    from genclf.generation import diversity_ratios
+    from genclf.pipelines.classify import macro_f1, train_classifier
+    from genclf.pipelines.generate import diversity_ratios
 
     val_labels = split.val.labels
     k = split.train.num_classes

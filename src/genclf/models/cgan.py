@@ -14,9 +14,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genclf.models.generative import GENERATORS, GenerativeModel, to_uint8, upsampling_plan
 from genclf.models.output import StepOutput
-from genclf.training.averaging import update_average, warmed_decay
-from genclf.training.distributed import net
-from genclf.training.optim import adam
+from genclf.runtime.averaging import update_average, warmed_decay
+from genclf.runtime.distributed import net
+from genclf.runtime.optim import adam
 
 
 class Generator(nn.Module):

@@ -22,7 +22,7 @@ from torch import nn
 
 from genclf.models.output import StepOutput
 from genclf.registry import Registry
-from genclf.training.optim import adam
+from genclf.runtime.optim import adam
 
 COLORIZERS: Registry[type[Colorizer]] = Registry("colorizer")
 

@@ -233,3 +233,12 @@ def image_strip(rows: list, row_labels: list[str], path: str | Path, title: str,
     ax.set_yticks([side * (i + 0.5) for i in range(len(rows))], row_labels, fontsize=8)
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
+
+
+def colorization_strip(original, colorized, path: str | Path, title: str) -> Path:
+    """Rows of grey | colorized | original, one row per image (uint8 tensors N x 3 x H x W)."""
+    from genclf.models.pix2pix import to_grey_rgb
+
+    return image_strip(
+        [to_grey_rgb(original), colorized, original], ["grey input", "colorized", "original"], path, title, 24
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from genclf.reporting import plots
-from genclf.run_folder import RunFolder, RunRecord, budget_key, slug
+from genclf.reporting.record import ReportPaths, RunRecord, budget_key, slug
 
 
 def _cells_of(record: RunRecord, budget: str) -> list[dict]:
@@ -22,7 +22,7 @@ def _compared(block: dict, metric: str) -> list[str]:
     return [n for n in dict.fromkeys([block["baseline"], block["best_classical"], best]) if n is not None]
 
 
-def make_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tuple[Path, str]]:
+def make_figures(record: RunRecord, summary: dict, folder: ReportPaths) -> list[tuple[Path, str]]:
     figures = []
     class_names = record.data["class_names"]
     metric = summary["primary_metric"]
@@ -94,7 +94,7 @@ def make_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tu
     return figures
 
 
-def _robustness_figures(record: RunRecord, summary: dict, folder: RunFolder) -> list[tuple[Path, str]]:
+def _robustness_figures(record: RunRecord, summary: dict, folder: ReportPaths) -> list[tuple[Path, str]]:
     """Reliability diagrams (first seed), and with robustness measured: accuracy vs corruption severity,
     accuracy per corruption, accuracy under attack (means over seeds)."""
     figures = []

@@ -7,13 +7,13 @@ finished run from ``RunFolder.load`` alone.
 from __future__ import annotations
 
 from genclf.files import write_json
+from genclf.reporting.record import ReportPaths, RunRecord
 from genclf.reporting.report import build_report
 from genclf.reporting.run_figures import make_figures
 from genclf.reporting.summary import summarize
-from genclf.run_folder import RunFolder, RunRecord
 
 
-def render_run(record: RunRecord, folder: RunFolder) -> dict:
+def render_run(record: RunRecord, folder: ReportPaths) -> dict:
     """Write summary.json, the figures and report.html of ``record`` into ``folder``; return the summary."""
     summary = summarize(record.results, record.config, record.generators)
     summary["split"] = record.data.get("split", {})

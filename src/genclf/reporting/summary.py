@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 
 from genclf.config import RunConfig, to_dict
+from genclf.reporting.record import budget_key, budget_of
 from genclf.reporting.stats import Comparison, apply_holm, paired_comparison, t_interval
 from genclf.roles import BASELINE, CLASSICAL_ROLES, GENERATIVE, REFERENCE
-from genclf.run_folder import budget_key, budget_of
 
 METRICS = (
     "accuracy",

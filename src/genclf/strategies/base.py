@@ -57,7 +57,7 @@ class Context:
 
     def generator(self, name: str, split: Split, options: dict[str, Any] | None = None):
         """The generator ``name`` trained on ``generator_images(split)``, at most once per context."""
-        from genclf.generation import load_generator, save_generator, train_generator
+        from genclf.pipelines.generate import load_generator, save_generator, train_generator
 
         images, budget = self.generator_images(split)
         return self._trained_once(name, options, images, train_generator, load_generator, save_generator, budget=budget)
@@ -97,7 +97,7 @@ class Context:
     def labeled_classifier(self, split: Split, classifier: str = "cnn"):
         """A ``classifier`` trained on the labeled images alone (the baseline's recipe), at most once per context:
         the teacher of pseudo-labelling and the real-data reference of generator checks."""
-        from genclf.classify import train_classifier
+        from genclf.pipelines.classify import train_classifier
 
         key = f"labeled_{classifier}"
         if key not in self.used:
@@ -119,7 +119,7 @@ class Context:
         """The colorizer ``name`` trained on colour ``images`` (an ImageSet), at most once per context.
         A task-aware one learns with ``guide``, a trained colour classifier; its key names the guide
         (``guide_name``), so colorizers guided by different classifiers are kept apart."""
-        from genclf.colorize import load_colorizer, save_colorizer, train_colorizer
+        from genclf.pipelines.colorize import load_colorizer, save_colorizer, train_colorizer
 
         train = train_colorizer if guide is None else functools.partial(train_colorizer, guide=guide)
         suffix = "" if guide is None else f"_guide-{guide_name}"
@@ -314,7 +314,7 @@ class Strategy:
     def deployable(self, split: Split):
         """The fitted model as one self-contained classifier (a ``TrainedClassifier`` that ``genclf predict``
         and ONNX export can use), or None where the strategy ends in no single network."""
-        from genclf.classify import TrainedClassifier
+        from genclf.pipelines.classify import TrainedClassifier
 
         classifier = getattr(self, "classifier", None)
         return classifier if isinstance(classifier, TrainedClassifier) else None

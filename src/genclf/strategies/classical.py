@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genclf.classify import train_classifier
 from genclf.data.splits import Split
 from genclf.data.transforms import batch_augmenter
 from genclf.errors import ConfigError
+from genclf.pipelines.classify import train_classifier
 from genclf.roles import BASELINE, CLASSICAL
 from genclf.strategies.base import (
     Context,

@@ -21,12 +21,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genclf.classify import train_classifier
-from genclf.colorize import colorization_scores, colour_pool, require_colour
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import ConfigError
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
+from genclf.pipelines.classify import train_classifier
+from genclf.pipelines.colorize import colorization_scores, colour_pool, require_colour
 from genclf.roles import BASELINE, CLASSICAL, GENERATIVE, REFERENCE
 from genclf.strategies.base import Context, Strategy, View, register_strategy
 

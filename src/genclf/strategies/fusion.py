@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genclf.classify import train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.classifiers import CNN, Classifier
 from genclf.models.output import StepOutput
+from genclf.pipelines.classify import train_classifier
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy

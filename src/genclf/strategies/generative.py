@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from genclf.classify import train_classifier
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.generative import GENERATORS
+from genclf.pipelines.classify import train_classifier
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, Proposal, from_scratch, from_scratch_imbalanced, register_strategy
 from genclf.strategies.classical import ClassifierStrategy, majority_fill

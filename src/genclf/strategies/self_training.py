@@ -17,10 +17,10 @@ from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
 from genclf.roles import CLASSICAL
+from genclf.runtime.averaging import update_average, warmed_decay
 from genclf.strategies.base import Context, Proposal, from_scratch_unlabeled, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
-from genclf.training.averaging import update_average, warmed_decay
 
 
 def _check_fraction(strategy, name: str, low: float = 0.0, high: float = 1.0) -> None:

@@ -7,14 +7,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genclf.classify import TrainedClassifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.models.cgan import Generator
 from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.models.generative import upsampling_plan
 from genclf.models.output import StepOutput
+from genclf.pipelines.classify import TrainedClassifier, train_classifier
 from genclf.roles import GENERATIVE
+from genclf.runtime.optim import adam
 from genclf.strategies.base import (
     Context,
     Proposal,
@@ -23,7 +24,6 @@ from genclf.strategies.base import (
     from_scratch_unlabeled,
     register_strategy,
 )
-from genclf.training.optim import adam
 
 
 class SemiSupervisedGAN(Classifier):

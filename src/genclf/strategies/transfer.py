@@ -185,8 +185,8 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
     def deployable(self, split: Split):
         """The backbone with the head folded in as its linear layer: one network from uint8 images to
         probabilities (equal to the strategy's own up to the float16 rounding of cached features)."""
-        from genclf.classify import TrainedClassifier
         from genclf.models.classifiers import build_classifier, prepare_for
+        from genclf.pipelines.classify import TrainedClassifier
 
         options = {"dropout": 0.0, "resolution": int(self.params["resolution"])}
         model = build_classifier(
@@ -350,8 +350,8 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
     def fit(self, split: Split, context: Context) -> None:
         import dataclasses
 
-        from genclf.classify import train_classifier
         from genclf.models.classifiers import build_classifier, prepare_for
+        from genclf.pipelines.classify import train_classifier
 
         backbone, resolution = backbone_of(self.config.classifier), int(self.params["resolution"])
         options = {"dropout": self.params["dropout"], "resolution": resolution}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from genclf.classify import TrainedClassifier, train_classifier
 from genclf.config import TrainConfig
 from genclf.data.splits import Split
 from genclf.models.classifiers import Classifier
+from genclf.pipelines.classify import TrainedClassifier, train_classifier
 from genclf.strategies.base import Context, Strategy, budget_columns
 
 

@@ -54,7 +54,7 @@ def _load(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
 
 def save_model(folder: str | Path, model: torch.nn.Module, meta: dict[str, Any]) -> Path:
     """Write the weights and metadata of a trained model into ``folder``."""
-    from genclf.environment import describe_environment
+    from genclf.runtime.environment import describe_environment
 
     folder = Path(folder)
     fit = meta.get("fit")

@@ -16,23 +16,23 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-import genclf.tracking as tracking
+import genclf.training.tracking as tracking
 from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.splits import Normalization
 from genclf.errors import CheckpointError, ConfigError, TrainingError
 from genclf.models.output import StepOutput
-from genclf.progress import log_line
-from genclf.seeding import generator, seed_everything
-from genclf.training import distributed
+from genclf.runtime import distributed
+from genclf.runtime.optim import adam
+from genclf.runtime.precision import Precision, resolve_device, resolve_precision
+from genclf.runtime.seeding import generator, seed_everything
 from genclf.training.checkpoint import (
     load_state,
     optimizer_from_flat,
     optimizer_to_flat,
     save_state,
 )
-from genclf.training.optim import adam
-from genclf.training.precision import Precision, resolve_device, resolve_precision
+from genclf.training.progress import log_line
 from genclf.training.rollback import Diverged, restore_snapshot, snapshot
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]

@@ -12,11 +12,11 @@ import torch
 
 from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
+from genclf.data.inputs import as_images
 from genclf.data.splits import Normalization, Split
-from genclf.inputs import as_images
 from genclf.models.classifiers import Classifier, build_classifier, prepare_for
+from genclf.runtime.precision import Precision, resolve_device, resolve_precision
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.precision import Precision, resolve_device, resolve_precision
 from genclf.training.trainer import Augment, FitPlan, FitResult, Trainer
 
 KIND = "classifier"
@@ -49,7 +49,7 @@ class TrainedClassifier:
     ) -> np.ndarray:
         """Class probabilities (N, K) in ``class_names`` order. ``images``: numpy or torch, uint8 0..255 (or float
         with ``value_range``), (N, H, W), (N, H, W, C) or (N, C, H, W) at the model's size and channels
-        (``genclf.inputs.as_images``)."""
+        (``genclf.data.inputs.as_images``)."""
         images = as_images(images, value_range, self.channels, self.image_size, where="images")
         return predict_proba(self.model, images, self.normalization, batch_size, precision)
 

@@ -9,9 +9,9 @@ import pandas as pd
 
 from genclf.config import RunConfig, load_config, save_config, to_dict
 from genclf.errors import ConfigError
-from genclf.experiment import RunOutput, grid_cells, keep_models, with_mce
 from genclf.reporting.run_report import render_run
-from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
+from genclf.run.experiment import RunOutput, grid_cells, keep_models, with_mce
+from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
 
 __all__ = ["merge_runs", "report_run"]
 

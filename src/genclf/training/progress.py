@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from genclf.training import distributed
+from genclf.runtime import distributed
 
 
 def log_line(text: str, quiet: bool = False) -> None:

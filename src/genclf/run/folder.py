@@ -19,7 +19,6 @@ The runner writes the first half, reporting the second; ``RunRecord`` is what pa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +26,7 @@ import pandas as pd
 
 from genclf.errors import ConfigError
 from genclf.files import atomic_write, write_json
-
-
-def slug(name: str) -> str:
-    """A file-name-safe form of a strategy or generator name."""
-    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
-
-
-def budget_key(budget: int | None) -> str:
-    return "all" if budget is None else str(budget)
-
-
-def budget_of(k_per_class) -> str:
-    """The budget key of a results.csv ``k_per_class`` cell (empty/NaN = all labeled images)."""
-    return budget_key(None if pd.isna(k_per_class) else int(k_per_class))
-
-
-@dataclass
-class RunRecord:
-    """Everything reporting needs, and nothing it must compute by loading models or data."""
-
-    config: Any  # RunConfig
-    results: pd.DataFrame
-    cells: list[dict] = field(default_factory=list)
-    data: dict = field(default_factory=dict)  # {"name", "class_names", "split"}
-    artifacts: list[dict] = field(default_factory=list)  # [{"path": relative, "caption"}]
-    generators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (budget, seed, generator)
+from genclf.reporting.record import RunRecord, budget_key, budget_of, slug  # noqa: F401  (the run's record)
 
 
 class RunFolder:

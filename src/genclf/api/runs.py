@@ -10,7 +10,7 @@ import pandas as pd
 
 from genclf.config import RunConfig, load_config
 from genclf.errors import CheckpointError
-from genclf.run_folder import RunFolder, read_json
+from genclf.run.folder import RunFolder, read_json
 from genclf.training.checkpoint import read_meta_json
 
 __all__ = ["LoadedRun", "load_model", "load_run"]
@@ -87,20 +87,20 @@ def load_model(
         CheckpointError: not a checkpoint folder, or one of a kind genclf cannot load.
     """
     if (Path(folder) / "summary.json").is_file() and not (Path(folder) / "model.json").is_file():
-        from genclf.run_folder import RunFolder
+        from genclf.run.folder import RunFolder
 
         folder = RunFolder(folder).saved_model(strategy, seed, budget)
     kind = read_meta_json(folder).get("kind")
     if kind == "classifier":
-        from genclf.classify import load_classifier
+        from genclf.pipelines.classify import load_classifier
 
         return load_classifier(folder, device)
     if kind == "generator":
-        from genclf.generation import load_generator
+        from genclf.pipelines.generate import load_generator
 
         return load_generator(folder)
     if kind == "colorizer":
-        from genclf.colorize import load_colorizer
+        from genclf.pipelines.colorize import load_colorizer
 
         return load_colorizer(folder)
     if not (Path(folder) / "model.json").is_file():

@@ -19,7 +19,7 @@ from genclf.data.splits import Normalization, Split
 from genclf.errors import DataError
 from genclf.models.pix2pix import Colorizer, build_colorizer, to_grey_rgb
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.pipeline import fit_last_epoch
+from genclf.training.last_epoch import fit_last_epoch
 from genclf.training.trainer import FitResult
 
 KIND = "colorizer"
@@ -161,12 +161,3 @@ def colorization_scores(original: torch.Tensor, colorized: torch.Tensor) -> dict
         "psnr_grey_baseline": psnr(original, grey),
         "ssim_grey_baseline": ssim(original, grey),
     }
-
-
-def colorization_strip(original: torch.Tensor, colorized: torch.Tensor, path: str | Path, title: str) -> Path:
-    """Rows of grey | colorized | original, one row per image."""
-    from genclf.reporting.plots import image_strip
-
-    return image_strip(
-        [to_grey_rgb(original), colorized, original], ["grey input", "colorized", "original"], path, title, 24
-    )

@@ -15,20 +15,20 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-import genclf.tracking as tracking
+import genclf.training.tracking as tracking
 from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_dict, validate_config
 from genclf.data import load_dataset, make_split
-from genclf.environment import describe_environment
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
-from genclf.plan import Plan, eta_clock
-from genclf.progress import header, log_line
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
-from genclf.run_cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
-from genclf.run_folder import RunFolder, RunRecord, budget_key, budget_of
+from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
+from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
+from genclf.run.plan import Plan, eta_clock
+from genclf.runtime.environment import describe_environment
 from genclf.strategies import STRATEGIES, build_strategy
+from genclf.training.progress import header, log_line
 
 __all__ = ["SAVE_POLICIES", "RunOutput", "parse_shard", "run_experiment"]
 
@@ -215,7 +215,7 @@ def keep_models(folder: RunFolder, summary: dict) -> list[str]:
     returns the strategy folders kept (relative to the run folder)."""
     import shutil
 
-    from genclf.run_folder import slug
+    from genclf.run.folder import slug
 
     keep = {
         slug(name)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-import genclf.tracking as tracking
+import genclf.training.tracking as tracking
 from genclf.config import RunConfig, StrategyConfig, config_hash, to_dict
 from genclf.data import Split
 from genclf.errors import ConfigError, TrainingError
@@ -34,9 +34,9 @@ from genclf.evaluation.extended import extended_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write
 from genclf.roles import GENERATIVE
-from genclf.run_folder import RunFolder, budget_key, budget_of, cell_tag
+from genclf.run.folder import RunFolder, budget_key, budget_of, cell_tag
+from genclf.runtime.precision import resolve_device
 from genclf.strategies import STRATEGIES, Context, build_strategy
-from genclf.training.precision import resolve_device
 
 MAX_AUTO_WORKERS = 8
 
@@ -219,7 +219,7 @@ class CellRunner:
         trained = strategy.deployable(split)
         if trained is None:
             return ""
-        from genclf.classify import save_classifier
+        from genclf.pipelines.classify import save_classifier
 
         path = self.folder.model_dir(entry.display_name, budget, seed)
         save_classifier(
@@ -304,8 +304,8 @@ def draw_generators(
 ) -> list[dict]:
     """Sample grids of the generators and grey | colorized | original strips (on test images) of the
     colorizers in ``owned`` that ``context`` holds; returns their artifact entries."""
-    from genclf.colorize import colorization_strip, per_class_sample
-    from genclf.reporting.plots import sample_grid
+    from genclf.pipelines.colorize import per_class_sample
+    from genclf.reporting.plots import colorization_strip, sample_grid
 
     tag, added = cell_tag(budget, seed), []
     for key, trained in {**context.generators(), **context.colorizers()}.items():

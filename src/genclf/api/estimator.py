@@ -6,7 +6,7 @@
     clf = ImageClassifier(strategy="synthetic_augmentation", epochs=5).fit(X, y, X_unlabeled=pool)
     clf.predict(X_test)
 
-``X`` follows genclf's input convention (``genclf.inputs``): uint8 0..255 images (N, H, W), (N, H, W, C) or
+``X`` follows genclf's input convention (``genclf.data.inputs``): uint8 0..255 images (N, H, W), (N, H, W, C) or
 (N, C, H, W), numpy or torch; float images only with ``value_range`` set. ``y`` is any array of class labels
 (ints or strings), as in scikit-learn: ``classes_`` holds them sorted, and ``predict`` returns them.
 """
@@ -24,10 +24,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from genclf.config import StrategyConfig, TrainConfig, validate_config
 from genclf.data.images import ImageSet
+from genclf.data.inputs import as_images
 from genclf.data.splits import Normalization, Split, stratified_indices
 from genclf.errors import CheckpointError, DataError
-from genclf.inputs import as_images
-from genclf.seeding import generator
+from genclf.runtime.seeding import generator
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
 __all__ = ["ImageClassifier"]
@@ -155,7 +155,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         """Write the fitted classifier as a genclf checkpoint folder (``model.safetensors`` + ``model.json``,
         no pickle): ``ImageClassifier.load``, ``genclf.load_model``, ``genclf predict --checkpoint`` and
         ``genclf export`` all read it."""
-        from genclf.classify import save_classifier
+        from genclf.pipelines.classify import save_classifier
 
         params = {
             k: v for k, v in self.get_params().items() if isinstance(v, (str, int, float, bool, dict, list, tuple))
@@ -167,7 +167,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         """A fitted estimator from a folder written by ``save`` (predict, predict_proba, score, export_onnx)."""
         import inspect
 
-        from genclf.classify import load_classifier
+        from genclf.pipelines.classify import load_classifier
         from genclf.training.checkpoint import read_meta_json
 
         meta = read_meta_json(path)
@@ -185,7 +185,7 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
 
     def export_onnx(self, path: str | Path) -> dict:
         """An ONNX file of the fitted network (uint8 images in, probabilities out), checked with onnxruntime."""
-        from genclf.export import export_onnx
+        from genclf.pipelines.export import export_onnx
 
         return export_onnx(self._network(), path)
 

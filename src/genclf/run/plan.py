@@ -208,9 +208,9 @@ def estimate(plan: Plan, workers: int = 1) -> Plan:
 
 
 def _estimate(plan: Plan) -> Plan:
-    from genclf.classify import train_classifier
     from genclf.data import load_dataset, make_split
-    from genclf.generation import train_generator
+    from genclf.pipelines.classify import train_classifier
+    from genclf.pipelines.generate import train_generator
     from genclf.strategies import STRATEGIES
 
     config = plan.config
@@ -300,7 +300,7 @@ def _has_cells(plan: Plan | None) -> bool:
 def eta_clock(config: RunConfig, jobs: list, splits: dict, workers: int, plan: Plan | None = None):
     """The run's progress clock over ``job_weights``; with a plan, whose weights are estimated seconds, the
     plan itself is a prior worth a quarter of the work."""
-    from genclf.progress import WorkClock
+    from genclf.training.progress import WorkClock
 
     weights = job_weights(config, jobs, splits, plan)
     return WorkClock(weights, workers, prior=sum(weights.values()) / 4 if _has_cells(plan) else 0.0)

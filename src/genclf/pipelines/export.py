@@ -1,6 +1,6 @@
 """Export a trained classifier to ONNX: one file that runs without genclf (onnxruntime, or any ONNX runtime).
 
-The exported graph takes genclf's one input convention (``genclf.inputs``): uint8 images 0..255, shape
+The exported graph takes genclf's one input convention (``genclf.data.inputs``): uint8 images 0..255, shape
 (batch, C, H, W) with a dynamic batch axis; it scales and normalises inside and returns class probabilities
 (batch, K), exactly what ``TrainedClassifier.predict_proba`` returns for the same images. Class names, normalisation and the
 input contract are stored in the model's metadata (``metadata_props``).
@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from genclf.classify import TrainedClassifier
 from genclf.errors import ConfigError
 from genclf.files import atomic_write
+from genclf.pipelines.classify import TrainedClassifier
 
 FORMATS = ("onnx",)
 

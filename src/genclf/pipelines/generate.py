@@ -13,9 +13,9 @@ import torch
 from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.models.generative import GenerativeModel, build_generator, generator_normalization, rebuild_generator
-from genclf.seeding import generator as make_generator
+from genclf.runtime.seeding import generator as make_generator
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.pipeline import fit_last_epoch
+from genclf.training.last_epoch import fit_last_epoch
 from genclf.training.trainer import FitResult
 
 KIND = "generator"
