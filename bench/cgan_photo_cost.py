@@ -17,6 +17,7 @@ import torch
 from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.pipelines.generate import train_generator
+from genclf.training.fit import Fit
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cgan_photo_cost.json"
 
@@ -34,7 +35,7 @@ def main() -> None:
         for upsample in (False, True):
             config = TrainConfig(epochs=1, batch_size=32, lr=2e-3, precision="auto")
             began = time.perf_counter()
-            train_generator(images, "cgan", config, seed=0, quiet=True, options={"upsample": upsample})
+            train_generator(images, "cgan", Fit(config, 0, quiet=True), options={"upsample": upsample})
             seconds[f"upsample={str(upsample).lower()}"].append(round(time.perf_counter() - began, 2))
     report = {"benchmark": "cgan_photo_cost", "images": args.images, "image_size": 64, "seconds": seconds}
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")

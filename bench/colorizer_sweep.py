@@ -23,6 +23,7 @@ from genclf.data import load_dataset, make_split
 from genclf.models.pix2pix import to_grey_rgb
 from genclf.pipelines.classify import train_classifier
 from genclf.pipelines.colorize import colorization_scores, colour_pool, train_colorizer
+from genclf.training.fit import Fit
 
 ROOT = Path(__file__).resolve().parent
 CIFAR = ROOT.parents[1] / "shared" / "datasets" / "cifar10-jpg"
@@ -37,7 +38,7 @@ def main() -> None:
     split = make_split(load_dataset(args.data), 0, k_per_class=500)
     began = time.perf_counter()
     classifier, _ = train_classifier(
-        split, "cnn", TrainConfig(epochs=15, batch_size=64, lr=3e-3), 0, quiet=True, options={"dropout": 0.2}
+        split, "cnn", Fit(TrainConfig(epochs=15, batch_size=64, lr=3e-3), 0, quiet=True), options={"dropout": 0.2}
     )
     test = split.test
     truth = test.labels.numpy()
@@ -60,9 +61,7 @@ def main() -> None:
         colorizer, _ = train_colorizer(
             colour_pool(split),
             name,
-            TrainConfig(epochs=int(epochs), batch_size=64, lr=2e-3),
-            0,
-            quiet=True,
+            Fit(TrainConfig(epochs=int(epochs), batch_size=64, lr=2e-3), 0, quiet=True),
             options=options,
             guide=classifier,
         )

@@ -34,6 +34,7 @@ from genclf.evaluation.generator_quality import assess_generator, assessment_bud
 from genclf.pipelines.classify import TrainedClassifier, load_classifier, save_classifier, train_classifier
 from genclf.pipelines.generate import save_generator, train_generator
 from genclf.reporting.plots import sample_grid
+from genclf.training.fit import Fit
 
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"
@@ -61,7 +62,7 @@ def reference_classifier(
     if not retrain and (folder / "model.json").is_file():
         return load_classifier(folder), f"read from {folder}"
     began = time.perf_counter()
-    trained, _ = train_classifier(split, "cnn", budget, 0, quiet=True)
+    trained, _ = train_classifier(split, "cnn", Fit(budget, 0, quiet=True))
     save_classifier(folder, trained, data={"spec": spec})
     return trained, f"trained in {time.perf_counter() - began:.0f} s, cached in {folder}"
 
@@ -109,7 +110,7 @@ def main() -> None:
         for model in args.models:
             began = time.perf_counter()
             trained, fit = train_generator(
-                split.train, model, BUDGETS[model], seed=args.seed, options=options.get(model)
+                split.train, model, Fit(BUDGETS[model], args.seed), options=options.get(model)
             )
             train_seconds = time.perf_counter() - began
             save_generator(args.checkpoints / f"{model}_{dataset}{suffix}", trained, data={"spec": spec})

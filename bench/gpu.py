@@ -35,6 +35,7 @@ from genclf.pipelines.classify import train_classifier
 from genclf.pipelines.generate import train_generator
 from genclf.runtime.environment import describe_environment
 from genclf.strategies import Context, build_strategy
+from genclf.training.fit import Fit
 
 SCRIPT_STARTED = time.perf_counter()  # the deadline counts from here (after imports): data loading included
 ROOT = Path(__file__).resolve().parent
@@ -108,7 +109,7 @@ def generator_curve(split, name: str, budget: dict, device: str, precision: str,
     config = TrainConfig(epochs=epochs, batch_size=budget["generator_batch"], precision=precision, device=device)
     assess = budget["assess"] or assessment_budget(len(split.train))
     if "reference" not in shared:
-        shared["reference"] = train_classifier(split, "cnn", assess, 0, quiet=True)[0]
+        shared["reference"] = train_classifier(split, "cnn", Fit(assess, 0, quiet=True))[0]
     points: list[dict] = []
     into.update(epochs=epochs, batch_size=config.batch_size, precision=precision, curve=points)
     paused = 0.0
@@ -135,7 +136,7 @@ def generator_curve(split, name: str, budget: dict, device: str, precision: str,
         print(f"{name} epoch {epoch}: {points[-1]}", file=sys.stderr, flush=True)
         paused += time.perf_counter() - stop
 
-    train_generator(split.train, name, config, 0, quiet=True, on_epoch_end=checkpoint)
+    train_generator(split.train, name, Fit(config, 0, quiet=True), on_epoch_end=checkpoint)
     return dict(into)
 
 

@@ -27,6 +27,7 @@ from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.pipelines.classify import train_classifier
 from genclf.pipelines.export import export_onnx
+from genclf.training.fit import Fit
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = f"idx:{ROOT.parents[1] / 'shared' / 'datasets' / 'mnist'}"
@@ -48,7 +49,9 @@ def main() -> None:
     import onnxruntime as ort
 
     split = make_split(load_dataset(args.data), 0)
-    trained, _ = train_classifier(split, "cnn", TrainConfig(epochs=1, batch_size=128, precision="fp32"), 0, quiet=True)
+    trained, _ = train_classifier(
+        split, "cnn", Fit(TrainConfig(epochs=1, batch_size=128, precision="fp32"), 0, quiet=True)
+    )
     images, batch = split.test.images, args.batch_size
     model = trained.model.eval()
     normalised = split.normalization.apply(images)

@@ -25,6 +25,7 @@ import torch
 
 from genclf.config import TrainConfig
 from genclf.data import ImageSet, load_dataset
+from genclf.training.fit import Fit
 
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parents[1] / "shared" / "datasets"
@@ -75,17 +76,17 @@ def job(model: str, n: int, precision: str):
             None,
             Normalization.fit(images.images),
         )
-        return lambda: train_classifier(split, "cnn", config, 0, quiet=True)
+        return lambda: train_classifier(split, "cnn", Fit(config, 0, quiet=True))
     if model in ("cgan", "cvae", "ddpm"):
         from genclf.pipelines.generate import train_generator
 
         images = data("grey", n)
-        return lambda: train_generator(images, model, config, 0, quiet=True)
+        return lambda: train_generator(images, model, Fit(config, 0, quiet=True))
     if model == "pix2pix":
         from genclf.pipelines.colorize import train_colorizer
 
         images = data("colour", n // 2)
-        return lambda: train_colorizer(images, "pix2pix", config, 0, quiet=True)
+        return lambda: train_colorizer(images, "pix2pix", Fit(config, 0, quiet=True))
     from genclf.config import StrategyConfig
     from genclf.data.splits import Normalization, Split
     from genclf.strategies import Context, build_strategy

@@ -17,6 +17,7 @@ from genclf.data import load_dataset, make_split
 from genclf.errors import DataError
 from genclf.models.pix2pix import COLORIZERS, grey_lightness, lab_to_rgb, rgb_to_lab, to_grey_rgb
 from genclf.pipelines.colorize import load_colorizer, psnr, save_colorizer, ssim, train_colorizer
+from genclf.training.fit import Fit
 
 TINY = TrainConfig(epochs=2, batch_size=16, lr=2e-3, precision="fp32")
 
@@ -67,7 +68,7 @@ def test_psnr_and_ssim_known_values():
 
 @pytest.mark.parametrize("name", COLORIZERS.names())
 def test_colorizer_trains_outputs_rgb_and_round_trips(name, shapes, tmp_path):
-    trained, result = train_colorizer(shapes.train, name, TINY, seed=0, quiet=True)
+    trained, result = train_colorizer(shapes.train, name, Fit(TINY, 0, quiet=True))
     assert np.isfinite(result.history[-1]["train_l1"])
     out = trained.colorize(shapes.train.images[:5])
     assert out.shape == (5, 3, 32, 32) and out.dtype == torch.uint8
@@ -82,7 +83,7 @@ def test_colorizer_trains_outputs_rgb_and_round_trips(name, shapes, tmp_path):
 def test_colorizer_beats_grey_baseline_on_shapes():
     split = make_split(load_dataset("shapes:150"), 0)
     config = TrainConfig(epochs=10, batch_size=32, lr=2e-3, precision="fp32")
-    trained, _ = train_colorizer(split.train, "unet_l1", config, seed=0, quiet=True)
+    trained, _ = train_colorizer(split.train, "unet_l1", Fit(config, 0, quiet=True))
     test = split.test.images
     assert psnr(test, trained.colorize(test)) > psnr(test, to_grey_rgb(test)) + 0.3
 
@@ -173,7 +174,7 @@ def test_task_aware_colorizer_learns_from_a_frozen_classifier(tmp_path):
     from genclf.pipelines.colorize import colour_pool
 
     split = make_split(load_dataset("shapes:120"), 0, k_per_class=60)
-    guide, _ = train_classifier(split, "cnn", TrainConfig(epochs=6, batch_size=32, lr=3e-3), 0, quiet=True)
+    guide, _ = train_classifier(split, "cnn", Fit(TrainConfig(epochs=6, batch_size=32, lr=3e-3), 0, quiet=True))
     before = {k: v.clone() for k, v in guide.model.state_dict().items()}
     test = split.test
     accuracy = lambda x: float((guide.predict_proba(x).argmax(1) == test.labels.numpy()).mean())  # noqa: E731
@@ -181,8 +182,10 @@ def test_task_aware_colorizer_learns_from_a_frozen_classifier(tmp_path):
     assert accuracy(test.images) - accuracy(grey) > 0.3  # a real drop to recover
     config = TrainConfig(epochs=6, batch_size=32, lr=2e-3, precision="fp32")
     pool = colour_pool(split)
-    plain, unguided = train_colorizer(pool, "unet_l1", config, seed=0, quiet=True, guide=guide)  # no weight: unused
-    guided, result = train_colorizer(pool, "unet_l1", config, 0, quiet=True, options={"task_weight": 1.0}, guide=guide)
+    plain, unguided = train_colorizer(pool, "unet_l1", Fit(config, 0, quiet=True), guide=guide)  # no weight: unused
+    guided, result = train_colorizer(
+        pool, "unet_l1", Fit(config, 0, quiet=True), options={"task_weight": 1.0}, guide=guide
+    )
     assert np.isfinite(result.history[-1]["train_task_kl"]) and "train_task_kl" not in unguided.history[-1]
     assert accuracy(guided.colorize(grey)) > accuracy(plain.colorize(grey)) + 0.1
     assert all(torch.equal(before[k], v) for k, v in guide.model.state_dict().items())

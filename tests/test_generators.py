@@ -20,6 +20,7 @@ from genclf.pipelines.generate import (
     save_generator,
     train_generator,
 )
+from genclf.training.fit import Fit
 from genclf.training.trainer import Trainer
 
 TINY = TrainConfig(epochs=2, batch_size=32, lr=2e-3, precision="fp32")
@@ -32,7 +33,7 @@ def tiny_digits():
 
 @pytest.mark.parametrize("name", GENERATORS.names())
 def test_generator_trains_samples_and_round_trips(name, tiny_digits, tmp_path):
-    trained, result = train_generator(tiny_digits, name, TINY, seed=0, quiet=True)
+    trained, result = train_generator(tiny_digits, name, Fit(TINY, 0, quiet=True))
     assert result.epochs_run == 2 and np.isfinite(
         result.history[-1]["train_" + ("loss_d" if name == "cgan" else "loss")]
     )
@@ -48,7 +49,7 @@ def test_generator_trains_samples_and_round_trips(name, tiny_digits, tmp_path):
 @pytest.mark.parametrize("name", GENERATORS.names())
 def test_generator_resume_equals_uninterrupted(name, tiny_digits, tmp_path, monkeypatch):
     config = TrainConfig(epochs=3, batch_size=32, lr=2e-3, precision="fp32")
-    full, _ = train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "full", quiet=True)
+    full, _ = train_generator(tiny_digits, name, Fit(config, 2, state_dir=tmp_path / "full", quiet=True))
     real_save = Trainer._save
 
     def die_after_first(self, state_dir, *args):
@@ -58,9 +59,9 @@ def test_generator_resume_equals_uninterrupted(name, tiny_digits, tmp_path, monk
 
     monkeypatch.setattr(Trainer, "_save", die_after_first)
     with pytest.raises(KeyboardInterrupt):
-        train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "cut", quiet=True)
+        train_generator(tiny_digits, name, Fit(config, 2, state_dir=tmp_path / "cut", quiet=True))
     monkeypatch.setattr(Trainer, "_save", real_save)
-    resumed, _ = train_generator(tiny_digits, name, config, seed=2, state_dir=tmp_path / "cut", resume=True, quiet=True)
+    resumed, _ = train_generator(tiny_digits, name, Fit(config, 2, state_dir=tmp_path / "cut", resume=True, quiet=True))
     for key, value in full.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
 
@@ -162,7 +163,7 @@ def test_cgan_mode_seeking_keeps_the_noise_in_use():
     config = TrainConfig(epochs=10, batch_size=64, lr=2e-3, precision="fp32")
     ratios = {}
     for weight in (0.0, 1.0):
-        trained, _ = train_generator(split.train, "cgan", config, seed=0, quiet=True, options={"mode_seeking": weight})
+        trained, _ = train_generator(split.train, "cgan", Fit(config, 0, quiet=True), options={"mode_seeking": weight})
         samples = trained.sample_per_class(40, seed=0)
         per_class = diversity_ratios(samples, split.train)
         ratios[weight] = sum(per_class.values()) / len(per_class)
@@ -184,9 +185,7 @@ def test_an_explicit_bf16_request_for_an_fp32_only_generator_is_said_once(tiny_d
         train_generator(
             tiny_digits,
             "cgan",
-            TrainConfig(epochs=1, batch_size=32, precision="bf16"),
-            seed=0,
-            quiet=True,
+            Fit(TrainConfig(epochs=1, batch_size=32, precision="bf16"), 0, quiet=True),
             options={"upsample": False},
         )
 
@@ -203,19 +202,19 @@ def test_cgan_upsample_generator_has_no_transposed_convolution_and_trains_in_bf1
     config = TrainConfig(epochs=1, batch_size=32, precision="bf16")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "trains in fp32" warning: the bf16 request is honoured
-        trained, _ = train_generator(tiny_digits, "cgan", config, seed=0, quiet=True)
+        trained, _ = train_generator(tiny_digits, "cgan", Fit(config, 0, quiet=True))
     assert trained.sample_per_class(2).images.shape == (20, 1, 8, 8)
 
 
 def test_a_cgan_checkpoint_saved_before_the_upsample_default_loads_as_the_transposed_generator(tiny_digits, tmp_path):
-    trained, _ = train_generator(tiny_digits, "cgan", TINY, seed=0, quiet=True, options={"upsample": False})
+    trained, _ = train_generator(tiny_digits, "cgan", Fit(TINY, 0, quiet=True), options={"upsample": False})
     assert trained.meta()["model_options"] == {"upsample": False}
     trained.options, trained.model.recorded_options = {}, dict  # what genclf 0.2.0 wrote: no model options
     save_generator(tmp_path / "old", trained)
     loaded = load_generator(tmp_path / "old")
     labels = torch.tensor([1, 4, 4, 9])
     assert torch.equal(loaded.sample(labels, seed=3), trained.sample(labels, seed=3))
-    new, _ = train_generator(tiny_digits, "cgan", TINY, seed=0, quiet=True)
+    new, _ = train_generator(tiny_digits, "cgan", Fit(TINY, 0, quiet=True))
     save_generator(tmp_path / "new", new)
     # recorded, so a later change of the default cannot rebuild it differently
     assert load_generator(tmp_path / "new").options == {"upsample": True}

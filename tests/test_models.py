@@ -10,6 +10,7 @@ from genclf.config import TrainConfig
 from genclf.data import load_dataset, make_split
 from genclf.models import CLASSIFIERS, build_classifier
 from genclf.pipelines.classify import load_classifier, save_classifier, train_classifier
+from genclf.training.fit import Fit
 
 
 @pytest.mark.parametrize("name", CLASSIFIERS.names())
@@ -38,7 +39,7 @@ def digits_split():
 @pytest.mark.parametrize("name", ["cnn", "crnn"])
 def test_classifier_learns_digits(name, digits_split):
     trained, result = train_classifier(
-        digits_split, name, TrainConfig(epochs=4, batch_size=32, precision="fp32"), seed=0, quiet=True
+        digits_split, name, Fit(TrainConfig(epochs=4, batch_size=32, precision="fp32"), 0, quiet=True)
     )
     accuracy = (trained.predict_proba(digits_split.test.images).argmax(1) == digits_split.test.labels.numpy()).mean()
     assert accuracy > 0.85
@@ -48,7 +49,7 @@ def test_classifier_learns_digits(name, digits_split):
 @pytest.mark.parametrize("name", CLASSIFIERS.names())
 def test_checkpoint_round_trip_rebuilds_the_same_model(name, digits_split, tmp_path):
     trained, _ = train_classifier(
-        digits_split, name, TrainConfig(epochs=1, batch_size=64, precision="fp32"), seed=0, quiet=True
+        digits_split, name, Fit(TrainConfig(epochs=1, batch_size=64, precision="fp32"), 0, quiet=True)
     )
     save_classifier(tmp_path, trained, note="x")
     loaded = load_classifier(tmp_path)

@@ -27,12 +27,15 @@ from genclf.evaluation.robustness import (
     fgsm_attack,
 )
 from genclf.pipelines.classify import train_classifier
+from genclf.training.fit import Fit
 
 
 @pytest.fixture(scope="module")
 def digits_model():
     split = make_split(load_dataset("digits"), 0)
-    trained, _ = train_classifier(split, "cnn", TrainConfig(epochs=6, batch_size=32, precision="fp32"), 0, quiet=True)
+    trained, _ = train_classifier(
+        split, "cnn", Fit(TrainConfig(epochs=6, batch_size=32, precision="fp32"), 0, quiet=True)
+    )
     return trained, split
 
 

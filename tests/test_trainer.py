@@ -12,6 +12,7 @@ from genclf.models import build_classifier
 from genclf.models.output import StepOutput
 from genclf.pipelines.classify import train_classifier
 from genclf.runtime.precision import resolve_precision
+from genclf.training.fit import Fit
 from genclf.training.trainer import FitPlan, Trainer
 
 
@@ -26,7 +27,7 @@ class Crash(Exception):
 
 def test_resume_after_interruption_equals_an_uninterrupted_run(split, tmp_path, monkeypatch):
     config = TrainConfig(epochs=4, batch_size=32, precision="fp32")
-    full, full_result = train_classifier(split, "cnn", config, seed=5, state_dir=tmp_path / "full", quiet=True)
+    full, full_result = train_classifier(split, "cnn", Fit(config, 5, state_dir=tmp_path / "full", quiet=True))
 
     real_save = Trainer._save
 
@@ -37,10 +38,10 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(split, tmp_path, 
 
     monkeypatch.setattr(Trainer, "_save", save_then_die_after_epoch_two)
     with pytest.raises(Crash):
-        train_classifier(split, "cnn", config, seed=5, state_dir=tmp_path / "cut", quiet=True)
+        train_classifier(split, "cnn", Fit(config, 5, state_dir=tmp_path / "cut", quiet=True))
     monkeypatch.setattr(Trainer, "_save", real_save)
     resumed, resumed_result = train_classifier(
-        split, "cnn", config, seed=5, state_dir=tmp_path / "cut", resume=True, quiet=True
+        split, "cnn", Fit(config, 5, state_dir=tmp_path / "cut", resume=True, quiet=True)
     )
     for key, value in full.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
@@ -99,11 +100,11 @@ def test_nan_loss_raises_a_clear_training_error(split):
 
 def test_a_log_file_gets_one_line_per_epoch_and_quiet_gets_none(split, capsys):
     config = TrainConfig(epochs=2, batch_size=64, precision="fp32")
-    train_classifier(split, "cnn", config, seed=0)  # pytest's captured stderr is not a terminal
+    train_classifier(split, "cnn", Fit(config, 0))  # pytest's captured stderr is not a terminal
     lines = [line for line in capsys.readouterr().err.splitlines() if " epoch " in line]
     assert [line.split(":")[0].split()[-1] for line in lines] == ["1/2", "2/2"]
     assert all("train_loss" in line and "val_macro_f1" in line for line in lines)
-    train_classifier(split, "cnn", config, seed=0, quiet=True)
+    train_classifier(split, "cnn", Fit(config, 0, quiet=True))
     assert " epoch " not in capsys.readouterr().err
 
 
@@ -141,7 +142,7 @@ def test_precision_resolution():
 
 def test_bf16_training_learns(split):
     trained, _ = train_classifier(
-        split, "cnn", TrainConfig(epochs=4, batch_size=32, precision="bf16"), seed=0, quiet=True
+        split, "cnn", Fit(TrainConfig(epochs=4, batch_size=32, precision="bf16"), 0, quiet=True)
     )
     accuracy = (trained.predict_proba(split.test.images).argmax(1) == split.test.labels.numpy()).mean()
     assert accuracy > 0.8

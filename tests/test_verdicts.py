@@ -10,6 +10,7 @@ import torch
 
 from genclf.models.generative import GENERATORS, GenerativeModel
 from genclf.models.output import StepOutput
+from genclf.training.fit import Fit
 
 
 class NoiseGenerator(GenerativeModel):
@@ -125,7 +126,7 @@ def test_a_generator_that_draws_only_the_majority_class_of_a_3_to_1_folder_fails
     split = make_split(load_dataset(f"folder:{tmp_path / 'frames'}", 12, 1), 0)
     assert split.train.class_counts()[0] >= 2.5 * split.train.class_counts()[1]
     budget = TrainConfig(epochs=8, batch_size=16, precision="fp32")
-    reference, _ = train_classifier(split, "cnn", budget, seed=0, quiet=True)
+    reference, _ = train_classifier(split, "cnn", Fit(budget, 0, quiet=True))
     majority = split.train.images[split.train.labels == 0]
     check = generator_check(MajorityOnlyGenerator(majority, split.class_names), split, reference, budget)
     assert check["real_macro_f1"] > 0.8

@@ -43,6 +43,7 @@ _EXPORTS = {
     "compute_metrics": "genclf.evaluation",
     "run_experiment": "genclf.run.experiment",
     "Trainer": "genclf.training.trainer",
+    "Fit": "genclf.training.fit",
     "train_generator": "genclf.pipelines.generate",
     "load_generator": "genclf.pipelines.generate",
     "save_generator": "genclf.pipelines.generate",
@@ -78,4 +79,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; nothing is imported at run time
     from genclf.pipelines.colorize import TrainedColorizer, load_colorizer, save_colorizer, train_colorizer  # noqa: F401
     from genclf.pipelines.generate import TrainedGenerator, load_generator, save_generator, train_generator  # noqa: F401
     from genclf.run.experiment import run_experiment  # noqa: F401
+    from genclf.training.fit import Fit  # noqa: F401
     from genclf.training.trainer import Trainer  # noqa: F401

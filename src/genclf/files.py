@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +87,28 @@ def check_output_folder(out: str | Path, inputs: tuple[str | Path, ...] = (), fl
         if resolved == folder or folder in resolved.parents or (source.is_dir() and resolved in source.parents):
             raise ConfigError(flag, f"{out} overlaps the input {source}; write the outputs to a separate folder")
     return out
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: str | Path) -> Iterator[None]:
+    """An exclusive lock held across processes for the block: POSIX ``flock`` on ``lock_file`` (created, with
+    its folder, when missing). Where ``fcntl`` is missing or the file cannot be opened there is no lock: the
+    callers' stores stay correct in one process, only concurrent writers need it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: genclf runs one process there
+        yield
+        return
+    lock_file = Path(lock_file)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_file, "a")  # noqa: SIM115  (held for the block)
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -50,12 +50,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"{split.train.num_classes} classes, {split.train.channels}x{split.train.image_size}x{split.train.image_size}",
     )
     trained, result = train_classifier(
-        split,
-        config.model,
-        config.train,
-        config.seed,
-        **common.resumable(args, out),
-        options=config.options,
+        split, config.model, common.resumable(args, out, config.train, config.seed), options=config.options
     )
     metrics = compute_metrics(split.test.labels.numpy(), trained.predict_proba(split.test.images), split.class_names)
     save_classifier(out, trained, config=to_dict(config), test_metrics=metrics.scalars(), fit=describe(result))

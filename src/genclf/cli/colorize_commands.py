@@ -48,9 +48,7 @@ def cmd_train_colorizer(args: argparse.Namespace) -> None:
     trained, result = train_colorizer(
         pool,
         config.model,
-        config.train,
-        config.seed,
-        **common.resumable(args, out),
+        common.resumable(args, out, config.train, config.seed),
         options=config.options,
         on_epoch_end=after_epoch,
     )

@@ -10,13 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import genclf.training.tracking as tracking
 from genclf.config import config_changes, load_config, read_yaml, save_config, to_dict
 from genclf.config_rules import DEVICES, PRECISIONS
 from genclf.errors import CheckpointError, ConfigError
 from genclf.files import check_output_folder
+
+if TYPE_CHECKING:
+    from genclf.config import TrainConfig
+    from genclf.training.fit import Fit
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
 T = TypeVar("T")
@@ -271,9 +275,11 @@ def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str, 
     return (config, *prepare_training(args, config, command))
 
 
-def resumable(args: argparse.Namespace, out: Path) -> dict[str, Any]:
-    """The keyword arguments that make a training pipeline keep (and resume) its state in ``out``."""
-    return {"state_dir": out, "resume": args.resume, "quiet": args.quiet}
+def resumable(args: argparse.Namespace, out: Path, config: TrainConfig, seed: int) -> Fit:
+    """A command's ``Fit``: ``config`` and ``seed``, keeping (and with --resume continuing) its state in ``out``."""
+    from genclf.training.fit import Fit
+
+    return Fit(config, seed, state_dir=out, resume=args.resume, quiet=args.quiet)
 
 
 def add_resume(parser: argparse.ArgumentParser) -> None:

@@ -46,9 +46,7 @@ def cmd_train_generator(args: argparse.Namespace) -> None:
     trained, result = train_generator(
         split.train,
         config.model,
-        config.train,
-        config.seed,
-        **common.resumable(args, out),
+        common.resumable(args, out, config.train, config.seed),
         options=config.options,
         on_epoch_end=after_epoch,
     )

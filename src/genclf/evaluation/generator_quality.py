@@ -16,6 +16,7 @@ from scipy import linalg
 
 from genclf.config import TrainConfig
 from genclf.pipelines.classify import TrainedClassifier
+from genclf.training.fit import Fit
 
 
 @torch.no_grad()
@@ -95,7 +96,7 @@ def assess_generator(
 
     from genclf.pipelines.classify import train_classifier
 
-    real_clf = real_classifier or train_classifier(split, "cnn", train_config, seed, quiet=quiet)[0]
+    real_clf = real_classifier or train_classifier(split, "cnn", Fit(train_config, seed, quiet=quiet))[0]
     test_labels = split.test.labels.numpy()
     real_accuracy = float((real_clf.predict_proba(split.test.images).argmax(1) == test_labels).mean())
     counts = split.train.class_counts()
@@ -105,7 +106,7 @@ def assess_generator(
     f_test = extract_features(real_clf, split.test.images)
     f_fake = extract_features(real_clf, fake.images)
     synthetic_split = replace(split, train=fake, val=fake.subset(torch.arange(0)))
-    cas_clf, _ = train_classifier(synthetic_split, "cnn", train_config, seed, quiet=quiet)
+    cas_clf, _ = train_classifier(synthetic_split, "cnn", Fit(train_config, seed, quiet=quiet))
     cas = float((cas_clf.predict_proba(split.test.images).argmax(1) == test_labels).mean())
     fake_pred = real_clf.predict_proba(fake.images).argmax(1)
     fake_labels = fake.labels.numpy()
@@ -187,7 +188,7 @@ def generator_check(
     labels = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate(counts)])
     fake = type(split.train)(generator.sample(labels, seed=seed + 7), labels, list(split.class_names))
     synthetic = replace(split, train=fake, val=fake.subset(torch.arange(0)))
-    cas_clf, _ = train_classifier(synthetic, classifier, train_config, seed, quiet=True)
+    cas_clf, _ = train_classifier(synthetic, classifier, Fit(train_config, seed, quiet=True))
     cas = macro_f1(val_labels, cas_clf.predict_proba(split.val.images).argmax(1), k)
     # what a classifier that learned nothing but the class sizes scores: the majority class for every image
     chance = macro_f1(val_labels, np.full(len(val_labels), int(np.argmax(counts))), k)

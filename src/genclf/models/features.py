@@ -16,13 +16,12 @@ import hashlib
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from genclf.files import atomic_write
+from genclf.files import atomic_write, exclusive_lock
 
 KEY_BYTES = 16
 
@@ -97,28 +96,6 @@ def _save_shard(tmp: Path, keys: np.ndarray, values: np.ndarray) -> None:
 _STORES: dict[Path, FeatureStore] = {}
 
 
-@contextlib.contextmanager
-def _locked(folder: Path) -> Iterator[None]:
-    """An exclusive cross-process lock on a feature folder (POSIX flock; none elsewhere)."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = open(folder / ".lock", "a")  # noqa: SIM115  (held for the block)
-    except OSError:
-        yield
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _store(backbone: str, resolution: int, shape) -> FeatureStore:
     """This process's view of the cache folder of one (backbone, resolution, image shape)."""
     _, c, h, w = shape
@@ -154,7 +131,7 @@ def embed(
     keys = image_keys(images)
     missing = [i for i, key in enumerate(keys.tolist()) if key not in store.rows]
     if missing:
-        with _locked(folder):
+        with exclusive_lock(folder / ".lock"):
             store.refresh()  # another worker may have computed them meanwhile
             missing = [i for i, key in enumerate(keys.tolist()) if key not in store.rows]
             if missing:

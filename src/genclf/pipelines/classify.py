@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from genclf.config import TrainConfig
 from genclf.data.batches import iterate_batches
 from genclf.data.inputs import as_images
 from genclf.data.splits import Normalization, Split
 from genclf.models.classifiers import Classifier, build_classifier, prepare_for
 from genclf.runtime.precision import Precision, resolve_device, resolve_precision
 from genclf.training.checkpoint import load_model, save_model
-from genclf.training.trainer import Augment, FitPlan, FitResult, Trainer
+from genclf.training.fit import Fit
+from genclf.training.trainer import Augment, FitResult
 
 KIND = "classifier"
 
@@ -125,11 +125,8 @@ def predict_proba(
 def train_classifier(
     split: Split,
     model_name: str,
-    train_config: TrainConfig,
-    seed: int,
-    state_dir: str | Path | None = None,
-    resume: bool = False,
-    quiet: bool = False,
+    fit: Fit,
+    *,
     options: dict[str, Any] | None = None,
     augment: Augment | None = None,
     class_weights: torch.Tensor | None = None,
@@ -141,16 +138,16 @@ def train_classifier(
     """Train a registered classifier (or the given ``model``) on ``split.train`` or on the given images,
     keeping the weights of the best validation macro-F1 epoch (the last epoch's with ``keep_last``; the
     validation score is still recorded every epoch)."""
-    torch.manual_seed(seed)
+    torch.manual_seed(fit.seed)
     options = dict(options or {})
     if model is None:
         model = build_classifier(
             model_name, split.train.channels, split.train.num_classes, split.train.image_size, **options
         )
-        prepare_for(model, split.normalization, quiet)
+        prepare_for(model, split.normalization, fit.quiet)
     if class_weights is not None:
         model.class_weights.copy_(class_weights)
-    trainer = Trainer(train_config, seed=seed, quiet=quiet)
+    trainer = fit.trainer()
     val_labels = split.val.labels
 
     def validate(net: torch.nn.Module) -> dict[str, float]:
@@ -164,10 +161,8 @@ def train_classifier(
         images,
         labels,
         split.normalization,
-        FitPlan(
+        fit.plan(
             validate=validate if len(split.val) else None,
-            state_dir=state_dir,
-            resume=resume,
             augment=augment,
             desc=model_name,
             keep_last=keep_last,

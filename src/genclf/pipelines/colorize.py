@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import DataError
 from genclf.models.pix2pix import Colorizer, build_colorizer, to_grey_rgb
 from genclf.training.checkpoint import load_model, save_model
+from genclf.training.fit import Fit
 from genclf.training.last_epoch import fit_last_epoch
 from genclf.training.trainer import FitResult
 
@@ -76,11 +76,8 @@ def require_colour(images: ImageSet, where: str) -> None:
 def train_colorizer(
     images: ImageSet,
     model_name: str,
-    train_config: TrainConfig,
-    seed: int,
-    state_dir: str | Path | None = None,
-    resume: bool = False,
-    quiet: bool = False,
+    fit: Fit,
+    *,
     options: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int, dict[str, float], TrainedColorizer], None] | None = None,
     guide: Any | None = None,
@@ -89,14 +86,12 @@ def train_colorizer(
     and the model learns to give back its colour. ``guide``: a trained colour classifier (``TrainedClassifier``)
     for task-aware training, used when the options set ``task_weight`` > 0; it stays frozen."""
     require_colour(images, "colorizer data")
-    torch.manual_seed(seed)
+    torch.manual_seed(fit.seed)
     options = dict(options or {})
     model = build_colorizer(model_name, 3, 0, images.image_size, **options)
     trained = TrainedColorizer(model, model_name, options)
     with _guided(model, guide):
-        return fit_last_epoch(
-            trained, model, model_name, images, IDENTITY, train_config, seed, state_dir, resume, quiet, on_epoch_end
-        )
+        return fit_last_epoch(trained, model, model_name, images, IDENTITY, fit, on_epoch_end)
 
 
 @contextlib.contextmanager

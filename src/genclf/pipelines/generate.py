@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 
-from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.models.generative import GenerativeModel, build_generator, generator_normalization, rebuild_generator
 from genclf.runtime.seeding import generator as make_generator
 from genclf.training.checkpoint import load_model, save_model
+from genclf.training.fit import Fit
 from genclf.training.last_epoch import fit_last_epoch
 from genclf.training.trainer import FitResult
 
@@ -50,11 +50,8 @@ class TrainedGenerator:
 def train_generator(
     images: ImageSet,
     model_name: str,
-    train_config: TrainConfig,
-    seed: int,
-    state_dir: str | Path | None = None,
-    resume: bool = False,
-    quiet: bool = False,
+    fit: Fit,
+    *,
     options: dict[str, Any] | None = None,
     on_epoch_end: Callable[[int, dict[str, float], TrainedGenerator], None] | None = None,
 ) -> tuple[TrainedGenerator, FitResult]:
@@ -63,14 +60,12 @@ def train_generator(
     If the loss turns NaN/inf, training restarts once from the last good epoch with half the learning
     rate (see ``Trainer``); a second divergence raises ``TrainingError``.
     """
-    torch.manual_seed(seed)
+    torch.manual_seed(fit.seed)
     options = dict(options or {})
     model = build_generator(model_name, images.channels, images.num_classes, images.image_size, **options)
     trained = TrainedGenerator(model, model_name, options, list(images.class_names))
     normalization = generator_normalization(images.channels)
-    return fit_last_epoch(
-        trained, model, model_name, images, normalization, train_config, seed, state_dir, resume, quiet, on_epoch_end
-    )
+    return fit_last_epoch(trained, model, model_name, images, normalization, fit, on_epoch_end)
 
 
 def diversity_ratios(samples: ImageSet, real: ImageSet) -> dict[str, float]:

@@ -35,6 +35,7 @@ from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write
 from genclf.roles import GENERATIVE
 from genclf.run.folder import RunFolder, budget_key, budget_of, cell_tag
+from genclf.run.store import GeneratorStore
 from genclf.runtime.precision import resolve_device
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
@@ -120,8 +121,7 @@ class CellRunner:
         self.unfinished: dict[tuple, set[str]] = {}
         for k in config.data.budgets():
             for seed in config.seeds:
-                store = folder.generator_store(k, seed)
-                stored = {p.parent.name for p in store.glob("*/model.safetensors")} if store.is_dir() else set()
+                stored = GeneratorStore(folder.generator_store(k, seed)).keys()
                 self.unfinished[(budget_key(k), seed)] = {
                     key
                     for key in stored
@@ -137,7 +137,7 @@ class CellRunner:
                 self.config.train,
                 self.config.generator_train,
                 True,
-                self.folder.generator_store(k, seed),
+                GeneratorStore(self.folder.generator_store(k, seed)),
                 generator_pool=self.config.generator_pool,
             ),
         )

@@ -38,6 +38,7 @@ from typing import Any
 
 from genclf.config import DataConfig, RunConfig, StrategyConfig, TrainConfig
 from genclf.errors import ConfigError
+from genclf.training.fit import Fit
 
 MAX_NATIVE = 64  # images up to this size are used at their own size
 PHOTO_SIZE = 64  # larger photos are resized to this
@@ -225,7 +226,7 @@ def _estimate(plan: Plan) -> Plan:
     declared = [e for e in config.strategies if hasattr(STRATEGIES.get(e.name), "planned_seconds")]
     classifier_epoch = 0.0
     if len(declared) < len(config.strategies):
-        _, fit = train_classifier(split, "cnn", one_epoch, config.seeds[0], quiet=True)
+        _, fit = train_classifier(split, "cnn", Fit(one_epoch, config.seeds[0], quiet=True))
         classifier_epoch = fit.train_seconds
     probes = {}
     for entry in declared:  # strategies that cost themselves from a probe of their backbone
@@ -238,7 +239,7 @@ def _estimate(plan: Plan) -> Plan:
     drawing = any(STRATEGIES.get(s.name).draws_generators for s in config.strategies)
     if drawing:
         _, gen_fit = train_generator(
-            split.train, "cvae", dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True
+            split.train, "cvae", Fit(dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True)
         )
         generator_epoch = gen_fit.train_seconds
     plan.probe_seconds = time.perf_counter() - began

@@ -2,18 +2,18 @@
 
 The runner hands each strategy a ``Context``: the seed, training budgets, and ``context.generator(...)``,
 which trains a class-conditional generator on the labeled images once per (data, budget, seed) and
-caches it (in memory, and on disk when the runner gives it a folder).
+caches it in memory, and in the run's ``ModelStore`` when the runner gives one (``genclf.run.store``):
+strategies do learning, the run does I/O.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -25,8 +25,24 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.registry import Registry
 from genclf.roles import ROLES
+from genclf.training.fit import Fit
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+class ModelStore(Protocol):
+    """Where a run keeps the models its cells share (implemented by ``genclf.run.store.GeneratorStore``)."""
+
+    def get_or_train(
+        self,
+        key: str,
+        train: Callable[[], tuple[Any, float]],
+        load: Callable[[Path], Any],
+        save: Callable[..., Any],
+        **meta: Any,
+    ) -> tuple[Any, float, bool]:
+        """``(model, training seconds, trained here)``: the stored ``key``, else ``train()`` once, stored."""
+        ...
 
 
 @dataclass
@@ -37,7 +53,7 @@ class Context:
     train: TrainConfig
     generator_train: TrainConfig = field(default_factory=lambda: TrainConfig(epochs=100, batch_size=32, lr=2e-3))
     quiet: bool = True
-    generator_store: Path | None = None
+    store: ModelStore | None = None  # the run's shared models (None: kept in memory only)
     cache: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # training seconds of each cached model
     used: list[str] = field(default_factory=list)  # the cached models the current strategy asked for
@@ -103,7 +119,7 @@ class Context:
         if key not in self.used:
             self.used.append(key)
         if key not in self.cache:
-            trained, result = train_classifier(split, classifier, self.train, self.seed, quiet=True)
+            trained, result = train_classifier(split, classifier, Fit(self.train, self.seed, quiet=True))
             self.cache[key], self.seconds[key] = trained, result.train_seconds
             self.trained_now += result.train_seconds
         return self.cache[key]
@@ -135,51 +151,22 @@ class Context:
             self.used.append(key)
         if key in self.cache:
             return self.cache[key]
-        folder = self.generator_store / key if self.generator_store is not None else None
-        with store_lock(folder):  # another worker of the run may be training the same one: wait, then load
-            if folder is not None and (folder / "model.safetensors").is_file():
-                trained = load(folder)
-                self.seconds[key] = _recorded_seconds(folder)
-            else:
-                budget = budget or self.generator_train
-                trained, result = train(images, name, budget, self.seed, quiet=self.quiet, options=options)
-                self.seconds[key] = result.train_seconds
-                self.trained_now += result.train_seconds
-                self.trained_keys.add(key)
-                if folder is not None:
-                    save(folder, trained, seed=self.seed, fit={"train_seconds": round(result.train_seconds, 3)})
+        budget = budget or self.generator_train
+
+        def fit() -> tuple[Any, float]:
+            trained, result = train(images, name, Fit(budget, self.seed, quiet=self.quiet), options=options)
+            return trained, result.train_seconds
+
+        if self.store is None:
+            (trained, seconds), here = fit(), True
+        else:
+            trained, seconds, here = self.store.get_or_train(key, fit, load, save, seed=self.seed)
+        self.seconds[key] = seconds
+        if here:
+            self.trained_now += seconds
+            self.trained_keys.add(key)
         self.cache[key] = trained
         return trained
-
-
-@contextlib.contextmanager
-def store_lock(folder: Path | None) -> Iterator[None]:
-    """An exclusive lock on ``folder``'s entry of a generator store, held across processes (POSIX
-    ``flock`` on a ``.lock`` file beside it; no lock without a folder or where ``fcntl`` is missing)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: the runner uses one process there
-        fcntl = None
-    if folder is None or fcntl is None:
-        yield
-        return
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".{folder.name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _recorded_seconds(folder: Path) -> float:
-    """The training seconds a stored generator's metadata records (0 where it records none)."""
-    import json
-
-    try:
-        return float(json.loads((folder / "model.json").read_text())["fit"]["train_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0
 
 
 @dataclass

@@ -19,6 +19,7 @@ from genclf.strategies.base import (
     from_scratch_imbalanced,
     register_strategy,
 )
+from genclf.training.fit import Fit
 
 
 class ClassifierStrategy(Strategy):
@@ -43,9 +44,7 @@ class ClassifierStrategy(Strategy):
         self.classifier, result = train_classifier(
             split,
             self.config.classifier,
-            budget,
-            context.seed,
-            quiet=context.quiet,
+            Fit(budget, context.seed, quiet=context.quiet),
             options={"dropout": self.params["dropout"]},
             train_images=images,
             train_labels=labels,

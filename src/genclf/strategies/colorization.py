@@ -29,6 +29,7 @@ from genclf.pipelines.classify import train_classifier
 from genclf.pipelines.colorize import colorization_scores, colour_pool, require_colour
 from genclf.roles import BASELINE, CLASSICAL, GENERATIVE, REFERENCE
 from genclf.strategies.base import Context, Strategy, View, register_strategy
+from genclf.training.fit import Fit
 
 
 def grey_set(images: ImageSet | None) -> ImageSet | None:
@@ -64,12 +65,12 @@ class ColorizeThenClassify(Strategy):
         require_colour(split.train, f"strategies[{self.config.name}]")
         options = {"dropout": self.params["dropout"]}
         self.colour, result = train_classifier(
-            split, self.config.classifier, context.train, context.seed, quiet=context.quiet, options=options
+            split, self.config.classifier, Fit(context.train, context.seed, quiet=context.quiet), options=options
         )
         self.extra["best_epoch"] = result.best_epoch
         grey = grey_split(split)
         self.grey_trained, _ = train_classifier(
-            grey, self.config.classifier, context.train, context.seed, quiet=context.quiet, options=options
+            grey, self.config.classifier, Fit(context.train, context.seed, quiet=context.quiet), options=options
         )
         options, guide = dict(self.params["colorizer_options"]), None
         if self.params["task_weight"] > 0:  # task-aware: the colour classifier guides the colorizer

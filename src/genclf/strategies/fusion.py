@@ -15,6 +15,7 @@ from genclf.pipelines.classify import train_classifier
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, register_strategy
 from genclf.strategies.classical import ClassifierStrategy
+from genclf.training.fit import Fit
 from genclf.training.trainer import FitPlan, Trainer
 
 
@@ -101,7 +102,7 @@ class FeatureFusion(ClassifierStrategy):
             self.params["dropout"],
         )
         self.classifier, result = train_classifier(
-            split, self.config.classifier, context.train, context.seed, quiet=context.quiet, model=model
+            split, self.config.classifier, Fit(context.train, context.seed, quiet=context.quiet), model=model
         )
         self.extra.update(best_epoch=result.best_epoch, generator=source)
 
@@ -176,6 +177,6 @@ class AutoencoderFusion(ClassifierStrategy):
         )
         model.pretraining = False
         self.classifier, result = train_classifier(
-            split, "cnn", context.train, context.seed, quiet=context.quiet, model=model
+            split, "cnn", Fit(context.train, context.seed, quiet=context.quiet), model=model
         )
         self.extra.update(best_epoch=result.best_epoch, n_pretrain=len(pool))

@@ -11,6 +11,7 @@ from genclf.pipelines.classify import train_classifier
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, Proposal, from_scratch, from_scratch_imbalanced, register_strategy
 from genclf.strategies.classical import ClassifierStrategy, majority_fill
+from genclf.training.fit import Fit
 
 
 class GeneratedDataStrategy(ClassifierStrategy):
@@ -39,7 +40,7 @@ class GeneratedDataStrategy(ClassifierStrategy):
         labels = torch.cat([torch.full((n * oversample,), c, dtype=torch.long) for c, n in enumerate(counts)])
         images = generator.sample(labels, seed=context.seed + 1)
         if threshold > 0:
-            judge, _ = train_classifier(split, self.config.classifier, context.train, context.seed, quiet=True)
+            judge, _ = train_classifier(split, self.config.classifier, Fit(context.train, context.seed, quiet=True))
             confidence = torch.from_numpy(judge.predict_proba(images))[torch.arange(len(labels)), labels]
             keep = []
             for cls, wanted in enumerate(counts):

@@ -24,6 +24,7 @@ from genclf.strategies.base import (
     from_scratch_unlabeled,
     register_strategy,
 )
+from genclf.training.fit import Fit
 
 
 class SemiSupervisedGAN(Classifier):
@@ -125,7 +126,7 @@ class SemiSupervisedGANStrategy(Strategy):
         )
         budget = TrainConfig(**{**vars(context.train), "epochs": self.params["epochs"], "precision": "fp32"})
         trained, result = train_classifier(
-            split, self.config.classifier, budget, context.seed, quiet=context.quiet, model=model
+            split, self.config.classifier, Fit(budget, context.seed, quiet=context.quiet), model=model
         )
         self.classifier = TrainedClassifier(
             model.classifier, self.config.classifier, {}, trained.class_names, trained.normalization

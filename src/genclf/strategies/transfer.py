@@ -39,6 +39,7 @@ from genclf.strategies.base import (
     register_strategy,
 )
 from genclf.strategies.classical import ClassifierStrategy
+from genclf.training.fit import Fit
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 C_GRID = (0.001, 0.01, 0.1, 1.0)  # inverse L2 strengths tried on the validation split (features standardised)
@@ -376,7 +377,7 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
             self.extra["probe_val_macro_f1"] = head.val_macro_f1
         self.extra["n_train_effective"] = len(split.train)
         self.classifier, result = train_classifier(
-            split, backbone, budget, context.seed, quiet=context.quiet, options=options, model=model
+            split, backbone, Fit(budget, context.seed, quiet=context.quiet), options=options, model=model
         )
         self.extra["best_epoch"] = result.best_epoch
         self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))

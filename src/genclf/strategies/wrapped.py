@@ -11,6 +11,7 @@ from genclf.data.splits import Split
 from genclf.models.classifiers import Classifier
 from genclf.pipelines.classify import TrainedClassifier, train_classifier
 from genclf.strategies.base import Context, Strategy, budget_columns
+from genclf.training.fit import Fit
 
 
 class Wrapper(Classifier):
@@ -49,9 +50,7 @@ class WrappedStrategy(Strategy):
         trained, result = train_classifier(
             split,
             self.config.classifier,
-            budget,
-            context.seed,
-            quiet=context.quiet,
+            Fit(budget, context.seed, quiet=context.quiet),
             model=model,
             keep_last=self.params.get("keep") == "last",
         )

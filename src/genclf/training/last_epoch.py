@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from torch import nn
@@ -17,7 +16,8 @@ from torch import nn
 from genclf.config import TrainConfig
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization
-from genclf.training.trainer import FitPlan, FitResult, Trainer
+from genclf.training.fit import Fit
+from genclf.training.trainer import FitResult
 
 T = TypeVar("T")
 
@@ -41,22 +41,15 @@ def fit_last_epoch(
     name: str,
     images: ImageSet,
     normalization: Normalization,
-    train_config: TrainConfig,
-    seed: int,
-    state_dir: str | Path | None = None,
-    resume: bool = False,
-    quiet: bool = False,
+    fit: Fit,
     on_epoch_end: Callable[[int, dict[str, float], T], None] | None = None,
 ) -> tuple[T, FitResult]:
     """Train ``model`` (held by ``trained``) on ``images`` for the configured epochs, keeping the last one;
     ``on_epoch_end(epoch, record, trained)`` after each epoch (e.g. to draw samples and save)."""
     hook = (lambda epoch, record: on_epoch_end(epoch, record, trained)) if on_epoch_end else None
-    result = Trainer(fp32_for(model, train_config, name), seed=seed, quiet=quiet).fit(
-        model,
-        images.images,
-        images.labels,
-        normalization,
-        FitPlan(state_dir=state_dir, resume=resume, on_epoch_end=hook, desc=name, keep_last=True),
+    fit = dataclasses.replace(fit, config=fp32_for(model, fit.config, name))
+    result = fit.trainer().fit(
+        model, images.images, images.labels, normalization, fit.plan(on_epoch_end=hook, desc=name, keep_last=True)
     )
     model.eval()
     return trained, result
