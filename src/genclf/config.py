@@ -242,14 +242,38 @@ def apply_overrides(values: dict[str, Any], overrides: list[str | tuple[str, Any
     return values
 
 
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_NODES = 100_000  # values after expanding aliases: a config has hundreds
+
+
+def _expanded_size(node: Any, memo: dict[int, int] | None = None) -> int:
+    """How many values the YAML node graph ``node`` stands for once every alias is expanded (linear in the
+    distinct nodes: an alias bomb is measured, never built)."""
+    if node is None:
+        return 0
+    memo = {} if memo is None else memo
+    if id(node) not in memo:
+        children = node.value if isinstance(node.value, list) else []
+        parts = [p for child in children for p in (child if isinstance(child, tuple) else (child,))]
+        memo[id(node)] = 1 + sum(_expanded_size(part, memo) for part in parts)
+    return memo[id(node)]
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(path, "config file not found")
+    if path.stat().st_size > MAX_YAML_BYTES:
+        raise ConfigError(path, f"is larger than a config can be ({MAX_YAML_BYTES // 1024} KiB)")
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if _expanded_size(yaml.compose(text, Loader=yaml.SafeLoader)) > MAX_YAML_NODES:
+            raise ConfigError(path, f"expands to more than {MAX_YAML_NODES:,} values (aliases of aliases?)")
+        values = yaml.safe_load(text)
     except UnicodeDecodeError:
         raise ConfigError(path, "not a text file (expected UTF-8 YAML)") from None
+    except RecursionError:
+        raise ConfigError(path, "is nested too deeply to be a config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

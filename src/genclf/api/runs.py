@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from genclf.config import RunConfig, load_config
-from genclf.errors import CheckpointError
+from genclf.errors import CheckpointError, ConfigError
 from genclf.run.folder import RunFolder, read_json
 from genclf.training.checkpoint import read_meta_json
 
@@ -58,14 +58,18 @@ def load_run(folder: str | Path) -> LoadedRun:
     """
     run = RunFolder(folder)
     run.require_run()
+    record = run.load(load_config(RunConfig, run.config))  # every file through the run folder's schema
     figures = {p.stem: p for p in sorted(run.figures_dir.glob("*.png"))}
-    figures.update({f"artifacts/{p.stem}": p for p in sorted(run.artifacts_dir.glob("*.png"))})
+    figures.update({f"artifacts/{Path(a['path']).stem}": run.root / a["path"] for a in record.artifacts})
+    summary = read_json(run.summary) if run.summary.is_file() else {}
+    if not isinstance(summary, dict):
+        raise ConfigError(run.summary, "expected a JSON object; run 'genclf report' on the folder to rewrite it")
     return LoadedRun(
         folder=run.root,
-        config=load_config(RunConfig, run.config),
-        results=run.read_results(),
-        summary=read_json(run.summary) if run.summary.is_file() else {},
-        generators=run.read_generators(),
+        config=record.config,
+        results=record.results,
+        summary=summary,
+        generators=record.generators,
         figures=figures,
         report=run.report if run.report.is_file() else None,
     )

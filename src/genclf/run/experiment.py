@@ -98,12 +98,13 @@ def run_experiment(
         raise ConfigError("--save-models", f"expected one of {', '.join(SAVE_POLICIES)}, got {save_models!r}")
     validate_run_config(config)
     folder = RunFolder(out)
-    rows = folder.read_results().to_dict("records")
-    check_resumable(config, folder, rows)
-    with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
-        result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models)
-        if tracker is not None:
-            tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
+    with folder.locked("run"):
+        rows = folder.read_results().to_dict("records")
+        check_resumable(config, folder, rows)
+        with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
+            result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models)
+            if tracker is not None:
+                tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
     return result
 
 

@@ -20,10 +20,11 @@ def report_run(out: str | Path) -> RunOutput:
     """Re-render summary.json, figures and report.html of a finished run folder from what it recorded."""
     folder = RunFolder(out)
     folder.require_run()
-    record = folder.load(load_config(RunConfig, folder.config))
-    if "role" not in record.results:
-        folder.refuse_old_run()
-    return RunOutput(folder.root, record.results, render_run(record, folder))
+    with folder.locked("report"):
+        record = folder.load(load_config(RunConfig, folder.config))
+        if "role" not in record.results:
+            folder.refuse_old_run()
+        return RunOutput(folder.root, record.results, render_run(record, folder))
 
 
 def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
@@ -54,32 +55,32 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
         .drop(columns=["_order", "_row"])
         .reset_index(drop=True)
     )
-    target.root.mkdir(parents=True, exist_ok=True)
-    save_config(config, target.config)
-    artifacts: list[dict] = []
-    for shard in shards:
-        if shard.root.resolve() != target.root.resolve():
-            for source, dest in (
-                (shard.cells_dir, target.cells_dir),
-                (shard.generators_dir, target.generators_dir),
-                (shard.artifacts_dir, target.artifacts_dir),
-                (shard.history_dir, target.history_dir),
-                (shard.root / "models", target.root / "models"),
-            ):
-                if source.is_dir():
-                    shutil.copytree(source, dest, dirs_exist_ok=True)
-        artifacts += [a for a in shard.read_artifacts() if a not in artifacts]
-    target.write_manifest(shards[0].read_manifest())
-    target.write_artifacts(artifacts)
-    # every shard checked the generators of its (budget, seed) cells: their checks gate the merged verdicts too
-    checks = pd.concat([shard.read_generators() for shard in shards], ignore_index=True)
-    if len(checks):
-        checks = checks.drop_duplicates(subset=["generator", "k_per_class", "seed"]).reset_index(drop=True)
-        target.write_generators(checks)
-    cells = target.read_cells()
-    results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
-    target.write_results(results)
-    record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks)
-    summary = render_run(record, target)
-    keep_models(target, summary)  # the shards kept every model; the merged verdict recommends one strategy
-    return RunOutput(target.root, results, summary)
+    with target.locked("merge"):
+        save_config(config, target.config)
+        artifacts: list[dict] = []
+        for shard in shards:
+            if shard.root.resolve() != target.root.resolve():
+                for source, dest in (
+                    (shard.cells_dir, target.cells_dir),
+                    (shard.generators_dir, target.generators_dir),
+                    (shard.artifacts_dir, target.artifacts_dir),
+                    (shard.history_dir, target.history_dir),
+                    (shard.root / "models", target.root / "models"),
+                ):
+                    if source.is_dir():
+                        shutil.copytree(source, dest, dirs_exist_ok=True)
+            artifacts += [a for a in shard.read_artifacts() if a not in artifacts]
+        target.write_manifest(shards[0].read_manifest())
+        target.write_artifacts(artifacts)
+        # every shard checked the generators of its (budget, seed) cells: their checks gate the merged verdicts too
+        checks = pd.concat([shard.read_generators() for shard in shards], ignore_index=True)
+        if len(checks):
+            checks = checks.drop_duplicates(subset=["generator", "k_per_class", "seed"]).reset_index(drop=True)
+            target.write_generators(checks)
+        cells = target.read_cells()
+        results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
+        target.write_results(results)
+        record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks)
+        summary = render_run(record, target)
+        keep_models(target, summary)  # the shards kept every model; the merged verdict recommends one strategy
+        return RunOutput(target.root, results, summary)

@@ -18,7 +18,12 @@ The runner writes the first half, reporting the second; ``RunRecord`` is what pa
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import pandas as pd
 from genclf.errors import ConfigError
 from genclf.files import atomic_write, write_json
 from genclf.reporting.record import RunRecord, budget_key, budget_of, slug  # noqa: F401  (the run's record)
+from genclf.run import schema
 
 
 class RunFolder:
@@ -47,6 +53,48 @@ class RunFolder:
     generators_dir = property(lambda self: self.root / "generators")
     generators_table = property(lambda self: self.root / "generators.csv")
     history_dir = property(lambda self: self.root / "history")
+
+    lock_file = property(lambda self: self.root / ".genclf.lock")
+
+    @contextlib.contextmanager
+    def locked(self, command: str) -> Iterator[None]:
+        """Hold the folder for one writer (``run``, ``merge``, ``report``) for the block.
+
+        The lock is an ``flock`` on ``.genclf.lock``, which also records the holder (command, pid, host,
+        start); the kernel releases it when the holder exits in any way, a ``kill -9`` included, so a stale
+        lock is taken over by the next command. Another holder: ConfigError naming it, nothing written.
+        """
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: one process at a time is the user's to ensure
+            yield
+            return
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_file, "a+", encoding="utf-8")  # noqa: SIM115  (held for the block)
+        except OSError as exc:
+            raise ConfigError(self.root, f"cannot be written ({exc.strerror or type(exc).__name__})") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.seek(0)
+                holder = handle.read(300).strip() or "another process"
+                raise ConfigError(
+                    self.root,
+                    f"is in use by {holder}; wait for it to finish or write to another --out",
+                ) from None
+            try:
+                handle.seek(0)
+                handle.truncate()
+                started = time.strftime("%Y-%m-%d %H:%M:%S")
+                handle.write(f"genclf {command} (pid {os.getpid()} on {socket.gethostname()}, since {started})")
+                handle.flush()
+                yield
+            finally:
+                handle.seek(0)
+                handle.truncate()
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def cell(self, strategy: str, budget: int | None, seed: int) -> Path:
         return self.cells_dir / f"{slug(strategy)}_k{budget_key(budget)}_seed{seed}.json"
@@ -130,7 +178,7 @@ class RunFolder:
     def read_results(self) -> pd.DataFrame:
         if not self.results.is_file():
             return pd.DataFrame()
-        return pd.read_csv(self.results, keep_default_na=False, na_values=[""])
+        return schema.read_table(self.results, schema.RESULTS_REQUIRED, schema.RESULTS_NUMERIC)
 
     def write_results(self, table: pd.DataFrame) -> None:
         atomic_write(self.results, lambda tmp: table.to_csv(tmp, index=False))
@@ -138,25 +186,34 @@ class RunFolder:
     def read_generators(self) -> pd.DataFrame:
         if not self.generators_table.is_file():
             return pd.DataFrame()
-        return pd.read_csv(self.generators_table, keep_default_na=False, na_values=[""])
+        return schema.read_table(self.generators_table, schema.GENERATORS_REQUIRED, schema.GENERATORS_NUMERIC)
 
     def write_generators(self, table: pd.DataFrame) -> None:
         atomic_write(self.generators_table, lambda tmp: table.to_csv(tmp, index=False))
 
     def read_cells(self) -> list[dict]:
-        return [read_json(path) for path in sorted(self.cells_dir.glob("*.json"))]
+        return [schema.check(schema.Cell, read_json(path), path) for path in sorted(self.cells_dir.glob("*.json"))]
 
     def write_cell(self, detail: dict) -> None:
         write_json(self.cell(detail["strategy"], detail["k_per_class"], detail["seed"]), detail)
 
     def read_manifest(self) -> dict:
-        return read_json(self.manifest) if self.manifest.is_file() else {}
+        return schema.check(schema.Manifest, read_json(self.manifest), self.manifest) if self.manifest.is_file() else {}
 
     def write_manifest(self, data: dict) -> None:
         write_json(self.manifest, data)
 
     def read_artifacts(self) -> list[dict]:
-        return read_json(self.artifacts_index) if self.artifacts_index.is_file() else []
+        """artifacts.json's entries; each path must stay inside this folder (a received folder is untrusted)."""
+        if not self.artifacts_index.is_file():
+            return []
+        entries = read_json(self.artifacts_index)
+        if not isinstance(entries, list):
+            raise ConfigError(self.artifacts_index, "expected a list of {path, caption} entries")
+        for i, entry in enumerate(entries):
+            schema.check(schema.Artifact, entry, self.artifacts_index, i)
+            schema.inside(self.root, entry["path"], self.artifacts_index, f"{i}.path")
+        return entries
 
     def write_artifacts(self, artifacts: list[dict]) -> None:
         write_json(self.artifacts_index, artifacts)
@@ -179,6 +236,8 @@ def cell_tag(budget: int | None, seed: int) -> str:
 
 def read_json(path: Path) -> Any:
     try:
+        if path.stat().st_size > schema.MAX_JSON_BYTES:
+            raise ConfigError(path, f"is larger than a run file can be ({schema.MAX_JSON_BYTES // 2**20} MiB)")
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
         raise ConfigError(path, f"unreadable run file ({type(exc).__name__}); delete it to recompute") from None
