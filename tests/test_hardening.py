@@ -18,6 +18,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from genclf.data import load_dataset
+from genclf.errors import ConfigError
 
 
 def _one_line_error(result, *fragments: str) -> None:
@@ -321,3 +322,53 @@ def test_an_animated_gif_gives_its_first_frame(tmp_path):
     data = load_dataset(f"folder:{root}", image_size=8)
     index = [i for i, p in enumerate(data.train.paths) if p.endswith("anim.gif")][0]
     assert abs(int(data.train.images[index].float().mean()) - 40) <= 1
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [("http://127.0.0.1:9", "no MLflow server answers"), ("gopher://host/x", "unknown scheme 'gopher'")],
+)
+def test_a_bad_mlflow_tracking_uri_is_refused_up_front_and_writes_nothing(cli, tmp_path, monkeypatch, uri, message):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    out = tmp_path / "out"
+    result = cli("train", "--epochs", "1", "--log-to", "mlflow", "--out", out, "--quiet")
+    assert result.code == 2 and message in result.err and len(result.err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", [2**70, -1, 1.5, True, "0"])
+def test_the_estimator_refuses_a_seed_it_cannot_use_naming_random_state(seed):
+    import genclf
+
+    images, labels = np.zeros((8, 8, 8), np.uint8), np.repeat([0, 1], 4)
+    with pytest.raises(ConfigError, match="random_state"):
+        genclf.ImageClassifier(random_state=seed, epochs=1).fit(images, labels)
+
+
+def test_the_estimator_upsizes_tiny_images_as_the_command_line_does_and_warns_on_dark_floats():
+    import genclf
+
+    labels = np.repeat([0, 1], 20)
+    images = np.where(labels[:, None, None] == 1, 220, 20).astype(np.uint8) * np.ones((1, 1, 1), np.uint8)
+    clf = genclf.ImageClassifier(epochs=15, batch_size=8, precision="fp32").fit(images, labels)
+    assert clf.image_size_ == 8 and clf.input_size_ == 1
+    assert (clf.predict(images) == labels).mean() >= 0.9  # learned from 1x1 pixels, predicts on 1x1 pixels
+    with pytest.warns(UserWarning, match=r"value_range=\(0, 1\)"):
+        genclf.ImageClassifier(epochs=1, value_range=(0, 255)).fit(np.random.rand(40, 8, 8), labels)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--workers", "0"], "--workers"),
+        (["run", "--workers", "2", "--log-to", "tensorboard"], "--workers 1"),
+        (["train", "--weights", "w.safetensors", "--epochs", "1"], "--weights"),
+        (["train", "--set", "options.depth=3", "--epochs", "1"], "options.depth"),
+    ],
+)
+def test_a_refused_command_leaves_no_output_folder_behind(cli, tmp_path, argv, message):
+    out = tmp_path / "out"
+    result = cli(*argv, "--out", out, "--quiet")
+    assert result.code == 2 and message in result.err, result.err
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))

@@ -181,3 +181,130 @@ def test_an_untampered_folder_still_reads_and_renders(cli, tmp_path, finished_ru
     assert cli("report", run).code == 0
     loaded = genclf.load_run(run)
     assert set(loaded.results["strategy"]) == {"baseline", "random_oversampling"}
+
+
+def test_a_full_disk_mid_run_is_one_line_leaves_whole_files_and_the_run_resumes_to_the_same_rows(
+    cli, tmp_path, monkeypatch, finished_run
+):
+    """Fault injection: the 6th file replacement of a run fails with ENOSPC (as on a full disk)."""
+    import errno
+
+    import genclf.files as files
+
+    config, out = tmp_path / "run.yaml", tmp_path / "run"
+    config.write_text(CONFIG)
+    real_replace, calls = files.os.replace, []
+
+    def full_disk(src, dst):
+        calls.append(dst)
+        if len(calls) == 6:
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(files.os, "replace", full_disk)
+    result = cli("run", config, "--out", out, "--quiet")
+    assert result.code == 2, result.err
+    assert len(result.err.strip().splitlines()) == 1 and "no space left on the device" in result.err
+    assert str(calls[5]) in result.err  # names the file it could not write
+    assert not [p for p in out.rglob("*.tmp")]  # no half-written temporary file left behind
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    result = cli("run", config, "--out", out, "--quiet")
+    assert result.code == 0, result.err
+    resumed, clean = pd.read_csv(out / "results.csv"), pd.read_csv(finished_run / "results.csv")
+    columns = ["strategy", "seed", "accuracy", "macro_f1"]
+    pd.testing.assert_frame_equal(resumed[columns], clean[columns])
+
+
+@pytest.fixture(scope="module")
+def trained_models(tmp_path_factory):
+    """A tiny classifier and a tiny generator, and a folder of images to predict."""
+    from conftest import TINY_TRAIN, toy_images
+    from PIL import Image
+
+    from genclf.cli import main
+
+    root = tmp_path_factory.mktemp("models")
+    assert main(["train", "--k-per-class", "5", "--out", str(root / "clf"), *TINY_TRAIN]) == 0
+    gen = ["train-generator", "--model", "cvae", "--k-per-class", "5", "--out", str(root / "gen"), *TINY_TRAIN]
+    assert main(gen) == 0
+    images, _ = toy_images(3, classes=2, size=8)
+    (root / "images").mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray(image).save(root / "images" / f"{i}.png")
+    return root
+
+
+WRITE_PATHS = {
+    "train": lambda m, out: ["train", "--k-per-class", "5", "--epochs", "1", "--quiet", "--out", out],
+    "train-generator": lambda m, out: [
+        "train-generator",
+        "--k-per-class",
+        "5",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        out,
+    ],
+    "predict": lambda m, out: ["predict", "--checkpoint", m / "clf", "--input", m / "images", "--out", out],
+    "sample (folder)": lambda m, out: ["sample", "--checkpoint", m / "gen", "--per-class", "2", "--out", out],
+    "sample (npz)": lambda m, out: ["sample", "--checkpoint", m / "gen", "--per-class", "2", "--out", out / "s.npz"],
+    "evaluate": lambda m, out: ["evaluate", "--checkpoint", m / "clf", "--out", out],
+}
+
+
+@pytest.mark.parametrize("command", sorted(WRITE_PATHS))
+def test_a_full_disk_on_any_write_path_is_one_line_and_leaves_no_debris(
+    cli, tmp_path, monkeypatch, trained_models, command
+):
+    import errno
+
+    import genclf.files as files
+
+    def full_disk(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(files.os, "replace", full_disk)
+    out = tmp_path / "out"
+    result = cli(*WRITE_PATHS[command](trained_models, out))
+    assert result.code == 2, result.err
+    assert len(result.err.strip().splitlines()) == 1 and "no space left on the device" in result.err, result.err
+    debris = [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp") or p.name.startswith(".out.")]
+    assert not debris
+    assert not out.exists() or not [p for p in out.rglob("*") if p.is_file() and p.name != ".genclf.lock"]
+
+
+def test_an_orphaned_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    from genclf.files import write_json
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    orphan = tmp_path / f".results.json.{int(dead.stdout)}.abc123.tmp"
+    orphan.write_text("half")
+    live = tmp_path / f".results.json.{os.getpid()}.def456.tmp"  # a writer still running: left alone
+    live.write_text("busy")
+    write_json(tmp_path / "results.json", {"ok": 1})
+    assert not orphan.exists() and live.exists()
+    assert json.loads((tmp_path / "results.json").read_text()) == {"ok": 1}
+
+
+def test_a_run_killed_mid_grid_resumes_to_the_same_rows_with_no_debris(tmp_path, finished_run):
+    config, out = tmp_path / "run.yaml", tmp_path / "run"
+    config.write_text(CONFIG)
+    command = [sys.executable, "-m", "genclf", "run", str(config), "--out", str(out), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(1200):  # kill -9 once the first cell is on disk, mid-grid
+            if (out / "cells").is_dir() and any((out / "cells").glob("*.json")):
+                break
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not (out / "summary.json").exists()  # it really stopped before the end
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    columns = ["strategy", "seed", "accuracy", "macro_f1"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "results.csv")[columns], pd.read_csv(finished_run / "results.csv")[columns]
+    )
+    assert not [p for p in out.rglob("*.tmp")]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,15 +23,64 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     if os.environ.get("RANK", "0") != "0":
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow the umask like open() does
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
+        if not isinstance(exc, OSError) and _storage_full(exc):  # e.g. safetensors' error around the OS's
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from exc
+        raise
+    return path
+
+
+def _storage_full(exc: BaseException) -> bool:
+    """A library's own exception that wraps the OS's 'no space left' (safetensors reports ``code: 28``)."""
+    text = str(exc)
+    return "code: 28" in text or "StorageFull" in text or "No space left" in text
+
+
+def _remove_orphans(path: Path) -> None:
+    """Temporary files of earlier writes of ``path`` whose process is gone (killed mid-write)."""
+    for orphan in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        pid = orphan.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            orphan.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in name)
+
+
+def atomic_folder(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(staging_folder)`` then rename the folder onto ``path`` (which must be missing or empty):
+    a reader sees no folder or the whole one, never part of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        write(staging)
+        staging.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; folders follow the umask like mkdir does
+        if path.is_dir():
+            path.rmdir()  # empty, or this raises and nothing is replaced
+        os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
 
@@ -65,6 +116,31 @@ def safe_name(name: object, fallback: str = "item") -> str:
     digits, '-', '_' and '.', never empty, '.' or '..', so no output can escape its folder."""
     text = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name)).strip()
     return fallback if text.strip(".") == "" else text
+
+
+def distinct(candidates: list[str], reserved: tuple[str, ...] = (), suffixes: bool = True) -> list[str]:
+    """``candidates`` made distinct, in order: a name equal (ignoring case, for case-insensitive file systems)
+    to an earlier one or to a ``reserved`` one becomes ``name_2``, ``name_3``, ... (before the file suffix
+    with ``suffixes``)."""
+    taken = {r.casefold() for r in reserved}
+    chosen = []
+    for name in candidates:
+        split = suffixes and "." in name.strip(".")
+        stem, dot, suffix = name.rpartition(".") if split else (name, "", "")
+        candidate, n = name, 2
+        while candidate.casefold() in taken:
+            candidate = f"{stem}_{n}{dot}{suffix}" if dot else f"{name}_{n}"
+            n += 1
+        taken.add(candidate.casefold())
+        chosen.append(candidate)
+    return chosen
+
+
+def class_folders(class_names: list[str], reserved: tuple[str, ...] = ()) -> list[str]:
+    """One folder name per class that reads back as a class with ``folder:``: harmless (``safe_name``), not
+    hidden (no leading '.'), distinct, and none of ``reserved`` (the names ``folder:`` gives a meaning)."""
+    names = [safe_name(name, f"class_{i}").lstrip(".") or f"class_{i}" for i, name in enumerate(class_names)]
+    return distinct(names, reserved, suffixes=False)
 
 
 def spreadsheet_safe(value: object) -> str:

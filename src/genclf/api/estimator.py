@@ -23,10 +23,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from genclf.config import StrategyConfig, TrainConfig, validate_config
-from genclf.data.images import ImageSet
+from genclf.config_rules import MAX_SEED
+from genclf.data.images import ImageSet, conform
 from genclf.data.inputs import as_images
 from genclf.data.splits import Normalization, Split, stratified_indices
-from genclf.errors import CheckpointError, DataError
+from genclf.errors import CheckpointError, ConfigError, DataError
 from genclf.runtime.seeding import generator
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
@@ -41,6 +42,9 @@ class _Loaded:
 
     def predict_proba(self, images: torch.Tensor) -> np.ndarray:
         return self.trained.predict_proba(images)
+
+
+MIN_SIDE = 8  # the smallest images the networks take (smaller ones are upsized)
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -92,7 +96,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any, X_unlabeled: Any = None) -> ImageClassifier:
         """Train the strategy on images ``X`` with labels ``y`` (and an unlabeled pool, for the strategies
         that use one: semi_supervised_gan, pseudo_label, fixmatch, and generators that learn from it)."""
-        seed = int(self.random_state)
+        seed = 0 if self.random_state is None else self.random_state  # None: genclf's runs are seeded anyway
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+            raise ConfigError("random_state", f"expected an integer in 0..{MAX_SEED}, got {seed!r}")
+        seed = int(seed)
         train_config = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, precision=self.precision, device=self.device
         )
@@ -112,6 +119,9 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         check_classification_targets(y)
         images = as_images(X, self.value_range, where="X")
+        self.input_size_ = images.shape[-1]
+        if images.shape[-1] < MIN_SIDE:  # as the command line does: tiny images are upsized for the networks
+            images = conform(images, MIN_SIDE, None)
         if y.ndim != 1 or len(y) != len(images):
             raise DataError("y", f"expected one label per image ({len(images)}), got shape {y.shape}")
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -122,7 +132,8 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         train, val = labeled.subset(train_idx), labeled.subset(val_idx)
         unlabeled = None
         if X_unlabeled is not None:
-            pool = as_images(X_unlabeled, self.value_range, train.channels, train.image_size, where="X_unlabeled")
+            pool = as_images(X_unlabeled, self.value_range, train.channels, self.input_size_, where="X_unlabeled")
+            pool = conform(pool, train.image_size, None)
             # the pool's labels are unknown: -1 makes any use of them fail loudly
             unlabeled = ImageSet(pool, torch.full((len(pool),), -1, dtype=torch.long), train.class_names)
         # no test split inside fit: the validation images stand in where a strategy wants one
@@ -192,7 +203,8 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities (N, len(classes_)), columns in ``classes_`` order."""
         check_is_fitted(self, "strategy_")
-        images = as_images(X, self.value_range, self.channels_, self.image_size_, where="X")
+        size = getattr(self, "input_size_", self.image_size_)
+        images = conform(as_images(X, self.value_range, self.channels_, size, where="X"), self.image_size_, None)
         return self.strategy_.predict_proba(images)
 
     def predict(self, X: Any) -> np.ndarray:

@@ -10,6 +10,7 @@ import no torch, scikit-learn or pandas).
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -83,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         args.quiet = True
         warnings.simplefilter("ignore")
+    out = getattr(args, "out", None)
+    fresh = out is not None and not Path(out).exists()
     try:
         try:
             args.handler(args)
@@ -91,15 +94,53 @@ def main(argv: list[str] | None = None) -> int:
         _record_environment(args)
     except GenclfError as exc:
         sys.stderr.write(f"genclf: error: {' '.join(str(exc).split())}\n")
+        if fresh:
+            _remove_if_empty(Path(out))
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("genclf: interrupted\n")
         return 130
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRORS:
+            return _bug()
+        where = exc.filename or getattr(args, "out", None) or "output"
+        sys.stderr.write(f"genclf: error: {where}: {_ENVIRONMENT_ERRORS[exc.errno]}\n")
+        if fresh:
+            _remove_if_empty(Path(out))
+        return EXIT_USAGE
     except Exception:
-        traceback.print_exc()
-        sys.stderr.write("genclf: internal error (a bug in genclf); please report it with the traceback above\n")
-        return EXIT_BUG
+        return _bug()
     return EXIT_OK
+
+
+# failures of the machine, not of genclf: one line and exit 2; what was written stays whole (atomic writes), and
+# 'genclf run' resumes where it stopped
+_ENVIRONMENT_ERRORS = {
+    errno.ENOSPC: "no space left on the device; free some and run again (a run resumes where it stopped)",
+    errno.EDQUOT: "disk quota exceeded; free some space and run again (a run resumes where it stopped)",
+    errno.EROFS: "read-only file system; write to another --out",
+    errno.EACCES: "permission denied; write to another --out or fix the permissions",
+    errno.EPERM: "operation not permitted; write to another --out or fix the permissions",
+    errno.ENAMETOOLONG: "file name too long; choose a shorter --out",
+}
+
+
+def _remove_if_empty(out: Path) -> None:
+    """A refused command leaves nothing behind: the --out folder it created, if nothing was written there."""
+    try:
+        entries = list(out.iterdir()) if out.is_dir() else None
+        if entries is not None and all(e.name == ".genclf.lock" for e in entries):
+            for entry in entries:
+                entry.unlink()
+            out.rmdir()
+    except OSError:
+        pass
+
+
+def _bug() -> int:
+    traceback.print_exc()
+    sys.stderr.write("genclf: internal error (a bug in genclf); please report it with the traceback above\n")
+    return EXIT_BUG
 
 
 def _record_environment(args) -> None:

@@ -14,7 +14,7 @@ from genclf.cli import common
 from genclf.config import ColorizerJobConfig, to_dict
 from genclf.data.image_folder import read_images
 from genclf.data.images import grey_images
-from genclf.files import atomic_write, check_output_folder, write_json
+from genclf.files import atomic_write, check_output_folder, distinct, write_json
 from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
 from genclf.pipelines.colorize import (
     colorization_scores,
@@ -72,6 +72,21 @@ def _write_png(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
+def output_names(relatives: list[Path], grey: list[bool]) -> tuple[list[str], list[str | None]]:
+    """Distinct output paths (relative to --out) for the inputs at ``relatives``, in order, and for each colour
+    input its strip's path under ``strips/``: ``a.jpg`` -> ``a.png``; where two inputs would share one (``a.jpg``
+    and ``a.png``), both keep their extension (``a.jpg.png``, ``a.png.png``); any output or strip that still
+    meets another gets ``_2``, ``_3``, ... in input order. Nothing overwrites anything."""
+    stems = Counter(r.with_suffix(".png") for r in relatives)
+    wanted = [
+        (r.with_name(r.name + ".png") if stems[r.with_suffix(".png")] > 1 else r.with_suffix(".png")) for r in relatives
+    ]
+    names = distinct([w.as_posix() for w in wanted])
+    colour = [n for n, is_grey in zip(names, grey) if not is_grey]
+    strip_names = iter(distinct([f"strips/{n}" for n in colour], reserved=tuple(names)))
+    return names, [None if is_grey else next(strip_names) for is_grey in grey]
+
+
 def colorize_arguments(p: argparse.ArgumentParser) -> None:
     common.add_checkpoint(p, "train-colorizer")
     p.add_argument("--input", type=Path, required=True, help="an image file or a folder")
@@ -86,18 +101,17 @@ def cmd_colorize(args: argparse.Namespace) -> None:
     out = check_output_folder(args.out or common.default_out("colorize"), inputs=(target,))
     args.out = out  # where environment.json goes
     relatives = [path.relative_to(target) if target.is_dir() else Path(path.name) for path in kept]
-    stems = Counter(r.with_suffix(".png") for r in relatives)
+    names, strip_names = output_names(relatives, grey_images(images).tolist())
+    for relative, name in zip(relatives, names):
+        if name != relative.with_suffix(".png").as_posix():
+            print(f"note: {relative.as_posix()} is written as {name} (its output name collides with another's)")
     strips = 0
-    grey_inputs = grey_images(images).tolist()
-    for relative, original, result, is_grey in zip(relatives, images, colour, grey_inputs):
-        name = relative.with_suffix(".png")
-        if stems[name] > 1:  # a.jpg and a.png in one folder: both keep their extension (a.jpg.png, a.png.png)
-            name = relative.with_name(relative.name + ".png")
+    for name, strip_name, original, result in zip(names, strip_names, images, colour):
         _write_png(out / name, result.permute(1, 2, 0).numpy())
-        if not is_grey:  # a colour original: show what the colorizer had to recover
+        if strip_name is not None:  # a colour original: show what the colorizer had to recover
             grey = to_grey_rgb(original[None])[0]
             strip = torch.cat([grey, result, original], dim=2).permute(1, 2, 0).numpy()
-            _write_png(out / "strips" / name, np.ascontiguousarray(strip))
+            _write_png(out / strip_name, np.ascontiguousarray(strip))
             strips += 1
     print(f"{len(kept)} image(s) colorized at {trained.image_size}x{trained.image_size}: {out}")
     if strips:

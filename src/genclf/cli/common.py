@@ -272,6 +272,10 @@ def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str, 
     flags), then its output folder, data and split: nothing is loaded before the config is known to be good."""
     config = config_from_args(cls, args, base=base)
     registry.get(config.model, "model")
+    from genclf.models.classifiers import CLASSIFIERS, check_options
+
+    if registry is CLASSIFIERS:
+        check_options(config.model, dict(config.options or {}))
     return (config, *prepare_training(args, config, command))
 
 

@@ -12,9 +12,10 @@ from PIL import Image
 from genclf.cli import common
 from genclf.config import GeneratorJobConfig, to_dict
 from genclf.data import load_dataset
+from genclf.data.image_folder import FOLDER_RESERVED
 from genclf.errors import CheckpointError, ConfigError
 from genclf.evaluation.generator_quality import assess_generator, assessment_budget
-from genclf.files import atomic_write, check_output_folder, safe_name, write_json
+from genclf.files import atomic_folder, atomic_write, check_output_folder, class_folders, write_json
 from genclf.models.generative import GENERATORS
 from genclf.pipelines.generate import diversity_warnings, load_generator, save_generator, train_generator
 from genclf.reporting.plots import sample_grid
@@ -73,6 +74,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = args.out or common.default_out("sample") / "samples.npz"
     if out.suffix != ".npz":
         check_output_folder(out)
+        if out.is_dir() and any(out.iterdir()):
+            raise ConfigError("--out", f"{out} is not empty; sample into a new folder (old and new images would mix)")
     images = samples.images.permute(0, 2, 3, 1).numpy()
     if out.suffix == ".npz":
         x = images[..., 0] if images.shape[-1] == 1 else images
@@ -83,12 +86,19 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
         atomic_write(out, write)
     else:
-        for index, (image, label) in enumerate(zip(images, samples.labels.tolist())):
-            pil = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
-            atomic_write(
-                out / safe_name(samples.class_names[label], f"class_{label}") / f"{index:06d}.png",
-                lambda tmp, p=pil: p.save(tmp, format="PNG"),
-            )
+        folders = class_folders(samples.class_names, reserved=FOLDER_RESERVED)
+        for name, folder in zip(samples.class_names, folders):
+            if folder != name:
+                print(f"note: class {name!r} is written to folder {folder!r} (a name 'folder:' can read back)")
+
+        def write_folders(staging: Path) -> None:
+            for index, (image, label) in enumerate(zip(images, samples.labels.tolist())):
+                (staging / folders[label]).mkdir(exist_ok=True)
+                Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
+                    staging / folders[label] / f"{index:06d}.png", format="PNG"
+                )
+
+        atomic_folder(out, write_folders)  # never a half-written sample folder
     print(f"{len(images)} images ({args.per_class} per class) -> {out}")
 
 

@@ -111,4 +111,8 @@ def load_dataset(spec: str, image_size: int | None = None, channels: int | None 
             part.images = conform(part.images, image_size, channels)
     if data.train.num_classes < 2:
         raise DataError(spec, f"expected at least 2 classes, found {data.train.num_classes}")
+    names = [str(n) for n in data.train.class_names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(spec, f"two classes are both named {twice[0]!r}: class names must be unique")
     return data

@@ -32,6 +32,7 @@ from genclf.files import atomic_write
 
 DEFAULT_IMAGE_SIZE = 32
 UNLABELED_FOLDER = "unlabeled"
+FOLDER_RESERVED = (UNLABELED_FOLDER, "train", "test")  # folder names that are not classes to folder:
 GENCLF_FILES = ("environment.json",)  # what genclf writes into its output folders besides images
 
 

@@ -14,6 +14,7 @@ user has into that, or raises one clear ``DataError``:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,6 +106,12 @@ def _to_uint8(tensor: torch.Tensor, value_range: tuple[float, float] | None, whe
         if low < -1e-6 or high > top + 1e-6 * max(top, 1):
             raise DataError(
                 where, f"values must lie in [0, {top}] (value_range={value_range}), got [{low:.4g}, {high:.4g}]"
+            )
+        if top == 255 and 0 < high <= 1.0:
+            warnings.warn(
+                f"{where}: every value lies in [0, 1] though value_range=(0, 255): the images would be almost "
+                "black; pass value_range=(0, 1) if they are 0..1 images",
+                stacklevel=4,
             )
         scale = 255.0 / top
         return (tensor.double() * scale).round().clamp(0, 255).to(torch.uint8)

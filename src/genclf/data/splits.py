@@ -136,6 +136,15 @@ def make_split(
         pool = _apply_imbalance(pool, imbalance, gen)
     if len(pool) == 0 or len(test) == 0:
         raise DataError("data", "the split left no training or test images; use more data or smaller fractions")
+    trained, tested = pool.class_counts(), test.class_counts()
+    for cls, name in enumerate(pool.class_names):
+        if not trained[cls] or not tested[cls]:
+            total = trained[cls] + tested[cls] + len(val.labels[val.labels == cls])
+            raise DataError(
+                f"class {name!r}",
+                f"{total} image(s) leave it with {trained[cls]} to train on and {tested[cls]} to test on: every "
+                "class needs at least one of each (at least 2 images); add images or remove the class",
+            )
     return Split(pool, val, test, unlabeled, Normalization.fit(pool.images))
 
 

@@ -181,6 +181,12 @@ def build_classifier(name: str, in_channels: int, num_classes: int, image_size: 
     Raises:
         ConfigError: an option the architecture does not take (e.g. ``pretrained`` for ``cnn``).
     """
+    check_options(name, options)
+    return CLASSIFIERS.get(name, "model")(in_channels, num_classes, image_size, **options)
+
+
+def check_options(name: str, options: dict) -> None:
+    """Raise ConfigError for an option classifier ``name`` does not take (before anything is written)."""
     import inspect
 
     from genclf.errors import ConfigError
@@ -195,4 +201,3 @@ def build_classifier(name: str, in_channels: int, num_classes: int, image_size: 
     if unknown:
         flag = {"pretrained": "--pretrained", "weights": "--weights"}.get(unknown[0], f"options.{unknown[0]}")
         raise ConfigError(flag, f"model {name!r} takes no option {unknown[0]!r} (it takes: {', '.join(accepted)})")
-    return cls(in_channels, num_classes, image_size, **options)

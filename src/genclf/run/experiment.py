@@ -8,6 +8,7 @@ skipped, so a killed run picks up where it stopped.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,10 @@ def run_experiment(
     if save_models not in SAVE_POLICIES:
         raise ConfigError("--save-models", f"expected one of {', '.join(SAVE_POLICIES)}, got {save_models!r}")
     validate_run_config(config)
+    if workers not in (None, "auto"):  # its value, before anything is written (the count is settled later)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            resolve_workers(workers, 2, "cpu", bool(log_to))
     folder = RunFolder(out)
     with folder.locked("run"):
         rows = folder.read_results().to_dict("records")

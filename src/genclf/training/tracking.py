@@ -50,7 +50,39 @@ def check_backends(backends: list[str] | tuple[str, ...] | None) -> list[str]:
             _require("tensorboard")
         else:
             _require("mlflow")
+            check_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI"))
     return chosen
+
+
+MLFLOW_SCHEMES = ("", "file", "http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+
+
+def check_tracking_uri(uri: str | None, timeout: float = 3.0) -> None:
+    """Before anything is written: ``MLFLOW_TRACKING_URI`` has a scheme MLflow serves, and a server at an
+    http(s) address accepts a connection within ``timeout`` seconds (MLflow itself retries for minutes)."""
+    if not uri:
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(uri)
+    scheme = parts.scheme.split("+", 1)[0].lower()
+    if scheme not in MLFLOW_SCHEMES and not (len(scheme) == 1 and uri[1:3] in (":\\", ":/")):  # C:\ paths
+        raise ConfigError(
+            "MLFLOW_TRACKING_URI",
+            f"unknown scheme {parts.scheme!r} in {uri!r}; expected one of "
+            "file, http(s), sqlite, postgresql, mysql, databricks (or unset it for OUT/mlruns)",
+        )
+    if scheme in ("http", "https"):
+        port = parts.port or (443 if scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "localhost", port), timeout=timeout).close()
+        except OSError:
+            raise ConfigError(
+                "MLFLOW_TRACKING_URI",
+                f"no MLflow server answers at {uri} within {timeout:g} s; start it or unset "
+                "the variable (runs then log to OUT/mlruns)",
+            ) from None
 
 
 class Tracker:
@@ -68,11 +100,17 @@ class Tracker:
         if "mlflow" in self.backends:
             mlflow = _require("mlflow")
             uri = os.environ.get("MLFLOW_TRACKING_URI") or (self.out / "mlruns").resolve().as_uri()
-            if uri.startswith("file:"):  # the local file store: no server, no database
+            if uri.startswith("file:") or "://" not in uri:  # the local file store: no server, no database
                 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
             mlflow.set_tracking_uri(uri)
-            mlflow.set_experiment("genclf")
-            self._run = mlflow.start_run(run_name=name)
+            try:
+                mlflow.set_experiment("genclf")
+                self._run = mlflow.start_run(run_name=name)
+            except mlflow.exceptions.MlflowException as exc:
+                if self._writer is not None:
+                    self._writer.close()
+                first = str(exc).strip().splitlines()[0][:200]
+                raise ConfigError("MLFLOW_TRACKING_URI", f"MLflow at {uri} refused the run: {first}") from None
             self._mlflow = mlflow
 
     def params(self, values: dict[str, Any]) -> None:
