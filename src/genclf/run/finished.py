@@ -24,7 +24,15 @@ def report_run(out: str | Path) -> RunOutput:
         record = folder.load(load_config(RunConfig, folder.config))
         if "role" not in record.results:
             folder.refuse_old_run()
-        return RunOutput(folder.root, record.results, render_run(record, folder))
+        try:
+            summary = render_run(record, folder)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:  # a record the schema let through
+            raise ConfigError(
+                folder.root,
+                f"holds a record genclf cannot render ({type(exc).__name__}: {str(exc)[:80]}); if no file in it "
+                "was edited or received, please report this as a bug",
+            ) from None
+        return RunOutput(folder.root, record.results, summary)
 
 
 def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:

@@ -191,8 +191,14 @@ class RunFolder:
     def write_generators(self, table: pd.DataFrame) -> None:
         atomic_write(self.generators_table, lambda tmp: table.to_csv(tmp, index=False))
 
-    def read_cells(self) -> list[dict]:
-        return [schema.check(schema.Cell, read_json(path), path) for path in sorted(self.cells_dir.glob("*.json"))]
+    def read_cells(self, class_names: list[str] | None = None) -> list[dict]:
+        """Every cell's detail; with ``class_names`` (run.json's), each must cover exactly those classes."""
+        cells = []
+        for path in sorted(self.cells_dir.glob("*.json")):
+            cells.append(schema.check(schema.Cell, read_json(path), path))
+            if class_names is not None:
+                schema.check_cell_classes(cells[-1], class_names, path)
+        return cells
 
     def write_cell(self, detail: dict) -> None:
         write_json(self.cell(detail["strategy"], detail["k_per_class"], detail["seed"]), detail)
@@ -220,11 +226,12 @@ class RunFolder:
 
     def load(self, config: Any) -> RunRecord:
         """The record of a finished (or partly finished) run, for reporting."""
+        manifest = self.read_manifest()
         return RunRecord(
             config,
             self.read_results(),
-            self.read_cells(),
-            self.read_manifest(),
+            self.read_cells(manifest.get("class_names")),
+            manifest,
             self.read_artifacts(),
             self.read_generators(),
         )

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genclf.errors import ConfigError
 from genclf.roles import ROLES
@@ -25,25 +25,73 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow")
 
 
+class Reliability(_Strict):
+    edges: list[float] = Field(min_length=2)
+    confidence: list[float]
+    accuracy: list[float]
+    count: list[int]
+
+    @model_validator(mode="after")
+    def _bins(self):
+        bins = len(self.edges) - 1
+        if not len(self.confidence) == len(self.accuracy) == len(self.count) == bins:
+            raise ValueError(f"expected {bins} bins in confidence, accuracy and count (one per pair of edges)")
+        return self
+
+
+class Calibration(_Strict):
+    ece: float
+    nll: float
+    reliability: Reliability
+
+
+class Corruptions(_Strict):
+    clean_accuracy: float
+    accuracy: dict[str, dict[str, float]] = Field(min_length=1)
+    mean_corruption_accuracy: float
+    severities: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _table(self):
+        wanted = {str(s) for s in self.severities}
+        for name, row in self.accuracy.items():
+            if set(row) != wanted:
+                raise ValueError(f"accuracy[{name!r}] must hold one value per severity {sorted(wanted)}")
+        return self
+
+
+class Adversarial(_Strict):
+    eps: list[float] = Field(min_length=1)
+    pgd_steps: int
+    fgsm_accuracy: list[float]
+    pgd_accuracy: list[float]
+
+    @model_validator(mode="after")
+    def _curves(self):
+        if not len(self.fgsm_accuracy) == len(self.pgd_accuracy) == len(self.eps):
+            raise ValueError("expected one fgsm and one pgd accuracy per eps")
+        return self
+
+
 class Cell(_Strict):
     """cells/*.json: one (strategy, budget, seed) cell's detail."""
 
     strategy: str
     k_per_class: int | None
     seed: int = Field(ge=0)
-    per_class: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = Field(default_factory=dict)
     confusion_matrix: list[list[int]] = Field(default_factory=list)
-    calibration: dict[str, Any] | None = None
-    corruptions: dict[str, Any] | None = None
-    adversarial: dict[str, Any] | None = None
+    calibration: Calibration | None = None
+    corruptions: Corruptions | None = None
+    adversarial: Adversarial | None = None
 
 
 class Manifest(_Strict):
     """run.json: what the runner knew about the data."""
 
-    name: str = "?"
-    class_names: list[str] = Field(default_factory=list)
-    split: dict[str, int | list[int] | None] = Field(default_factory=dict)
+    name: str
+    class_names: list[str] = Field(min_length=2)
+    split: dict[str, int | list[int] | None]
     environment: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -179,3 +227,13 @@ def read_table(path: Path, required: tuple[str, ...], numeric: list[str]) -> pd.
     if "strategy" in table.columns and table["strategy"].isna().any():
         raise ConfigError(path, f"column 'strategy', row {int(table['strategy'].isna().idxmax()) + 1}: empty")
     return table
+
+
+def check_cell_classes(cell: dict, class_names: list[str], path: Path) -> None:
+    """A cell's per-class table and confusion matrix cover exactly the run's classes."""
+    k = len(class_names)
+    if cell.get("per_class") and set(cell["per_class"]) != set(class_names):
+        raise ConfigError(path, f"field 'per_class': its classes differ from run.json's {k} class names")
+    matrix = cell.get("confusion_matrix")
+    if matrix and (len(matrix) != k or any(len(row) != k for row in matrix)):
+        raise ConfigError(path, f"field 'confusion_matrix': expected {k} x {k} (run.json's classes)")
