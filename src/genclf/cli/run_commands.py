@@ -20,6 +20,7 @@ from genclf.files import check_output_folder
 from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
 from genclf.run import plan
 from genclf.run.cells import resolve_workers
+from genclf.run.executor import EXECUTORS, check_executor
 from genclf.run.experiment import SAVE_POLICIES, RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
 from genclf.run.finished import merge_runs, report_run
 from genclf.strategies import STRATEGIES
@@ -67,6 +68,23 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
         "1 on a GPU or with --log-to (default: $GENCLF_WORKERS, else %(default)s)",
     )
 
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=os.environ.get("GENCLF_EXECUTOR", "local"),
+        help="where cells are fitted: local = this machine's worker pool; ray = tasks on a Ray cluster, no shared "
+        "file system needed (pip install 'genclf[ray]') (default: $GENCLF_EXECUTOR, else %(default)s)",
+    )
+    p.add_argument(
+        "--address",
+        help="with --executor ray: the cluster, auto (the one 'ray start' joined this machine to) or "
+        "ray://HOST:PORT (default: a local Ray instance on this machine's cores)",
+    )
+    p.add_argument("--cpus-per-cell", type=float, default=1.0, help="with --executor ray: CPUs per cell (default: 1)")
+    p.add_argument(
+        "--gpus-per-cell", type=float, default=0.0, help="with --executor ray: GPUs per cell, e.g. 0.25 (default: 0)"
+    )
+
 
 def cmd_run(args: argparse.Namespace) -> None:
     if args.config_file is not None and args.config is not None:
@@ -82,6 +100,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         config = config_from_args(RunConfig, args, path, drop=("seed",))
         planned = plan.Plan(config, plan.survey(config.data.spec)) if args.dry_run or args.time_budget else None
     shard = parse_shard(args.shard)
+    check_executor(args.executor, args.address, args.cpus_per_cell, args.gpus_per_cell)
     if planned is not None:
         validate_run_config(config)  # a bad config is refused before the probe trains anything
         planned.config = config
@@ -105,6 +124,10 @@ def cmd_run(args: argparse.Namespace) -> None:
         workers=args.workers,
         plan=planned,
         save_models=args.save_models,
+        executor=args.executor,
+        address=args.address,
+        cpus_per_cell=args.cpus_per_cell,
+        gpus_per_cell=args.gpus_per_cell,
     )
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -40,6 +41,7 @@ from genclf.runtime.precision import resolve_device
 from genclf.strategies import STRATEGIES, Context, build_strategy
 
 MAX_AUTO_WORKERS = 8
+NODE = socket.gethostname()  # recorded in every cell: where it ran
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,8 @@ class CellRunner:
         self.checks, self.artifacts = checks, artifacts  # what the folder held when the run started
         self.contexts: dict[tuple, Context] = {}
         self.save_models = "best"  # "none": no classifier is saved
+        # (budget, seed) -> the ModelStore its cells share: the run folder's (or, on Ray, the store actor's)
+        self.stores: Callable[[int | None, int], Any] = lambda k, seed: GeneratorStore(folder.generator_store(k, seed))
         self.checked = {check_key(c) for c in checks}
         drawn = {a["path"] for a in artifacts}
         # generators stored by an earlier, interrupted invocation without their check or sample grid: the
@@ -137,7 +141,7 @@ class CellRunner:
                 self.config.train,
                 self.config.generator_train,
                 True,
-                GeneratorStore(self.folder.generator_store(k, seed)),
+                self.stores(k, seed),
                 generator_pool=self.config.generator_pool,
             ),
         )
@@ -204,7 +208,7 @@ class CellRunner:
                 }
             )
             out.scores.append({**metrics.scalars(), **extended})
-            cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail}
+            cell = {"strategy": view.name, "k_per_class": k, "seed": seed, **metrics.to_dict(), **detail, "node": NODE}
             self.folder.write_cell(cell)
             out.cells.append(cell)
         out.wall_seconds = time.perf_counter() - began

@@ -25,6 +25,7 @@ from genclf.evaluation.robustness import corruption_error
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
+from genclf.run.executor import RayExecutor, check_executor
 from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
 from genclf.run.plan import Plan, eta_clock
 from genclf.runtime.environment import describe_environment
@@ -85,6 +86,10 @@ def run_experiment(
     workers: int | str = 1,
     plan: Plan | None = None,
     save_models: str = "best",
+    executor: str = "local",
+    address: str | None = None,
+    cpus_per_cell: float = 1.0,
+    gpus_per_cell: float = 0.0,
 ) -> RunOutput:
     """Run (or resume) the grid of ``config`` (or one ``shard=(i, N)`` of it) into folder ``out``; write
     results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
@@ -93,7 +98,10 @@ def run_experiment(
     ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread.
     ``plan``: the estimated run plan this config came from (its per-cell seconds weight the progress ETA).
     ``save_models``: which cells' final classifiers stay in ``out/models/`` (``best``: every seed of the
-    recommended strategy and of the baseline; ``all``; ``none``)."""
+    recommended strategy and of the baseline; ``all``; ``none``). ``executor``: ``local`` (this machine's
+    pool of ``workers``) or ``ray`` (a Ray cluster at ``address``, each cell a task with ``cpus_per_cell``
+    and ``gpus_per_cell``; see ``genclf.run.executor``)."""
+    check_executor(executor, address, cpus_per_cell, gpus_per_cell)
     tracking.check_backends(log_to)
     if save_models not in SAVE_POLICIES:
         raise ConfigError("--save-models", f"expected one of {', '.join(SAVE_POLICIES)}, got {save_models!r}")
@@ -102,27 +110,40 @@ def run_experiment(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             resolve_workers(workers, 2, "cpu", bool(log_to))
+    ray = RayExecutor(address, cpus_per_cell, gpus_per_cell).start() if executor == "ray" else None
     folder = RunFolder(out)
-    with folder.locked("run"):
-        rows = folder.read_results().to_dict("records")
-        check_resumable(config, folder, rows)
-        with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
-            result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models)
-            if tracker is not None:
-                tracker.artifacts([result.folder / "report.html", *sorted((result.folder / "figures").glob("*.png"))])
+    try:
+        with folder.locked("run"):
+            rows = folder.read_results().to_dict("records")
+            check_resumable(config, folder, rows)
+            with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
+                result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models, ray)
+                if tracker is not None:
+                    figures = sorted((result.folder / "figures").glob("*.png"))
+                    tracker.artifacts([result.folder / "report.html", *figures])
+    finally:
+        if ray is not None:
+            ray.close()
     return result
 
 
-def build_runner(config: RunConfig, out: str | Path, save_models: str = "best") -> CellRunner:
-    """The data, the splits of every (budget, seed) and the folder's generator checks, ready to fit cells
-    (also how a spawned worker process rebuilds them)."""
+def load_splits(config: RunConfig) -> tuple:
+    """The data and the split of every (budget, seed) of ``config``."""
     data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
-    d, folder = config.data, RunFolder(out)
+    d = config.data
     splits = {
         (k, seed): make_split(data, seed, d.val_fraction, d.test_fraction, k, d.imbalance)
         for k in d.budgets()
         for seed in config.seeds
     }
+    return data, splits
+
+
+def build_runner(config: RunConfig, out: str | Path, save_models: str = "best") -> CellRunner:
+    """The data, the splits of every (budget, seed) and the folder's generator checks, ready to fit cells
+    (also how a spawned worker process rebuilds them)."""
+    data, splits = load_splits(config)
+    folder = RunFolder(out)
     runner = CellRunner(config, folder, splits, folder.read_generators().to_dict("records"), folder.read_artifacts())
     runner.data_name, runner.class_names = data.name, data.train.class_names
     runner.save_models = save_models
@@ -139,6 +160,7 @@ def _run_grid(
     workers,
     plan: Plan | None,
     save_models: str = "best",
+    ray: RayExecutor | None = None,
 ) -> RunOutput:
     """The grid's cells not in ``rows`` (the finished ones), appended to ``rows``; then the report."""
     runner = build_runner(config, folder.root, save_models)
@@ -165,18 +187,24 @@ def _run_grid(
     ]
     # generative cells first: they train the shared generators and take longest, so no worker idles at the end
     jobs.sort(key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, job.index))
-    workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None)
+    workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None) if ray is None else 1
     header(
         f"genclf run {runner.data_name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
         f"{len(config.seeds)} seed(s) = {len(grid)} cells ({len(jobs)} to run"
-        f"{f' in {workers} worker processes' if workers > 1 else ''}); split: train {sizes['train']}, "
+        f"{' as Ray tasks' if ray else f' in {workers} worker processes' if workers > 1 else ''}); "
+        f"split: train {sizes['train']}, "
         f"val {sizes['val']}, test {sizes['test']}, unlabeled {sizes['unlabeled']}; output {folder.root}",
         quiet,
     )
     clock = eta_clock(config, jobs, runner.splits, workers, plan)
     bar = tqdm(total=len(jobs), desc="grid", unit="cell", disable=quiet or None)
     make = functools.partial(build_runner, config, folder.root, save_models)
-    for out in run_cells(runner, jobs, workers, make):
+    outputs = (
+        run_cells(runner, jobs, workers, make)
+        if ray is None
+        else ray.map(config, folder, jobs, save_models, list(runner.checks), list(runner.artifacts))
+    )
+    for out in outputs:
         job = out.job
         eta = clock.finish(job.index, out.wall_seconds)
         bar.update()
