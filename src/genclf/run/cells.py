@@ -29,7 +29,7 @@ import torch
 
 import genclf.training.tracking as tracking
 from genclf.config import RunConfig, StrategyConfig, config_hash, to_dict
-from genclf.data import Split
+from genclf.data import Split, load_dataset, make_split
 from genclf.errors import ConfigError, TrainingError
 from genclf.evaluation.extended import extended_evaluation
 from genclf.evaluation.metrics import compute_metrics
@@ -331,6 +331,18 @@ def draw_generators(
 
 
 _RUNNER: CellRunner | None = None
+
+
+def load_splits(config: RunConfig) -> tuple:
+    """The data and the split of every (budget, seed) of ``config``."""
+    data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
+    d = config.data
+    splits = {
+        (k, seed): make_split(data, seed, d.val_fraction, d.test_fraction, k, d.imbalance)
+        for k in d.budgets()
+        for seed in config.seeds
+    }
+    return data, splits
 
 
 def start_method() -> str:

@@ -243,8 +243,7 @@ def _ray_cell(config_text: str, job, save_models: str, checks: list, artifacts: 
     import yaml
 
     from genclf.config import RunConfig, from_dict
-    from genclf.run.cells import CellRunner
-    from genclf.run.experiment import load_splits
+    from genclf.run.cells import CellRunner, load_splits
     from genclf.run.folder import RunFolder, cell_tag
 
     torch.set_num_threads(1)

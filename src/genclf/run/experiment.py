@@ -18,13 +18,12 @@ from tqdm.auto import tqdm
 
 import genclf.training.tracking as tracking
 from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_dict, validate_config
-from genclf.data import load_dataset, make_split
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
-from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, resolve_workers, run_cells
+from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, load_splits, resolve_workers, run_cells
 from genclf.run.executor import RayExecutor, check_executor
 from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
 from genclf.run.plan import Plan, eta_clock
@@ -125,18 +124,6 @@ def run_experiment(
         if ray is not None:
             ray.close()
     return result
-
-
-def load_splits(config: RunConfig) -> tuple:
-    """The data and the split of every (budget, seed) of ``config``."""
-    data = load_dataset(config.data.spec, config.data.image_size, config.data.channels)
-    d = config.data
-    splits = {
-        (k, seed): make_split(data, seed, d.val_fraction, d.test_fraction, k, d.imbalance)
-        for k in d.budgets()
-        for seed in config.seeds
-    }
-    return data, splits
 
 
 def build_runner(config: RunConfig, out: str | Path, save_models: str = "best") -> CellRunner:
