@@ -107,7 +107,7 @@ def test_run_resumes_without_redoing_finished_cells(cli, tmp_path, monkeypatch):
         "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 1, batch_size: 32, precision: fp32}\nstrategies: [{name: baseline}, {name: class_weights}]\nseeds: [0, 1]\n"
     )
     out = tmp_path / "run"
-    import genclf.strategies.classical as classical
+    import genclf.strategies.classifier as classical
 
     real_fit = classical.ClassifierStrategy.fit
     calls = []

@@ -119,7 +119,7 @@ def test_fixmatch_ema_averages_the_weights_and_is_what_is_validated_and_kept(spl
     import torch
 
     from genclf.models.classifiers import build_classifier
-    from genclf.strategies.self_training import FixMatchClassifier
+    from genclf.strategies.fixmatch import FixMatchClassifier
 
     torch.manual_seed(0)
     live = build_classifier("cnn", 1, 10, 8)

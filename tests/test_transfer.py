@@ -155,7 +155,7 @@ def test_feature_augmentation_adds_generated_embeddings_and_checks_its_generator
 
 
 def test_a_collapsed_feature_generator_fails_its_check(split, context, monkeypatch):
-    from genclf.strategies import transfer
+    from genclf.strategies import features as transfer
 
     def one_class(self, counts, seed):  # every generated embedding is class 0's mean
         labels = np.repeat(np.arange(len(counts)), counts)

@@ -1,5 +1,6 @@
 """Label-mixing augmentation, the strongest cheap non-generative competitors of synthetic augmentation:
-``mixup`` (Zhang et al. 2018) and ``cutmix`` (Yun et al. 2019), with torchvision v2's MixUp / CutMix."""
+the wrapper ``mixup`` and ``cutmix`` train through.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
-from genclf.roles import CLASSICAL
-from genclf.strategies.base import Context, Proposal, from_scratch, register_strategy
+from genclf.strategies.base import Context
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
 
 
@@ -43,17 +43,3 @@ class MixingStrategy(WrappedStrategy):
     def wrap(self, classifier: Classifier, split: Split, context: Context) -> MixingClassifier:
         mix = self.transform(alpha=float(self.params["alpha"]), num_classes=split.train.num_classes)
         return MixingClassifier(classifier, mix)
-
-
-@register_strategy("mixup", CLASSICAL, cost=1.0, plan=[Proposal(2, from_scratch)])
-class Mixup(MixingStrategy):
-    """Convex combinations of image pairs and of their one-hot labels, Beta(alpha, alpha) weights."""
-
-    transform = v2.MixUp
-
-
-@register_strategy("cutmix", CLASSICAL, cost=1.0, plan=[Proposal(3, from_scratch)])
-class CutMix(MixingStrategy):
-    """A box of one image pasted into another, labels mixed by the box's area share."""
-
-    transform = v2.CutMix

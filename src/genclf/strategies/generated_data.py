@@ -1,4 +1,6 @@
-"""Strategies that add generated images: synthetic augmentation and generative class balancing."""
+"""The shape of the strategies that add generated images to the labeled ones (synthetic augmentation,
+generative class balancing).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +10,8 @@ from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.generative import GENERATORS
 from genclf.pipelines.classify import train_classifier
-from genclf.roles import GENERATIVE
-from genclf.strategies.base import Context, Proposal, from_scratch, from_scratch_imbalanced, register_strategy
-from genclf.strategies.classical import ClassifierStrategy, majority_fill
+from genclf.strategies.base import Context
+from genclf.strategies.classifier import ClassifierStrategy
 from genclf.training.fit import Fit
 
 
@@ -52,43 +53,3 @@ class GeneratedDataStrategy(ClassifierStrategy):
             self.extra["filter_pass_rate"] = float((confidence >= threshold).float().mean())
             images, labels = images[index], labels[index]
         return images, labels
-
-
-@register_strategy(
-    "synthetic_augmentation",
-    GENERATIVE,
-    cost=2.0,
-    plan=[Proposal(9, from_scratch, label="synthetic_augmentation[cvae]", params={"generator": "cvae"})],
-)
-class SyntheticAugmentation(GeneratedDataStrategy):
-    """Real images plus ``ratio`` x as many generated ones, class-balanced."""
-
-    defaults = {**GeneratedDataStrategy.defaults, "ratio": 1.0}
-
-    def validate_params(self) -> None:
-        super().validate_params()
-        if not isinstance(self.params["ratio"], (int, float)) or self.params["ratio"] < 0:
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.ratio", f"expected a number >= 0, got {self.params['ratio']!r}"
-            )
-
-    def training_data(self, split: Split, context: Context):
-        per_class = round(self.params["ratio"] * len(split.train) / split.train.num_classes)
-        images, labels = self.generate(split, context, [per_class] * split.train.num_classes)
-        self.extra["n_synthetic"] = len(labels)
-        return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])
-
-
-@register_strategy(
-    "generative_balancing",
-    GENERATIVE,
-    cost="balanced",
-    plan=[Proposal(10, from_scratch_imbalanced, params={"generator": "cvae"})],
-)
-class GenerativeBalancing(GeneratedDataStrategy):
-    """Fill every minority class with generated images up to the majority count."""
-
-    def training_data(self, split: Split, context: Context):
-        images, labels = self.generate(split, context, majority_fill(split.train.labels, split.train.num_classes))
-        self.extra["n_synthetic"] = len(labels)
-        return torch.cat([split.train.images, images]), torch.cat([split.train.labels, labels])

@@ -1,5 +1,6 @@
 """``semi_supervised_gan``: a K+1-class discriminator trained on labeled, unlabeled and generated
-images, with feature matching for the generator (Salimans et al. 2016, "Improved techniques for training GANs")."""
+images, with feature matching for the generator (Salimans et al. 2016, "Improved techniques for training GANs").
+"""
 
 from __future__ import annotations
 

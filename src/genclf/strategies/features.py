@@ -1,4 +1,5 @@
-"""Transfer from ImageNet: heads on frozen pretrained features, fine-tuning, and generation in feature space.
+"""Transfer from ImageNet: what the strategies on a pretrained backbone share (heads on frozen features, the
+backbone's cost probe, the feature-space generator); each strategy is its own file.
 
 The entry's ``classifier`` names the pretrained backbone (``efficientnet_lite0`` unless another registered
 backbone is given), so ``{name: linear_probe, classifier: efficientnet_lite0}`` reads as
@@ -17,8 +18,7 @@ backbone is given), so ``{name: linear_probe, classifier: efficientnet_lite0}`` 
   learns from real + generated embeddings (``ratio`` generated per real image, or with ``balance`` the
   minority classes filled up to the largest). The generator is checked like every generator: a head trained
   on generated embeddings alone (CAS, macro-F1 on the validation split) against the real-data head, and
-  against chance; a generator that fails makes the strategy inconclusive.
-"""
+  against chance; a generator that fails makes the strategy inconclusive."""
 
 from __future__ import annotations
 
@@ -27,19 +27,10 @@ import torch
 
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
-from genclf.evaluation.generator_quality import cas_status
-from genclf.roles import BASELINE, CLASSICAL, GENERATIVE
 from genclf.strategies.base import (
     Context,
-    Proposal,
     Strategy,
-    budget_columns,
-    photos,
-    photos_imbalanced,
-    register_strategy,
 )
-from genclf.strategies.classical import ClassifierStrategy
-from genclf.training.fit import Fit
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 C_GRID = (0.001, 0.01, 0.1, 1.0)  # inverse L2 strengths tried on the validation split (features standardised)
@@ -198,51 +189,6 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
         return TrainedClassifier(model.eval(), self.backbone, options, list(split.class_names), split.normalization)
 
 
-@register_strategy(
-    "linear_probe",
-    BASELINE,
-    plan=[
-        Proposal(0, photos, classifier=DEFAULT_BACKBONE),
-        Proposal(
-            3,
-            photos_imbalanced,
-            classifier=DEFAULT_BACKBONE,
-            label=f"linear_probe_balanced[{DEFAULT_BACKBONE}]",
-            params={"class_weight": "balanced"},
-        ),
-    ],
-)
-class LinearProbe(FeatureStrategy):
-    """A logistic-regression head on frozen pretrained features; ``class_weight: balanced`` reweights classes."""
-
-    defaults = {"resolution": 128, "class_weight": "none"}
-
-    def validate_params(self) -> None:
-        super().validate_params()
-        if self.params["class_weight"] not in ("none", "balanced"):
-            raise ConfigError(f"strategies[{self.config.name}].params.class_weight", "expected none or balanced")
-
-    def class_weight(self) -> str | None:
-        return None if self.params["class_weight"] == "none" else "balanced"
-
-
-@register_strategy("feature_smote", CLASSICAL, plan=[Proposal(4, photos_imbalanced, classifier=DEFAULT_BACKBONE)])
-class FeatureSMOTE(FeatureStrategy):
-    """SMOTE on the frozen features (every class up to the largest), then the head."""
-
-    def head_data(self, x, y, split, context, val):
-        from imblearn.over_sampling import SMOTE
-
-        counts = np.bincount(y, minlength=split.train.num_classes)
-        present = counts[counts > 0]
-        if len(present) < 2 or present.min() == present.max():
-            return x, y
-        neighbours = int(min(5, present.min() - 1))
-        if neighbours < 1:
-            return x, y  # a class of one image: nothing to interpolate between
-        return SMOTE(k_neighbors=neighbours, random_state=context.seed).fit_resample(x, y)
-
-
 class ClassGaussian:
     """A class-conditional Gaussian over embeddings: per-class means, one shared Ledoit-Wolf covariance."""
 
@@ -264,134 +210,3 @@ class ClassGaussian:
 
 
 FEATURE_GENERATORS = {"gaussian": ClassGaussian}
-
-
-@register_strategy(
-    "feature_augmentation",
-    GENERATIVE,
-    plan=[
-        Proposal(5, photos, classifier=DEFAULT_BACKBONE),
-        Proposal(
-            6,
-            photos_imbalanced,
-            classifier=DEFAULT_BACKBONE,
-            label=f"feature_balancing[{DEFAULT_BACKBONE}]",
-            params={"balance": True},
-        ),
-    ],
-)
-class FeatureAugmentation(FeatureStrategy):
-    """Real + generated embeddings for the head (see the module docstring)."""
-
-    defaults = {"resolution": 128, "generator": "gaussian", "ratio": 1.0, "balance": False, "min_cas_ratio": 0.75}
-    heads = 3  # its own, and the generator check's two
-
-    def validate_params(self) -> None:
-        super().validate_params()
-        where = f"strategies[{self.config.name}].params"
-        if self.params["generator"] not in FEATURE_GENERATORS:
-            raise ConfigError(f"{where}.generator", f"expected one of {sorted(FEATURE_GENERATORS)}")
-        if not 0 <= float(self.params["ratio"]) <= 20:
-            raise ConfigError(f"{where}.ratio", "expected 0..20 generated embeddings per real one")
-
-    def generator_key(self) -> str:
-        return f"features_{self.params['generator']}_{self.backbone}_{self.params['resolution']}px"
-
-    def head_data(self, x, y, split, context, val):
-        k = split.train.num_classes
-        generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k)
-        counts = np.bincount(y, minlength=k)
-        if self.params["balance"]:
-            extra = (counts.max() - counts).tolist()
-        else:
-            extra = np.round(counts * float(self.params["ratio"])).astype(int).tolist()
-        self.generator_checks = [self.check(generator, x, y, val, counts, context)]
-        key = self.generator_key()
-        if key not in context.used:
-            context.used.append(key)
-        fake_x, fake_y = generator.sample(extra, context.seed)
-        self.extra["n_generated"] = len(fake_y)
-        return np.concatenate([x, fake_x]), np.concatenate([y, fake_y])
-
-    def check(self, generator, x, y, val, counts, context) -> dict:
-        """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
-        (macro-F1), against the real-data head and chance."""
-        val_x, val_y = val
-        k = len(counts)
-        real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
-        fake_x, fake_y = generator.sample(counts.tolist(), context.seed + 1)
-        fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
-        real_f1, cas = real.val_macro_f1, fake.val_macro_f1
-        chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
-        return {
-            "generator": self.generator_key(),
-            "cas": round(cas, 4),
-            "real_macro_f1": round(real_f1, 4),
-            "chance_macro_f1": round(chance, 4),
-            "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
-        }
-
-
-@register_strategy("finetune", CLASSICAL, plan=[Proposal(1, photos, classifier=DEFAULT_BACKBONE)])
-class FineTune(PlannedOnBackbone, ClassifierStrategy):
-    """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes. With
-    ``head_init: probe`` (the default), the head starts as the linear probe on the cached features and the
-    whole network then learns at a tenth of the run's learning rate (LP-FT, Kumar et al. 2022: a random
-    head's first, large gradients distort the pretrained features); with ``random``, a new head at the
-    run's rate and the body at a tenth of it."""
-
-    defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128, "head_init": "probe"}
-
-    def validate_params(self) -> None:
-        if int(self.params["epochs"]) < 1:
-            raise ConfigError(f"strategies[{self.config.name}].params.epochs", "expected at least 1")
-        if self.params["head_init"] not in ("probe", "random"):
-            raise ConfigError(f"strategies[{self.config.name}].params.head_init", "expected probe or random")
-
-    def fit(self, split: Split, context: Context) -> None:
-        import dataclasses
-
-        from genclf.models.classifiers import build_classifier, prepare_for
-        from genclf.pipelines.classify import train_classifier
-
-        backbone, resolution = backbone_of(self.config.classifier), int(self.params["resolution"])
-        options = {"dropout": self.params["dropout"], "resolution": resolution}
-        torch.manual_seed(context.seed)
-        model = build_classifier(
-            backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
-        )
-        prepare_for(model, split.normalization, context.quiet)
-        budget = self.budget(context, len(split.train), len(split.train))
-        if self.params["head_init"] == "probe":
-            from genclf.models.features import embed
-
-            head = FeatureHead(split.train.num_classes, seed=context.seed).fit(
-                embed(backbone, split.train.images, resolution),
-                split.train.labels.numpy(),
-                embed(backbone, split.val.images, resolution),
-                split.val.labels.numpy(),
-            )
-            head.fold_into(model)
-            model.body_lr_scale = 1.0
-            budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
-            self.extra["probe_val_macro_f1"] = head.val_macro_f1
-        self.extra["n_train_effective"] = len(split.train)
-        self.classifier, result = train_classifier(
-            split, backbone, Fit(budget, context.seed, quiet=context.quiet), options=options, model=model
-        )
-        self.extra["best_epoch"] = result.best_epoch
-        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
-
-    def budget(self, context: Context, n_labeled: int, n_train: int):
-        import dataclasses
-
-        return dataclasses.replace(context.train, epochs=int(self.params["epochs"]))
-
-    @classmethod
-    def planned_seconds(cls, entry, split: Split, train, probe: dict) -> float:
-        """Each epoch a training pass (forward + backward, about three forwards) over the labeled images and
-        a forward pass over the validation images; then two passes over the test images (scoring and
-        calibration)."""
-        epochs = int(entry.params.get("epochs", cls.defaults["epochs"]))
-        passes = epochs * (3 * len(split.train) + len(split.val)) + 2 * len(split.test)
-        return passes * probe["image_seconds"]

@@ -1,0 +1,85 @@
+"""``feature_augmentation``: real plus generated embeddings for the head, drawn from a class-conditional
+Gaussian over the backbone's features (checked like any generator); ``balance: true`` is generative class
+balancing in feature space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genclf.errors import ConfigError
+from genclf.evaluation.generator_quality import cas_status
+from genclf.roles import GENERATIVE
+from genclf.strategies.base import (
+    Proposal,
+    photos,
+    photos_imbalanced,
+    register_strategy,
+)
+from genclf.strategies.features import DEFAULT_BACKBONE, FEATURE_GENERATORS, FeatureHead, FeatureStrategy, macro_f1_of
+
+
+@register_strategy(
+    "feature_augmentation",
+    GENERATIVE,
+    plan=[
+        Proposal(5, photos, classifier=DEFAULT_BACKBONE),
+        Proposal(
+            6,
+            photos_imbalanced,
+            classifier=DEFAULT_BACKBONE,
+            label=f"feature_balancing[{DEFAULT_BACKBONE}]",
+            params={"balance": True},
+        ),
+    ],
+)
+class FeatureAugmentation(FeatureStrategy):
+    """Real + generated embeddings for the head (see the module docstring)."""
+
+    defaults = {"resolution": 128, "generator": "gaussian", "ratio": 1.0, "balance": False, "min_cas_ratio": 0.75}
+    heads = 3  # its own, and the generator check's two
+
+    def validate_params(self) -> None:
+        super().validate_params()
+        where = f"strategies[{self.config.name}].params"
+        if self.params["generator"] not in FEATURE_GENERATORS:
+            raise ConfigError(f"{where}.generator", f"expected one of {sorted(FEATURE_GENERATORS)}")
+        if not 0 <= float(self.params["ratio"]) <= 20:
+            raise ConfigError(f"{where}.ratio", "expected 0..20 generated embeddings per real one")
+
+    def generator_key(self) -> str:
+        return f"features_{self.params['generator']}_{self.backbone}_{self.params['resolution']}px"
+
+    def head_data(self, x, y, split, context, val):
+        k = split.train.num_classes
+        generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k)
+        counts = np.bincount(y, minlength=k)
+        if self.params["balance"]:
+            extra = (counts.max() - counts).tolist()
+        else:
+            extra = np.round(counts * float(self.params["ratio"])).astype(int).tolist()
+        self.generator_checks = [self.check(generator, x, y, val, counts, context)]
+        key = self.generator_key()
+        if key not in context.used:
+            context.used.append(key)
+        fake_x, fake_y = generator.sample(extra, context.seed)
+        self.extra["n_generated"] = len(fake_y)
+        return np.concatenate([x, fake_x]), np.concatenate([y, fake_y])
+
+    def check(self, generator, x, y, val, counts, context) -> dict:
+        """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
+        (macro-F1), against the real-data head and chance."""
+        val_x, val_y = val
+        k = len(counts)
+        real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
+        fake_x, fake_y = generator.sample(counts.tolist(), context.seed + 1)
+        fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
+        real_f1, cas = real.val_macro_f1, fake.val_macro_f1
+        chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
+        return {
+            "generator": self.generator_key(),
+            "cas": round(cas, 4),
+            "real_macro_f1": round(real_f1, 4),
+            "chance_macro_f1": round(chance, 4),
+            "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
+        }

@@ -1,0 +1,86 @@
+"""``finetune``: the pretrained backbone fine-tuned end to end on the labeled images (LP-FT by default:
+the head from a linear probe first, then the whole network at a lower learning rate).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from genclf.data.splits import Split
+from genclf.errors import ConfigError
+from genclf.roles import CLASSICAL
+from genclf.strategies.base import (
+    Context,
+    Proposal,
+    budget_columns,
+    photos,
+    register_strategy,
+)
+from genclf.strategies.classifier import ClassifierStrategy
+from genclf.strategies.features import DEFAULT_BACKBONE, FeatureHead, PlannedOnBackbone, backbone_of
+from genclf.training.fit import Fit
+
+
+@register_strategy("finetune", CLASSICAL, plan=[Proposal(1, photos, classifier=DEFAULT_BACKBONE)])
+class FineTune(PlannedOnBackbone, ClassifierStrategy):
+    """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes. With
+    ``head_init: probe`` (the default), the head starts as the linear probe on the cached features and the
+    whole network then learns at a tenth of the run's learning rate (LP-FT, Kumar et al. 2022: a random
+    head's first, large gradients distort the pretrained features); with ``random``, a new head at the
+    run's rate and the body at a tenth of it."""
+
+    defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128, "head_init": "probe"}
+
+    def validate_params(self) -> None:
+        if int(self.params["epochs"]) < 1:
+            raise ConfigError(f"strategies[{self.config.name}].params.epochs", "expected at least 1")
+        if self.params["head_init"] not in ("probe", "random"):
+            raise ConfigError(f"strategies[{self.config.name}].params.head_init", "expected probe or random")
+
+    def fit(self, split: Split, context: Context) -> None:
+        import dataclasses
+
+        from genclf.models.classifiers import build_classifier, prepare_for
+        from genclf.pipelines.classify import train_classifier
+
+        backbone, resolution = backbone_of(self.config.classifier), int(self.params["resolution"])
+        options = {"dropout": self.params["dropout"], "resolution": resolution}
+        torch.manual_seed(context.seed)
+        model = build_classifier(
+            backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
+        )
+        prepare_for(model, split.normalization, context.quiet)
+        budget = self.budget(context, len(split.train), len(split.train))
+        if self.params["head_init"] == "probe":
+            from genclf.models.features import embed
+
+            head = FeatureHead(split.train.num_classes, seed=context.seed).fit(
+                embed(backbone, split.train.images, resolution),
+                split.train.labels.numpy(),
+                embed(backbone, split.val.images, resolution),
+                split.val.labels.numpy(),
+            )
+            head.fold_into(model)
+            model.body_lr_scale = 1.0
+            budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
+            self.extra["probe_val_macro_f1"] = head.val_macro_f1
+        self.extra["n_train_effective"] = len(split.train)
+        self.classifier, result = train_classifier(
+            split, backbone, Fit(budget, context.seed, quiet=context.quiet), options=options, model=model
+        )
+        self.extra["best_epoch"] = result.best_epoch
+        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
+
+    def budget(self, context: Context, n_labeled: int, n_train: int):
+        import dataclasses
+
+        return dataclasses.replace(context.train, epochs=int(self.params["epochs"]))
+
+    @classmethod
+    def planned_seconds(cls, entry, split: Split, train, probe: dict) -> float:
+        """Each epoch a training pass (forward + backward, about three forwards) over the labeled images and
+        a forward pass over the validation images; then two passes over the test images (scoring and
+        calibration)."""
+        epochs = int(entry.params.get("epochs", cls.defaults["epochs"]))
+        passes = epochs * (3 * len(split.train) + len(split.val)) + 2 * len(split.test)
+        return passes * probe["image_seconds"]
