@@ -3,6 +3,7 @@ fast start-up, file modes, and the README's Python API section (executed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone, is_classifier
@@ -383,3 +385,37 @@ def test_an_image_classifier_saves_loads_and_exports_without_pickle(tmp_path):
     assert list(back.predict(X[400:410])) == list(clf.predict(X[400:410])) and back.strategy == "class_weights"
     assert genclf.load_model(folder).class_names == list(clf.classes_)
     assert back.export_onnx(tmp_path / "m.onnx")["max_abs_prob_diff"] < 1e-4
+
+
+def test_an_mlflow_run_has_one_child_per_cell_with_its_params_metrics_and_the_run_outputs(cli, tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "data: {spec: digits, k_per_class: 5}\ntrain: {epochs: 2, batch_size: 32, precision: fp32}\n"
+        "strategies: [{name: baseline}, {name: class_weights}]\nseeds: [0, 1]\n"
+    )
+    out = tmp_path / "run"
+    assert cli("run", config, "--out", out, "--quiet", "--log-to", "mlflow").code == 0
+    client = mlflow.tracking.MlflowClient((out / "mlruns").resolve().as_uri())
+    runs = client.search_runs([client.get_experiment_by_name("genclf").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(parents) == 1 and len(children) == 4  # 2 strategies x 2 seeds
+    results = pd.read_csv(out / "results.csv")
+    for child in children:
+        p = child.data.params
+        assert {p["strategy"], p["role"]} in ({"baseline"}, {"class_weights", "classical"})
+        assert p["budget"] == "5" and p["seed"] in ("0", "1") and p["classifier"] == "cnn"
+        row = results[(results["strategy"] == p["strategy"]) & (results["seed"] == int(p["seed"]))].iloc[0]
+        assert child.data.metrics["macro_f1"] == pytest.approx(row["macro_f1"])
+        assert [
+            m.step for m in client.get_metric_history(child.info.run_id, f"{child.info.run_name}/cnn/train_loss")
+        ] == [1, 2]
+        assert child.data.tags["genclf.version"] == genclf.__version__
+    parent = parents[0]
+    assert parent.data.tags["genclf.version"] == genclf.__version__ and "torch.version" in parent.data.tags
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"results.csv", "summary.json", "config.yaml", "environment.json", "report.html"} <= artifacts
+    environment = json.loads((out / "environment.json").read_text())
+    assert environment["scikit-learn"] and environment["imbalanced-learn"] and environment["torchvision"]
+    assert environment["device"] == "cpu" and environment["device_requested"] == "auto"

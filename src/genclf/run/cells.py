@@ -147,7 +147,23 @@ class CellRunner:
         )
 
     def run(self, job: CellJob) -> CellOutput:
-        """Fit the job's strategy on its split, check and draw the generators it trained, score every view."""
+        """Fit the job's strategy on its split, check and draw the generators it trained, score every view
+        (tracked as one child run of the job's, where a tracker records to MLflow)."""
+        entry = job.entry
+        params = {
+            "strategy": entry.display_name,
+            "role": STRATEGIES.get(entry.name).role,
+            "classifier": entry.classifier,
+            "budget": budget_key(job.budget),
+            "seed": job.seed,
+        }
+        with tracking.cell(f"{entry.display_name}/k{budget_key(job.budget)}/seed{job.seed}", params) as log:
+            out = self._run(job)
+            for row, scores in zip(out.rows, out.scores):
+                log(scores, prefix="" if row["strategy"] == entry.display_name else f"{row['strategy']}/")
+        return out
+
+    def _run(self, job: CellJob) -> CellOutput:
         k, seed, entry = job.budget, job.seed, job.entry
         name, split, context = entry.display_name, self.splits[(job.budget, job.seed)], self.context(k, seed)
         strategy = build_strategy(entry)

@@ -21,6 +21,7 @@ from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_
 from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
+from genclf.files import write_json
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, load_splits, resolve_workers, run_cells
@@ -118,8 +119,10 @@ def run_experiment(
             with tracking.tracking(log_to, out, Path(out).name, to_dict(config)) as tracker:
                 result = _run_grid(config, folder, rows, quiet, shard, tracker, workers, plan, save_models, ray)
                 if tracker is not None:
-                    figures = sorted((result.folder / "figures").glob("*.png"))
-                    tracker.artifacts([result.folder / "report.html", *figures])
+                    write_json(folder.root / "environment.json", describe_environment(config.train.device))
+                    tables = ["results.csv", "generators.csv", "summary.json", "config.yaml", "run.json"]
+                    outputs = [folder.root / name for name in (*tables, "environment.json", "report.html")]
+                    tracker.artifacts([*outputs, *sorted((result.folder / "figures").glob("*.png"))])
     finally:
         if ray is not None:
             ray.close()

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genclf.errors import ConfigError
+from genclf.reporting.summary import METRICS
 from genclf.roles import ROLES
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024  # a results or generators table larger than this is not genclf's
@@ -104,41 +105,20 @@ class Artifact(_Strict):
 
 # columns a table must have, and those that must hold numbers (or be empty) where present
 RESULTS_REQUIRED = ("strategy", "role", "seed", "k_per_class")
-RESULTS_NUMERIC = [
-    "seed",
-    "k_per_class",
-    "n_train",
-    "n_test",
-    "n_classes",
-    "accuracy",
-    "macro_f1",
-    "macro_precision",
-    "macro_recall",
-    "weighted_f1",
-    "acsa",
-    "gmean",
-    "roc_auc_ovr",
-    "log_loss",
-    "ece",
-    "nll",
-    "temperature",
-    "ece_scaled",
-    "train_seconds",
-    "generator_seconds",
-    "n_train_effective",
-    "best_epoch",
-    "epochs",
-    "steps",
-    "n_pseudo",
-    "pseudo_label_accuracy",
-    "n_unlabeled",
-    "n_synthetic",
-    "n_pretrain",
-    "mce",
-    "psnr",
-    "ssim",
-    "psnr_grey_baseline",
-    "ssim_grey_baseline",
+RESULTS_NUMERIC = [  # reporting's metrics, and the counts and timings every row carries
+    *METRICS,
+    *[
+        "seed",
+        "k_per_class",
+        "n_train",
+        "n_test",
+        "n_classes",
+        "nll",
+        "temperature",
+        "generator_seconds",
+        "n_train_effective",
+    ],
+    *["best_epoch", "epochs", "steps", "n_pseudo", "pseudo_label_accuracy", "n_unlabeled", "n_synthetic", "n_pretrain"],
 ]
 GENERATORS_REQUIRED = ("generator", "k_per_class", "seed", "status")
 GENERATORS_NUMERIC = [

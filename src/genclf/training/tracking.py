@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,7 @@ class Tracker:
     def __init__(self, backends: list[str], out: str | Path, name: str):
         self.backends = check_backends(backends)
         self.out = Path(out)
+        self.tags = _version_tags()
         self._writer = None
         self._mlflow = None
         if "tensorboard" in self.backends:
@@ -99,16 +100,27 @@ class Tracker:
             self._writer = SummaryWriter(log_dir=str(self.out / "tensorboard"))
         if "mlflow" in self.backends:
             mlflow = _require("mlflow")
-            uri = os.environ.get("MLFLOW_TRACKING_URI") or (self.out / "mlruns").resolve().as_uri()
+            # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI: the user's value is put back on close, so a
+            # second tracked job in this process logs where the user asked, not where the first one did
+            self._user_uri = os.environ.get("MLFLOW_TRACKING_URI")
+            uri = self._user_uri or (self.out / "mlruns").resolve().as_uri()
             if uri.startswith("file:") or "://" not in uri:  # the local file store: no server, no database
                 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
             mlflow.set_tracking_uri(uri)
             try:
-                mlflow.set_experiment("genclf")
-                self._run = mlflow.start_run(run_name=name)
+                # the experiment looked up in this URI's store (mlflow.set_experiment caches the last one by
+                # name, across tracking URIs, so a second tracked job in one process would log elsewhere)
+                client = mlflow.tracking.MlflowClient(uri)
+                found = client.get_experiment_by_name("genclf")
+                experiment = found.experiment_id if found is not None else client.create_experiment("genclf")
+                self._run = mlflow.start_run(experiment_id=experiment, run_name=name)
+                self.experiment_id = experiment
+                mlflow.set_tags(self.tags)
             except mlflow.exceptions.MlflowException as exc:
                 if self._writer is not None:
                     self._writer.close()
+                if self._user_uri is None:
+                    os.environ.pop("MLFLOW_TRACKING_URI", None)
                 first = str(exc).strip().splitlines()[0][:200]
                 raise ConfigError("MLFLOW_TRACKING_URI", f"MLflow at {uri} refused the run: {first}") from None
             self._mlflow = mlflow
@@ -122,11 +134,7 @@ class Tracker:
             self._mlflow.log_params(flat)
 
     def metrics(self, values: dict[str, Any], step: int, prefix: str = "") -> None:
-        numbers = {
-            f"{prefix}/{k}" if prefix else k: float(v)
-            for k, v in values.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # finite numbers only (no NaN)
-        }
+        numbers = {f"{prefix}/{k}" if prefix else k: v for k, v in _numbers(values).items()}
         if self._writer is not None:
             for key, value in numbers.items():
                 self._writer.add_scalar(key, value, step)
@@ -153,6 +161,22 @@ class Tracker:
             self._writer.close()
         if self._mlflow is not None:
             self._mlflow.end_run()
+            if self._user_uri is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = self._user_uri
+
+
+def _version_tags() -> dict[str, str]:
+    """genclf's and torch's versions and the git revision, as tags on every tracked run."""
+    from genclf.runtime.environment import git_revision, installed_version
+    from genclf.version import __version__
+
+    return {
+        "genclf.version": __version__,
+        "torch.version": installed_version("torch") or "",
+        "git.revision": git_revision() or "",
+    }
 
 
 def _mlflow_key(key: str) -> str:
@@ -219,6 +243,40 @@ def recording() -> Iterator[list[dict[str, Any]]]:
         yield rows
     finally:
         _rows.reset(token)
+
+
+@contextlib.contextmanager
+def cell(name: str, params: dict[str, Any]) -> Iterator[Callable[..., None]]:
+    """One grid cell of a tracked run. With MLflow: a child run of the job's run, named ``name``, with
+    ``params`` (strategy, role, budget, seed, classifier), every epoch its models log, and the final metrics
+    given to the function this yields (``log(values, prefix="")``). Without MLflow the function does nothing."""
+    tracker = _tracker.get()
+    mlflow = tracker._mlflow if tracker is not None else None
+    if mlflow is None:
+        yield lambda values, prefix="": None
+        return
+    mlflow.start_run(experiment_id=tracker.experiment_id, run_name=name, nested=True)
+    try:
+        mlflow.log_params({k: "" if v is None else str(v) for k, v in params.items()})
+        mlflow.set_tags(tracker.tags)
+
+        def log(values: dict[str, Any], prefix: str = "") -> None:
+            numbers = {_mlflow_key(prefix + k): float(v) for k, v in _numbers(values).items()}
+            if numbers:
+                mlflow.log_metrics(numbers)
+
+        yield log
+    finally:
+        mlflow.end_run()
+
+
+def _numbers(values: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of ``values`` (no NaN, no booleans)."""
+    return {
+        k: float(v)
+        for k, v in values.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+    }
 
 
 def log_epoch(model: str, epoch: int, record: dict[str, Any]) -> None:
