@@ -3,6 +3,7 @@ shared generator trained once, a resume that fits nothing, and bad input refused
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pandas as pd
@@ -84,3 +85,51 @@ def test_the_ray_executor_without_ray_names_the_install(cli, tmp_path, monkeypat
     result = cli("run", "--out", tmp_path / "out", "--executor", "ray", "--quiet")
     assert result.code == 2 and "pip install 'genclf[ray]'" in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_worker_killed_mid_cell_is_retried_and_the_rows_equal_the_uninterrupted_run(tmp_path, cluster):
+    """kill -9 of the first process that runs a cell task (mid-cell): Ray runs the cell again elsewhere."""
+    import signal
+    import subprocess
+    import threading
+    import time
+
+    import genclf.run.executor as executor
+    from genclf.config import RunConfig, load_config
+    from genclf.run.experiment import run_experiment
+
+    (tmp_path / "grid.yaml").write_text(GRID)
+    config = load_config(RunConfig, tmp_path / "grid.yaml")
+    killed = []
+
+    def kill_one_cell_worker():
+        for _ in range(600):
+            found = subprocess.run(["pgrep", "-f", "ray::_ray_cell"], capture_output=True, text=True).stdout.split()
+            if found:
+                time.sleep(0.5)  # mid-cell
+                os.kill(int(found[0]), signal.SIGKILL)
+                killed.append(int(found[0]))
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_one_cell_worker)
+    killer.start()
+    interrupted = run_experiment(config, tmp_path / "killed", quiet=True, executor="ray")
+    killer.join()
+    assert killed, "no cell worker was seen to kill"
+    plain = run_experiment(config, tmp_path / "plain", quiet=True, executor="ray")
+    columns = ["strategy", "seed", "accuracy", "macro_f1", "log_loss"]
+    pd.testing.assert_frame_equal(interrupted.results[columns], plain.results[columns])
+    assert all(count == 1 for count in executor.last_counts.values())
+
+
+def test_the_local_pool_never_imports_ray(tmp_path):
+    import subprocess
+
+    (tmp_path / "grid.yaml").write_text(GRID.replace("seeds: [0, 1]", "seeds: [0]"))
+    code = (
+        "import sys\nfrom genclf.cli import main\n"
+        f"code = main(['run', {str(tmp_path / 'grid.yaml')!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+        "assert code == 0 and 'ray' not in sys.modules, code\n"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0

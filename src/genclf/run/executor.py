@@ -176,14 +176,15 @@ def _store_actor(ray):
         """The shared generators of a run on Ray: claimed, trained once, then handed out as file bytes."""
 
         def __init__(self, stored: dict[str, dict[str, bytes]]):
-            self.models, self.claimed, self.trained = dict(stored), set(), {}
+            self.models, self.claimed, self.trained = dict(stored), {}, {}
 
-        def claim(self, key: str) -> str:
+        def claim(self, key: str, owner: str) -> str:
+            """``ready``, ``wait`` (another cell trains it) or ``train``; a retried cell (whose worker was
+            lost while training) is the same owner and trains it again."""
             if key in self.models:
                 return "ready"
-            if key in self.claimed:
+            if self.claimed.setdefault(key, owner) != owner:
                 return "wait"
-            self.claimed.add(key)
             return "train"
 
         def put(self, key: str, files: dict[str, bytes]) -> None:
@@ -191,7 +192,7 @@ def _store_actor(ray):
             self.trained[key] = self.trained.get(key, 0) + 1
 
         def release(self, key: str) -> None:
-            self.claimed.discard(key)
+            self.claimed.pop(key, None)
 
         def get(self, key: str) -> dict[str, bytes]:
             return self.models[key]
@@ -214,8 +215,9 @@ class RayStore:
         from genclf.run.store import _recorded_seconds
 
         full, folder = f"{self.tag}/{key}", self.root / key
+        owner = ray.get_runtime_context().get_task_id()  # the same across the retries of one cell
         while True:
-            state = ray.get(self.actor.claim.remote(full))
+            state = ray.get(self.actor.claim.remote(full, owner))
             if state == "ready":
                 folder.mkdir(parents=True, exist_ok=True)
                 for name, data in ray.get(self.actor.get.remote(full)).items():
