@@ -8,8 +8,9 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import toy_images
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genclf.cli.colorize_commands import output_names
@@ -77,3 +78,95 @@ def test_duplicate_class_names_and_a_class_that_cannot_be_tested_are_refused(cli
     result = cli("train", "--data", f"npz:{tmp_path / 'one.npz'}", "--epochs", "1", "--out", tmp_path / "b")
     assert result.code == 2 and "class 'rare'" in result.err and "0 to test on" in result.err
     assert Counter(labels[keep].tolist())[2] == 1
+
+
+NAMES = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00/\\", exclude_categories=("Cs",)),
+    min_size=1,
+    max_size=10,
+)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A tiny cvae (10 digit classes) and a tiny L1 colorizer, trained once for the property tests."""
+    from genclf.cli import main
+
+    root = tmp_path_factory.mktemp("ckpt")
+    tiny = ["--epochs", "1", "--batch-size", "16", "--precision", "fp32", "--quiet"]
+    assert main(["train-generator", "--model", "cvae", "--k-per-class", "3", "--out", str(root / "gen"), *tiny]) == 0
+    colorizer = ["train-colorizer", "--data", "shapes:8", "--model", "unet_l1", "--out", str(root / "col"), *tiny]
+    assert main(colorizer) == 0
+    return root
+
+
+def _renamed(checkpoint: Path, target: Path, names: list[str]) -> Path:
+    """The generator checkpoint with its class names replaced (they live in its metadata)."""
+    import json
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(checkpoint, target)
+    meta = json.loads((target / "model.json").read_text())
+    meta["class_names"] = names
+    (target / "model.json").write_text(json.dumps(meta))
+    save_file(
+        load_file(target / "model.safetensors"), target / "model.safetensors", metadata={"genclf": json.dumps(meta)}
+    )
+    return target
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(NAMES, min_size=10, max_size=10))
+def test_property_sample_then_folder_reads_back_the_classes_and_counts_written(checkpoints, capsys, names):
+    import tempfile
+
+    from genclf.cli import main
+
+    with tempfile.TemporaryDirectory() as scratch:
+        checkpoint = _renamed(checkpoints / "gen", Path(scratch) / "gen", names)
+        out = Path(scratch) / "samples"
+        assert main(["sample", "--checkpoint", str(checkpoint), "--per-class", "2", "--out", str(out)]) == 0
+        capsys.readouterr()
+        back = load_dataset(f"folder:{out}", image_size=8)
+        assert len(back.train.class_names) == 10 and back.train.class_counts() == [2] * 10
+        assert back.unlabeled is None
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "sub/", "strips/"]), NAMES, st.sampled_from([".png", ".jpg", ".png.png", ""])),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_property_colorize_writes_one_output_per_input_and_one_strip_per_colour_input(checkpoints, capsys, files):
+    import tempfile
+
+    from PIL import Image
+
+    from genclf.cli import main
+
+    with tempfile.TemporaryDirectory() as scratch:
+        inputs, written = Path(scratch) / "in", set()
+        for folder, stem, suffix in files:
+            name = safe_name(stem) + suffix
+            path = inputs / folder / (name if suffix else name + ".png")
+            if path.as_posix().casefold() in written or path.suffix.lower() not in (".png", ".jpg"):
+                continue
+            written.add(path.as_posix().casefold())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (8, 8), (200, 30, 30)).save(path, format="PNG" if path.suffix == ".png" else "JPEG")
+        if not written:
+            return
+        out = Path(scratch) / "out"
+        assert (
+            main(["colorize", "--checkpoint", str(checkpoints / "col"), "--input", str(inputs), "--out", str(out)]) == 0
+        )
+        capsys.readouterr()
+        written_files = list(out.rglob("*.png"))
+        assert len(written_files) == 2 * len(
+            written
+        )  # an output and a strip per colour input: none lost or overwritten

@@ -308,3 +308,82 @@ def test_a_run_killed_mid_grid_resumes_to_the_same_rows_with_no_debris(tmp_path,
         pd.read_csv(out / "results.csv")[columns], pd.read_csv(finished_run / "results.csv")[columns]
     )
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def _kill_when(command: list[str], ready, at: float) -> None:
+    """Start ``command``, and ``kill -9`` it ``at`` seconds after ``ready()`` first holds."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(2400):
+            if ready() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        time.sleep(at)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+
+
+@pytest.mark.parametrize("at", [0.0, 0.3])
+def test_train_killed_mid_training_resumes_to_the_uninterrupted_weights_with_no_debris(tmp_path, at):
+    from safetensors.torch import load_file
+
+    args = ["train", "--k-per-class", "10", "--epochs", "4", "--batch-size", "16", "--precision", "fp32", "--quiet"]
+    base = [sys.executable, "-m", "genclf", *args]
+    subprocess.run([*base, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
+    cut = tmp_path / "cut"
+    _kill_when([*base, "--out", str(cut)], lambda: any(cut.glob("*state*")), at)  # after an epoch's state
+    resumed = subprocess.run([*base, "--out", str(cut), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    whole, again = load_file(tmp_path / "whole" / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert whole.keys() == again.keys() and all((whole[k] == again[k]).all() for k in whole)
+    assert not list(cut.rglob("*.tmp"))
+
+
+def test_report_killed_mid_render_is_rerun_to_the_same_report_with_no_debris(tmp_path, finished_run):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "report.html").unlink()
+    shutil.rmtree(run / "figures")
+    command = [sys.executable, "-m", "genclf", "report", str(run)]
+    _kill_when(command, lambda: (run / "figures").is_dir() and any((run / "figures").iterdir()), 0.0)
+    assert subprocess.run(command, capture_output=True).returncode == 0  # the lock of the killed one is free
+    assert (run / "report.html").read_bytes() == (finished_run / "report.html").read_bytes()
+    assert not list(run.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["train", "--set", "options.dropout=2"], "options.dropout"),
+        (["train", "--set", "options.width=1000000000"], "options.width"),
+        (["train-generator", "--model", "cvae", "--set", "options.latent_dim=0"], "options.latent_dim"),
+    ],
+)
+def test_model_options_out_of_bounds_are_refused_before_anything_is_allocated_or_written(cli, tmp_path, argv, field):
+    out = tmp_path / "out"
+    result = cli(*argv, "--epochs", "1", "--out", out, "--quiet")
+    assert result.code == 2 and field in result.err and len(result.err.strip().splitlines()) == 1, result.err
+    assert not out.exists()
+
+
+def test_a_run_config_with_out_of_bounds_generator_options_is_refused_before_writing(cli, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        CONFIG.replace(
+            "{name: random_oversampling}",
+            "{name: synthetic_augmentation, params: {generator_options: {width: 99999999}}}",
+        )
+    )
+    result = cli("run", config, "--out", tmp_path / "out", "--quiet")
+    assert result.code == 2 and "strategies[1].params.generator_options.width" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pixel_limit_past_this_machines_memory_is_refused(cli, tmp_path, monkeypatch):
+    from conftest import write_folder
+
+    write_folder(tmp_path / "f", n_per_class=4)
+    monkeypatch.setenv("GENCLF_MAX_PIXELS", str(10**12))
+    result = cli("train", "--data", f"folder:{tmp_path / 'f'}", "--epochs", "1", "--out", tmp_path / "out")
+    assert result.code == 2 and "GENCLF_MAX_PIXELS" in result.err and "GiB" in result.err

@@ -273,9 +273,11 @@ def prepare_job(args: argparse.Namespace, cls: type[T], registry, command: str, 
     config = config_from_args(cls, args, base=base)
     registry.get(config.model, "model")
     from genclf.models.classifiers import CLASSIFIERS, check_options
+    from genclf.models.layers import check_option_bounds
 
     if registry is CLASSIFIERS:
         check_options(config.model, dict(config.options or {}))
+    check_option_bounds(dict(config.options or {}))  # every model's, before anything is written
     return (config, *prepare_training(args, config, command))
 
 

@@ -45,7 +45,26 @@ def max_pixels() -> int:
         value = 0
     if value < 1:
         raise DataError("GENCLF_MAX_PIXELS", f"expected a positive integer (pixels), got {text!r}")
+    ceiling = pixel_ceiling()
+    if value > ceiling:
+        raise DataError(
+            "GENCLF_MAX_PIXELS",
+            f"{value:,} pixels would need about {value * BYTES_PER_PIXEL / 2**30:.0f} GiB to decode one image; "
+            f"this machine allows at most {ceiling:,}",
+        )
     return value
+
+
+BYTES_PER_PIXEL = 12  # RGB at one byte a channel, and the few working copies resizing makes
+
+
+def pixel_ceiling() -> int:
+    """The largest pixel limit whose decoded image fits in half this machine's memory (PIL's 2^31 at most)."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: PIL's own bound only
+        memory = 2**31 * BYTES_PER_PIXEL * 2
+    return int(min(2**31 - 1, memory // 2 // BYTES_PER_PIXEL))
 
 
 def _high_depth_to_8bit(img: Image.Image) -> Image.Image:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genclf.models.layers import conv_body
+from genclf.models.layers import check_option_bounds, conv_body
 from genclf.models.output import StepOutput
 from genclf.registry import Registry
 
@@ -201,3 +201,4 @@ def check_options(name: str, options: dict) -> None:
     if unknown:
         flag = {"pretrained": "--pretrained", "weights": "--weights"}.get(unknown[0], f"options.{unknown[0]}")
         raise ConfigError(flag, f"model {name!r} takes no option {unknown[0]!r} (it takes: {', '.join(accepted)})")
+    check_option_bounds(options)

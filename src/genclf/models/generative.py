@@ -70,7 +70,11 @@ class GenerativeModel(nn.Module):
 
 
 def build_generator(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> GenerativeModel:
-    return GENERATORS.get(name, "--model")(in_channels, num_classes, image_size, **options)
+    from genclf.models.layers import check_option_bounds
+
+    cls = GENERATORS.get(name, "--model")
+    check_option_bounds(options)
+    return cls(in_channels, num_classes, image_size, **options)
 
 
 def rebuild_generator(name: str, in_channels: int, num_classes: int, image_size: int, **options) -> GenerativeModel:

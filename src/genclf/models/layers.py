@@ -2,7 +2,40 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from torch import nn
+
+# The bounds of the numeric options the networks take, checked before anything is allocated (a width of 10^9
+# would otherwise exhaust memory, a dropout of 2 end in torch's message): (low, high, integer?)
+OPTION_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "dropout": (0.0, 0.99, False),
+    "width": (1, 1024, True),
+    "hidden": (1, 8192, True),
+    "latent_dim": (1, 4096, True),
+    "beta": (0.0, 1e4, False),
+    "lr_scale": (1e-4, 1e4, False),
+    "mode_seeking": (0.0, 1e4, False),
+    "task_weight": (0.0, 1e4, False),
+    "l1_weight": (0.0, 1e4, False),
+    "timesteps": (1, 10_000, True),
+}
+
+
+def check_option_bounds(options: dict[str, Any], where: str = "options") -> None:
+    """Raise ConfigError (naming ``where.name``) for a known numeric option out of its bounds or not a number."""
+    from genclf.errors import ConfigError
+
+    for name, value in options.items():
+        if name not in OPTION_BOUNDS:
+            continue
+        low, high, integer = OPTION_BOUNDS[name]
+        kind = "an integer" if integer else "a number"
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        ok = ok and (not integer or float(value).is_integer()) and low <= value <= high
+        if not ok:
+            raise ConfigError(f"{where}.{name}", f"expected {kind} in [{low:g}, {high:g}], got {value!r}")
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:

@@ -276,4 +276,8 @@ class Pix2Pix(Colorizer):
 def build_colorizer(
     name: str, in_channels: int = 3, num_classes: int = 1, image_size: int = 32, **options
 ) -> Colorizer:
-    return COLORIZERS.get(name, "--model")(in_channels, num_classes, image_size, **options)
+    from genclf.models.layers import check_option_bounds
+
+    cls = COLORIZERS.get(name, "--model")
+    check_option_bounds(options)
+    return cls(in_channels, num_classes, image_size, **options)

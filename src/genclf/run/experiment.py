@@ -22,6 +22,7 @@ from genclf.errors import ConfigError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
 from genclf.files import write_json
+from genclf.models.layers import check_option_bounds
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
 from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, load_splits, resolve_workers, run_cells
@@ -70,8 +71,13 @@ def validate_run_config(config: RunConfig) -> None:
     data is loaded or anything trained."""
     validate_config(config)
     validate_evaluation(config.evaluation)
-    for strategy_config in config.strategies:
+    for i, strategy_config in enumerate(config.strategies):
         build_strategy(strategy_config)
+        params = strategy_config.params or {}
+        check_option_bounds(params, f"strategies[{i}].params")  # dropout, hidden, task_weight, ...
+        for key, value in params.items():
+            if key.endswith("_options") and isinstance(value, dict):
+                check_option_bounds(value, f"strategies[{i}].params.{key}")
     names = [s.display_name for s in config.strategies]
     if len(set(names)) != len(names):
         raise_duplicate(names)
