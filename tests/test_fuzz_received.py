@@ -113,3 +113,29 @@ def test_a_mutated_checkpoint_predicts_or_is_refused_on_one_line(received, capsy
                              "--out", Path(scratch) / "out")  # fmt: skip
         assert code in (0, 2), err
         assert "Traceback" not in err and (code == 0 or len(err.strip().splitlines()) == 1), err
+
+
+CELL_VALUES = st.one_of(
+    st.text(max_size=12), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.just(""),
+    st.sampled_from(["winner", "baseline", "../../etc/passwd", "=cmd()", "nan", "inf"]),
+)  # fmt: skip
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(row=st.integers(0, 100), column=st.integers(0, 100), value=CELL_VALUES, drop=st.booleans())
+def test_a_mutated_results_table_is_reported_or_refused_on_one_line(received, capsys, row, column, value, drop):
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory() as scratch:
+        run = Path(scratch) / "run"
+        shutil.copytree(received / "run", run)
+        table = pd.read_csv(run / "results.csv", dtype=str, keep_default_na=False)
+        name = table.columns[column % len(table.columns)]
+        if drop:
+            table = table.drop(columns=[name])
+        else:
+            table.loc[row % len(table), name] = str(value)
+        table.to_csv(run / "results.csv", index=False)
+        code, err = _run_cli(capsys, "report", run)
+        assert code in (0, 2), err
+        assert "Traceback" not in err and (code == 0 or len(err.strip().splitlines()) == 1), err

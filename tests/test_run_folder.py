@@ -324,15 +324,14 @@ def _kill_when(command: list[str], ready, at: float) -> None:
         process.wait()
 
 
-@pytest.mark.parametrize("at", [0.0, 0.3])
-def test_train_killed_mid_training_resumes_to_the_uninterrupted_weights_with_no_debris(tmp_path, at):
+def test_train_killed_mid_training_resumes_to_the_uninterrupted_weights_with_no_debris(tmp_path):
     from safetensors.torch import load_file
 
-    args = ["train", "--k-per-class", "10", "--epochs", "4", "--batch-size", "16", "--precision", "fp32", "--quiet"]
+    args = ["train", "--k-per-class", "10", "--epochs", "3", "--batch-size", "16", "--precision", "fp32", "--quiet"]
     base = [sys.executable, "-m", "genclf", *args]
     subprocess.run([*base, "--out", str(tmp_path / "whole")], check=True, capture_output=True)
     cut = tmp_path / "cut"
-    _kill_when([*base, "--out", str(cut)], lambda: any(cut.glob("*state*")), at)  # after an epoch's state
+    _kill_when([*base, "--out", str(cut)], lambda: any(cut.glob("*state*")), 0.2)  # after an epoch's state
     resumed = subprocess.run([*base, "--out", str(cut), "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     whole, again = load_file(tmp_path / "whole" / "model.safetensors"), load_file(cut / "model.safetensors")

@@ -204,8 +204,13 @@ def read_table(path: Path, required: tuple[str, ...], numeric: list[str]) -> pd.
         odd = sorted(set(table["role"].dropna().astype(str)) - set(ROLES))
         if odd:
             raise ConfigError(path, f"column 'role': expected one of {', '.join(ROLES)}, got {odd[0]!r}")
-    if "strategy" in table.columns and table["strategy"].isna().any():
-        raise ConfigError(path, f"column 'strategy', row {int(table['strategy'].isna().idxmax()) + 1}: empty")
+    for column in [c for c in ("strategy", "role", "seed", "generator", "status") if c in table.columns]:
+        if table[column].isna().any():
+            raise ConfigError(path, f"column {column!r}, row {int(table[column].isna().idxmax()) + 1}: empty")
+    if "seed" in table.columns and not ((table["seed"] >= 0) & (table["seed"] % 1 == 0)).all():
+        raise ConfigError(path, "column 'seed': expected whole numbers >= 0")
+    for column in [c for c in ("strategy", "role", "entry", "method", "classifier") if c in table.columns]:
+        table[column] = table[column].astype(str).where(table[column].notna(), None)
     return table
 
 
