@@ -204,7 +204,7 @@ def read_table(path: Path, required: tuple[str, ...], numeric: list[str]) -> pd.
         odd = sorted(set(table["role"].dropna().astype(str)) - set(ROLES))
         if odd:
             raise ConfigError(path, f"column 'role': expected one of {', '.join(ROLES)}, got {odd[0]!r}")
-    for column in [c for c in ("strategy", "role", "seed", "generator", "status") if c in table.columns]:
+    for column in [c for c in required if c != "k_per_class"]:  # empty k_per_class: every labeled image
         if table[column].isna().any():
             raise ConfigError(path, f"column {column!r}, row {int(table[column].isna().idxmax()) + 1}: empty")
     if "seed" in table.columns and not ((table["seed"] >= 0) & (table["seed"] % 1 == 0)).all():
