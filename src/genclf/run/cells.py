@@ -35,7 +35,8 @@ from genclf.evaluation.extended import extended_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write
 from genclf.roles import GENERATIVE
-from genclf.run.folder import RunFolder, budget_key, budget_of, cell_tag
+from genclf.run.artifacts import artifact_path, draw_generators
+from genclf.run.folder import RunFolder, budget_key, budget_of
 from genclf.run.store import GeneratorStore
 from genclf.runtime.precision import resolve_device
 from genclf.strategies import STRATEGIES, Context, build_strategy
@@ -130,7 +131,7 @@ class CellRunner:
                     key
                     for key in stored
                     if (key, budget_key(k), seed) not in self.checked
-                    or (seed == config.seeds[0] and _artifact_path(folder, key, k, seed) not in drawn)
+                    or (seed == config.seeds[0] and artifact_path(folder, key, k, seed) not in drawn)
                 }
 
     def context(self, k: int | None, seed: int) -> Context:
@@ -312,38 +313,6 @@ def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: Strate
 def check_key(check: dict) -> tuple:
     """A generators.csv row's identity: (generator, budget key, seed)."""
     return check["generator"], budget_of(check["k_per_class"]), int(check["seed"])
-
-
-def _artifact_path(folder: RunFolder, key: str, budget, seed: int) -> str:
-    kind = "colorized" if key.startswith("colorizer_") else "samples"
-    return str(folder.artifact(f"{kind}_{key}_{cell_tag(budget, seed)}").relative_to(folder.root))
-
-
-def draw_generators(
-    context: Context, split: Split, folder: RunFolder, budget, seed: int, owned: set[str]
-) -> list[dict]:
-    """Sample grids of the generators and grey | colorized | original strips (on test images) of the
-    colorizers in ``owned`` that ``context`` holds; returns their artifact entries."""
-    from genclf.pipelines.colorize import per_class_sample
-    from genclf.reporting.plots import colorization_strip, sample_grid
-
-    tag, added = cell_tag(budget, seed), []
-    for key, trained in {**context.generators(), **context.colorizers()}.items():
-        if key not in owned:
-            continue
-        relative = _artifact_path(folder, key, budget, seed)
-        path = folder.root / relative
-        if key.startswith("colorizer_"):
-            name = key.removeprefix("colorizer_")
-            shown = split.test.images[per_class_sample(split.test)]
-            colorization_strip(shown, trained.colorize(shown), path, f"{name} on test images ({tag})")
-            caption = f"colorized: {name}, {tag}"
-        else:
-            samples = trained.sample_per_class(8, seed=0)
-            sample_grid(samples.images, samples.labels, split.class_names, path, title=f"{key} ({tag})")
-            caption = f"generated samples: {key}, {tag}"
-        added.append({"path": relative, "caption": caption})
-    return added
 
 
 _RUNNER: CellRunner | None = None

@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genclf.errors import ConfigError
-from genclf.reporting.summary import METRICS
+from genclf.reporting.summary import GENERATOR_COLUMNS, METRICS
 from genclf.roles import ROLES
 
 MAX_TABLE_BYTES = 256 * 1024 * 1024  # a results or generators table larger than this is not genclf's
@@ -121,28 +121,7 @@ RESULTS_NUMERIC = [  # reporting's metrics, and the counts and timings every row
     *["best_epoch", "epochs", "steps", "n_pseudo", "pseudo_label_accuracy", "n_unlabeled", "n_synthetic", "n_pretrain"],
 ]
 GENERATORS_REQUIRED = ("generator", "k_per_class", "seed", "status")
-GENERATORS_NUMERIC = [
-    "k_per_class",
-    "seed",
-    "generator_images",
-    "pseudo_labeled",
-    "pseudo_label_accuracy",
-    "train_seconds",
-    "cas",
-    "real_macro_f1",
-    "chance_macro_f1",
-    "cas_ratio",
-    "fid",
-    "fid_floor",
-    "kid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "min_diversity",
-    "n_generated",
-    "check_seconds",
-]
+GENERATORS_NUMERIC = [*GENERATOR_COLUMNS, "k_per_class", "seed", "density", "n_generated", "check_seconds"]
 
 
 def _field(error: ValidationError) -> str:
