@@ -241,9 +241,17 @@ def test_a_tracked_run_logs_every_cell(cli, tmp_path):
         "strategies: [{name: baseline}]\nseeds: [0, 1]\n"
     )
     assert cli("run", config, "--out", tmp_path / "run", "--quiet", "--log-to", "tensorboard").code == 0
-    tags = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload().Tags()["scalars"]
-    assert {"baseline/k10/seed0/cnn/train_loss", "baseline/k10/seed1/cnn/train_loss"} <= set(tags)
-    assert "results/baseline/k10/macro_f1" in tags
+    board = tmp_path / "run" / "tensorboard"
+    assert sorted(p.name for p in board.iterdir() if p.is_dir()) == ["baseline_k10_seed0", "baseline_k10_seed1"]
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    for seed in (0, 1):  # one run directory per cell, the same tags in each: TensorBoard overlays the cells
+        events = EventAccumulator(str(board / f"baseline_k10_seed{seed}")).Reload()
+        assert {"cnn/train_loss", "cnn/val_macro_f1", "results/macro_f1"} <= set(events.Tags()["scalars"])
+        assert [e.step for e in events.Scalars("cnn/train_loss")] == [1, 2]
+        (final,) = events.Scalars("results/macro_f1")
+        assert final.value == pytest.approx(results.loc[results["seed"] == seed, "macro_f1"].item(), abs=1e-6)
+    top = EventAccumulator(str(board)).Reload().Tags()
+    assert "results/baseline/k10/macro_f1" in top["scalars"] and "config/text_summary" in top["tensors"]
 
 
 def test_unknown_tracking_backend_is_a_usage_error(cli, tmp_path):

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh = out is not None and not Path(out).exists()
     try:
         try:
-            args.handler(args)
+            code = args.handler(args)
         finally:
             tracking.finish()
         _record_environment(args)
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception:
         return _bug()
-    return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
 
 
 # failures of the machine, not of genclf: one line and exit 2; what was written stays whole (atomic writes), and

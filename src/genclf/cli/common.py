@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from genclf.training.fit import Fit
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE = 0, 1, 2
+EXIT_PARTIAL = 3  # a run finished, but some of its cells failed (listed in failed.json)
 T = TypeVar("T")
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from genclf.cli.common import (
+    EXIT_PARTIAL,
     Command,
     add_common,
     config_from_args,
@@ -86,7 +88,7 @@ def run_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_run(args: argparse.Namespace) -> None:
+def cmd_run(args: argparse.Namespace) -> int | None:
     if args.config_file is not None and args.config is not None:
         raise_both(args)
     if args.seed is not None and args.seeds is None:
@@ -132,6 +134,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     if shard is not None:
         print(f"shard {shard[0]}/{shard[1]} done; combine all shards with: genclf merge RUN_DIRS... --out DIR")
     print_run(result)
+    failed = result.summary.get("failed_cells", [])
+    if failed:  # the run finished without them: a partial answer, said by the exit code too
+        sys.stderr.write(
+            f"genclf: {len(failed)} cell(s) failed (errors in {Path(out) / 'failed.json'}); "
+            "run the same command again to retry them\n"
+        )
+        return EXIT_PARTIAL
+    return None
 
 
 def raise_both(args: argparse.Namespace) -> None:
@@ -173,6 +183,9 @@ def print_run(result: RunOutput) -> None:
             print(f"  {name}: {lines[0]}")
         for warning in block.get("warnings", []):
             print(f"warning: {warning}")
+    for cell in result.summary.get("failed_cells", []):
+        k = "all" if cell["k_per_class"] is None else cell["k_per_class"]
+        print(f"warning: cell {cell['strategy']} k={k} seed={cell['seed']} failed: {cell['error']}")
         print(block["headline"])
         if block.get("recommendation"):
             print(block["recommendation"])

@@ -37,6 +37,7 @@ class RunRecord:
     data: dict = field(default_factory=dict)  # {"name", "class_names", "split"}
     artifacts: list[dict] = field(default_factory=list)  # [{"path": relative, "caption"}]
     generators: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per (budget, seed, generator)
+    failed: list[dict] = field(default_factory=list)  # cells whose strategy raised: strategy, k_per_class, seed, error
 
 
 class ReportPaths(Protocol):

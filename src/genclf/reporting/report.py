@@ -86,6 +86,17 @@ def build_report(
     parts.append(
         f"<h1>{html.escape(title)}</h1><p class='sub'>data <b>{html.escape(str(cfg['data']['spec']))}</b>, seeds {summary['seeds']}, classifier budgets {summary['budgets']}, metric <b>{metric}</b></p>"
     )
+    failed = summary.get("failed_cells", [])
+    if failed:
+        listed = "".join(
+            f"<li>{html.escape(str(f['strategy']))} k={html.escape(str(f['k_per_class'] if f['k_per_class'] is not None else 'all'))} "
+            f"seed {f['seed']}: <code>{html.escape(f['error'])}</code></li>"
+            for f in failed
+        )
+        parts.append(
+            f"<div class='warning'>&#9888; {len(failed)} cell(s) failed and are missing from every table below "
+            f"(details in failed.json; running the same command again retries them):<ul>{listed}</ul></div>"
+        )
     parts.append("<h2 id='verdicts'>Verdicts: does generation help here?</h2>")
     for budget, block in summary["budgets_detail"].items():
         parts.append(f"<h3>{html.escape(_budget_label(budget))}</h3>")

@@ -17,6 +17,9 @@ def render_run(record: RunRecord, folder: ReportPaths) -> dict:
     """Write summary.json, the figures and report.html of ``record`` into ``folder``; return the summary."""
     summary = summarize(record.results, record.config, record.generators)
     summary["split"] = record.data.get("split", {})
+    summary["failed_cells"] = [
+        {key: cell[key] for key in ("strategy", "k_per_class", "seed", "error")} for cell in record.failed
+    ]
     figures = make_figures(record, summary, folder)
     summary["figures"] = [str(path.relative_to(folder.root)) for path, _ in figures]
     write_json(folder.summary, summary)

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -30,7 +31,7 @@ import torch
 import genclf.training.tracking as tracking
 from genclf.config import RunConfig, StrategyConfig, config_hash, to_dict
 from genclf.data import Split, load_dataset, make_split
-from genclf.errors import ConfigError, TrainingError
+from genclf.errors import ConfigError, GenclfError, TrainingError
 from genclf.evaluation.extended import extended_evaluation
 from genclf.evaluation.metrics import compute_metrics
 from genclf.files import atomic_write
@@ -63,6 +64,7 @@ class CellOutput:
     scores: list[dict[str, Any]] = field(default_factory=list)  # per row: the metrics a tracker receives
     seconds: float = 0.0  # the strategy's fit, every generator it used counted in full
     wall_seconds: float = 0.0  # the worker's whole time on the cell (generators it trained or waited for too)
+    failed: dict[str, Any] | None = None  # the strategy raised: failed.json's entry (no rows then)
 
 
 def resolve_workers(workers: int | str | None, todo: int, device: str, tracked: bool) -> int:
@@ -158,11 +160,33 @@ class CellRunner:
             "budget": budget_key(job.budget),
             "seed": job.seed,
         }
-        with tracking.cell(f"{entry.display_name}/k{budget_key(job.budget)}/seed{job.seed}", params) as log:
-            out = self._run(job)
-            for row, scores in zip(out.rows, out.scores):
-                log(scores, prefix="" if row["strategy"] == entry.display_name else f"{row['strategy']}/")
+        began = time.perf_counter()
+        try:
+            with tracking.cell(f"{entry.display_name}/k{budget_key(job.budget)}/seed{job.seed}", params) as log:
+                out = self._run(job)
+                for row, scores in zip(out.rows, out.scores):
+                    log(scores, prefix="" if row["strategy"] == entry.display_name else f"{row['strategy']}/")
+        except GenclfError as exc:
+            if not isinstance(exc, TrainingError):  # bad input is every cell's problem: the run stops
+                raise
+            return self._failed(job, exc, began)
+        except (OSError, MemoryError):  # the machine's failure (a full disk, no memory): every cell would hit it
+            raise
+        except Exception as exc:  # the cell's own failure: recorded, and the run goes on without it
+            return self._failed(job, exc, began)
         return out
+
+    def _failed(self, job: CellJob, exc: Exception, began: float) -> CellOutput:
+        error = " ".join(f"{type(exc).__name__}: {exc}".split())
+        failed = {
+            "strategy": job.entry.display_name,
+            "k_per_class": job.budget,
+            "seed": job.seed,
+            "error": error[:500],
+            "node": NODE,
+            "traceback": "".join(traceback.format_exception(exc))[-4000:],
+        }
+        return CellOutput(job, wall_seconds=time.perf_counter() - began, failed=failed)
 
     def _run(self, job: CellJob) -> CellOutput:
         k, seed, entry = job.budget, job.seed, job.entry

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 import genclf.training.tracking as tracking
 from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_dict, validate_config
-from genclf.errors import ConfigError
+from genclf.errors import ConfigError, TrainingError
 from genclf.evaluation.extended import validate_evaluation
 from genclf.evaluation.robustness import corruption_error
 from genclf.files import write_json
@@ -181,6 +181,10 @@ def _run_grid(
         for index, (k, seed, entry) in enumerate(grid, 1)
         if (entry.display_name, budget_key(k), seed) not in done
     ]
+    retried = {(job.entry.display_name, budget_key(job.budget), job.seed) for job in jobs}
+    failed = [
+        f for f in folder.read_failed() if (f["strategy"], budget_key(f["k_per_class"]), f["seed"]) not in retried
+    ]
     # generative cells first: they train the shared generators and take longest, so no worker idles at the end
     jobs.sort(key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, job.index))
     workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None) if ray is None else 1
@@ -205,6 +209,16 @@ def _run_grid(
         eta = clock.finish(job.index, out.wall_seconds)
         bar.update()
         bar.set_postfix_str(f"{job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}")
+        if out.failed is not None:
+            failed.append(out.failed)
+            failed.sort(key=lambda f: order.get((f["strategy"], budget_key(f["k_per_class"]), f["seed"]), len(order)))
+            folder.write_failed(failed)
+            log_line(
+                f"cell {job.index}/{len(grid)} {job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}: "
+                f"FAILED ({out.failed['error'][:160]}); the run goes on{eta}",
+                quiet,
+            )
+            continue
         rows += out.rows
         cells += out.cells
         known = {a["path"] for a in artifacts}
@@ -230,9 +244,18 @@ def _run_grid(
         rows.sort(key=lambda r: order.get(_row_key(r), len(order)))  # canonical order, whatever finished first
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
     bar.close()
+    folder.write_failed(failed)  # a cell that failed before and succeeded now is no longer listed
+    if failed and not rows:
+        raise TrainingError(folder.failed, f"every cell failed ({len(failed)}); the first: {failed[0]['error'][:300]}")
     cells = folder.read_cells()  # in the folder's order, as 'genclf report' reads them, whatever finished first
     record = RunRecord(
-        config, with_mce(pd.DataFrame(rows), cells), cells, folder.read_manifest(), artifacts, pd.DataFrame(checks)
+        config,
+        with_mce(pd.DataFrame(rows), cells),
+        cells,
+        folder.read_manifest(),
+        artifacts,
+        pd.DataFrame(checks),
+        failed,
     )
     summary = render_run(record, folder)
     if save_models == "best" and shard is None:  # a shard keeps them all: 'genclf merge' chooses

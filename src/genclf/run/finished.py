@@ -85,10 +85,19 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
         if len(checks):
             checks = checks.drop_duplicates(subset=["generator", "k_per_class", "seed"]).reset_index(drop=True)
             target.write_generators(checks)
+        names = results["entry"] if "entry" in results else results["strategy"]
+        done = {(s, budget_of(k), int(seed)) for s, k, seed in zip(names, results["k_per_class"], results["seed"])}
+        failed = [
+            f
+            for shard in shards
+            for f in shard.read_failed()
+            if (f["strategy"], budget_key(f["k_per_class"]), f["seed"]) not in done
+        ]
+        target.write_failed(failed)
         cells = target.read_cells()
         results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)
         target.write_results(results)
-        record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks)
+        record = RunRecord(config, results, cells, target.read_manifest(), artifacts, checks, failed)
         summary = render_run(record, target)
         keep_models(target, summary)  # the shards kept every model; the merged verdict recommends one strategy
         return RunOutput(target.root, results, summary)

@@ -9,6 +9,7 @@
     RUN/generators/kK_seedS/NAME/   generators and colorizers trained for one (budget, seed)
     RUN/artifacts/*.png    sample grids and colorization strips the runner drew while it ran
     RUN/artifacts.json     their captions
+    RUN/failed.json        the cells whose strategy raised, with the error (a rerun of the command retries them)
     RUN/generators.csv     the quality check of every generator trained: CAS, FID, PRDC, diversity, seconds
     RUN/history/*.csv      every epoch of every model each grid cell trained
     RUN/figures/*.png, RUN/summary.json, RUN/report.html   written by reporting, from the above
@@ -50,6 +51,7 @@ class RunFolder:
     figures_dir = property(lambda self: self.root / "figures")
     artifacts_dir = property(lambda self: self.root / "artifacts")
     artifacts_index = property(lambda self: self.root / "artifacts.json")
+    failed = property(lambda self: self.root / "failed.json")
     generators_dir = property(lambda self: self.root / "generators")
     generators_table = property(lambda self: self.root / "generators.csv")
     history_dir = property(lambda self: self.root / "history")
@@ -203,6 +205,22 @@ class RunFolder:
     def write_cell(self, detail: dict) -> None:
         write_json(self.cell(detail["strategy"], detail["k_per_class"], detail["seed"]), detail)
 
+    def read_failed(self) -> list[dict]:
+        """failed.json's cells (those whose strategy raised in the last run that tried them)."""
+        if not self.failed.is_file():
+            return []
+        entries = read_json(self.failed)
+        if not isinstance(entries, list):
+            raise ConfigError(self.failed, "expected a list of failed cells; not a genclf run file (or edited by hand)")
+        return [schema.check(schema.FailedCell, entry, self.failed, i) for i, entry in enumerate(entries)]
+
+    def write_failed(self, failed: list[dict]) -> None:
+        """failed.json, or none when no cell failed."""
+        if failed:
+            write_json(self.failed, failed)
+        else:
+            self.failed.unlink(missing_ok=True)
+
     def read_manifest(self) -> dict:
         return schema.check(schema.Manifest, read_json(self.manifest), self.manifest) if self.manifest.is_file() else {}
 
@@ -234,6 +252,7 @@ class RunFolder:
             manifest,
             self.read_artifacts(),
             self.read_generators(),
+            self.read_failed(),
         )
 
 

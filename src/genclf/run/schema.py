@@ -96,6 +96,17 @@ class Manifest(_Strict):
     environment: dict[str, Any] = Field(default_factory=dict)
 
 
+class FailedCell(_Strict):
+    """One entry of failed.json: a cell whose strategy raised, with its error (the run went on without it)."""
+
+    strategy: str
+    k_per_class: int | None
+    seed: int = Field(ge=0)
+    error: str
+    node: str = ""
+    traceback: str = ""
+
+
 class Artifact(_Strict):
     """One entry of artifacts.json: a picture the runner drew, relative to the run folder."""
 

@@ -2,7 +2,10 @@
 report and figures as artifacts, to TensorBoard and/or MLflow (optional extras: ``pip install
 'genclf[tracking]'``).
 
-- TensorBoard: event files under ``OUT/tensorboard/`` (``tensorboard --logdir OUT/tensorboard``).
+- TensorBoard: event files under ``OUT/tensorboard/`` (``tensorboard --logdir OUT/tensorboard``); in a run,
+  one run directory per grid cell (``OUT/tensorboard/baseline_k10_seed0/``: its models' epochs and its final
+  ``results/*`` metrics under the same tags in every cell, so TensorBoard overlays the cells), the job's
+  config, per-cell results over seeds and figures in ``OUT/tensorboard/`` itself.
 - MLflow: a local file store ``OUT/mlruns/`` (no server; ``mlflow ui --backend-store-uri OUT/mlruns``), or
   wherever ``MLFLOW_TRACKING_URI`` points when it is set.
 
@@ -28,6 +31,7 @@ BACKENDS = ("tensorboard", "mlflow")
 _tracker: ContextVar[Tracker | None] = ContextVar("genclf_tracker", default=None)
 _scope: ContextVar[str] = ContextVar("genclf_scope", default="")
 _rows: ContextVar[list[dict[str, Any]] | None] = ContextVar("genclf_history_rows", default=None)
+_cell: ContextVar[tuple[Any, str] | None] = ContextVar("genclf_cell_writer", default=None)  # (writer, its scope)
 
 
 def _require(module: str):
@@ -133,13 +137,21 @@ class Tracker:
         if self._mlflow is not None:
             self._mlflow.log_params(flat)
 
-    def metrics(self, values: dict[str, Any], step: int, prefix: str = "") -> None:
-        numbers = {f"{prefix}/{k}" if prefix else k: v for k, v in _numbers(values).items()}
+    def metrics(self, values: dict[str, Any], step: int, prefix: str = "", board_prefix: str | None = None) -> None:
+        """``values`` as ``prefix/name`` at ``step``; TensorBoard's tags drop the cell's own scope in a cell's
+        run directory (``board_prefix``)."""
+        numbers = _numbers(values)
         if self._writer is not None:
+            cell = _cell.get()
+            writer, board = (
+                (cell[0], prefix if board_prefix is None else board_prefix) if cell else (self._writer, prefix)
+            )
             for key, value in numbers.items():
-                self._writer.add_scalar(key, value, step)
+                writer.add_scalar(f"{board}/{key}" if board else key, value, step)
         if self._mlflow is not None and numbers:
-            self._mlflow.log_metrics({_mlflow_key(k): v for k, v in numbers.items()}, step=step)
+            self._mlflow.log_metrics(
+                {_mlflow_key(f"{prefix}/{k}" if prefix else k): v for k, v in numbers.items()}, step=step
+            )
 
     def artifacts(self, paths: list[Path]) -> None:
         for path in paths:
@@ -251,23 +263,34 @@ def cell(name: str, params: dict[str, Any]) -> Iterator[Callable[..., None]]:
     ``params`` (strategy, role, budget, seed, classifier), every epoch its models log, and the final metrics
     given to the function this yields (``log(values, prefix="")``). Without MLflow the function does nothing."""
     tracker = _tracker.get()
-    mlflow = tracker._mlflow if tracker is not None else None
-    if mlflow is None:
+    if tracker is None:
         yield lambda values, prefix="": None
         return
-    mlflow.start_run(experiment_id=tracker.experiment_id, run_name=name, nested=True)
-    try:
-        mlflow.log_params({k: "" if v is None else str(v) for k, v in params.items()})
-        mlflow.set_tags(tracker.tags)
+    mlflow, writer = tracker._mlflow, None
+    with contextlib.ExitStack() as stack:
+        if tracker._writer is not None:  # the cell's own TensorBoard run directory
+            from torch.utils.tensorboard import SummaryWriter
+
+            folder = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
+            writer = SummaryWriter(log_dir=str(tracker.out / "tensorboard" / folder))
+            stack.callback(writer.close)
+            token = _cell.set((writer, name))
+            stack.callback(_cell.reset, token)
+        if mlflow is not None:
+            mlflow.start_run(experiment_id=tracker.experiment_id, run_name=name, nested=True)
+            stack.callback(mlflow.end_run)
+            mlflow.log_params({k: "" if v is None else str(v) for k, v in params.items()})
+            mlflow.set_tags(tracker.tags)
 
         def log(values: dict[str, Any], prefix: str = "") -> None:
-            numbers = {_mlflow_key(prefix + k): float(v) for k, v in _numbers(values).items()}
-            if numbers:
-                mlflow.log_metrics(numbers)
+            numbers = {prefix + k: float(v) for k, v in _numbers(values).items()}
+            if writer is not None:
+                for key, value in numbers.items():
+                    writer.add_scalar(f"results/{key}", value, 0)
+            if mlflow is not None and numbers:
+                mlflow.log_metrics({_mlflow_key(k): v for k, v in numbers.items()})
 
         yield log
-    finally:
-        mlflow.end_run()
 
 
 def _numbers(values: dict[str, Any]) -> dict[str, float]:
@@ -286,5 +309,10 @@ def log_epoch(model: str, epoch: int, record: dict[str, Any]) -> None:
         rows.append({"model": model, **record})
     tracker = _tracker.get()
     if tracker is not None:
-        prefix = "/".join(part for part in (_scope.get(), model) if part)
-        tracker.metrics({k: v for k, v in record.items() if k != "epoch"}, step=epoch, prefix=prefix)
+        scope, cell = _scope.get(), _cell.get()
+        prefix = "/".join(part for part in (scope, model) if part)
+        inner = scope[len(cell[1]) :].strip("/") if cell is not None and scope.startswith(cell[1]) else scope
+        board = "/".join(part for part in (inner, model) if part)
+        tracker.metrics(
+            {k: v for k, v in record.items() if k != "epoch"}, step=epoch, prefix=prefix, board_prefix=board
+        )
