@@ -283,3 +283,35 @@ def test_a_chance_level_strategy_and_unequal_budgets_are_warned_about():
     assert any("differ by more than 2x (epochs: baseline 30, finetune 6)" in w for w in warnings)
     fair = {"baseline": {"epochs": 30.0, "steps": 90.0}, "finetune": {"epochs": 20.0, "steps": 60.0}}
     assert not any("differ" in w for w in run_warnings(block, fair, "baseline"))
+
+
+def test_a_grid_of_two_classifiers_pairs_each_row_with_its_own_classifiers_references():
+    """The grey-camera shape: a crnn entry and a cnn entry, each with its baseline (grey), classical
+    (grey_trained) and generative (colorized) rows. A cnn row is never paired with the crnn baseline."""
+    from genclf.config import RunConfig
+    from genclf.reporting.summary import summarize
+
+    rows = []
+    level = {"crnn": 0.5, "cnn": 0.8}  # the classifiers differ far more than any strategy does
+    gain = {"grey": 0.0, "grey_trained": 0.02, "colorized": 0.05}
+    role = {"grey": "baseline", "grey_trained": "classical", "colorized": "generative"}
+    for seed in range(4):
+        for clf in ("crnn", "cnn"):
+            for view in ("grey", "grey_trained", "colorized"):
+                value = level[clf] + gain[view] + 0.002 * ((seed * 7 + len(view)) % 3)
+                name = f"ctc[{clf}]/{view}"
+                rows.append(
+                    {"strategy": name, "role": role[view], "classifier": clf, "k_per_class": 10, "seed": seed,
+                     "macro_f1": value}  # fmt: skip
+                )
+    block = summarize(pd.DataFrame(rows), RunConfig(seeds=[0, 1, 2, 3]))["budgets_detail"]["10"]
+    pairs = {(c["strategy"], c["reference"]) for c in block["comparisons"]}
+    for clf in ("crnn", "cnn"):
+        for view in ("grey_trained", "colorized"):
+            assert (f"ctc[{clf}]/{view}", f"ctc[{clf}]/grey") in pairs
+        assert (f"ctc[{clf}]/colorized", f"ctc[{clf}]/grey_trained") in pairs
+    assert all(c["strategy"].split("/")[0] == c["reference"].split("/")[0] for c in block["comparisons"])
+    assert block["best_classical_by_classifier"] == {"crnn": "ctc[crnn]/grey_trained", "cnn": "ctc[cnn]/grey_trained"}
+    assert all(abs(c["mean_diff"]) < 0.1 for c in block["comparisons"])  # no classifier gap inside a difference
+    assert block["headline"].startswith("Yes:") and "of its classifier" in block["headline"]
+    assert block["recommended"] == "ctc[cnn]/colorized"

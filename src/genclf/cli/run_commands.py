@@ -183,14 +183,14 @@ def print_run(result: RunOutput) -> None:
             print(f"  {name}: {lines[0]}")
         for warning in block.get("warnings", []):
             print(f"warning: {warning}")
-    for cell in result.summary.get("failed_cells", []):
-        k = "all" if cell["k_per_class"] is None else cell["k_per_class"]
-        print(f"warning: cell {cell['strategy']} k={k} seed={cell['seed']} failed: {cell['error']}")
         print(block["headline"])
         if block.get("recommendation"):
             print(block["recommendation"])
         if block.get("robustness"):
             print(block["robustness"]["headline"])
+    for cell in result.summary.get("failed_cells", []):
+        k = "all" if cell["k_per_class"] is None else cell["k_per_class"]
+        print(f"warning: cell {cell['strategy']} k={k} seed={cell['seed']} failed: {cell['error']}")
     out = result.folder
     print(f"\nreport: {out / 'report.html'}\nresults: {out / 'results.csv'}\nsummary: {out / 'summary.json'}")
 

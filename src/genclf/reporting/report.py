@@ -117,7 +117,9 @@ def build_report(
             )
         parts.append(_verdict_table(block["comparisons"], metric, block["strategies"]))
     parts.append(
-        "<p class='note'>Each verdict pairs runs by seed (same labeled images), tests the per-seed differences with a paired "
+        "<p class='note'>Each verdict pairs runs by seed (same labeled images) and, in a grid of several classifiers, "
+        "compares each row only with the baseline and best classical strategy of its own classifier; it tests the "
+        "per-seed differences with a paired "
         "t-test and gives a bootstrap 95% CI of the mean difference. The p-values of all strategies compared with the same "
         "reference in one budget are Holm-adjusted (the verdict reads the adjusted one). Differences under 1e-9 count as "
         "none; the same difference on every seed (zero spread) is reported as such, with the t-test's limiting p -> 0. "

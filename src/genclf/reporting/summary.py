@@ -229,15 +229,20 @@ def recommend(detail: dict, metric: str, models: dict[str, str]) -> dict:
     strategy only when it significantly beats the best classical one (the largest such gain); else the
     best classical strategy when it significantly beats the baseline; else the baseline. A difference the
     tests cannot show is a tie, and a tie goes to the cheaper, simpler choice."""
-    best, baseline = detail.get("best_classical"), detail.get("baseline")
+    best = detail.get("best_classical")
+    refs = detail.get("references", {})
+    baseline = refs.get(best, {}).get("baseline", detail.get("baseline")) if best else detail.get("baseline")
     comparisons = detail.get("comparisons", [])
 
     def gain(c: dict, reference: str | None) -> bool:
         return c["reference"] == reference and c["verdict"] == "significant gain" and not c.get("inconclusive")
 
-    generative = [c for c in comparisons if gain(c, best) and detail["roles"].get(c["strategy"]) == GENERATIVE]
-    if generative:
-        chosen = max(generative, key=lambda c: c["mean_diff"])["strategy"]
+    def beats_its_best(c: dict) -> bool:
+        return gain(c, c["reference"]) and c.get("against_best_classical", c["reference"] == best)
+
+    generative = [c for c in comparisons if beats_its_best(c) and detail["roles"].get(c["strategy"]) == GENERATIVE]
+    if generative:  # the best score among them (= the largest gain when they share one reference)
+        chosen = max(generative, key=lambda c: detail["strategies"][c["strategy"]][metric]["mean"])["strategy"]
     elif best is not None and (
         best == baseline or any(gain(c, baseline) and c["strategy"] == best for c in comparisons)
     ):
@@ -268,9 +273,11 @@ def _gated(block: pd.DataFrame, failed: dict[str, str]) -> dict[str, str]:
 def _compare(
     block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str, gated: dict[str, str] | None = None
 ) -> dict:
-    """Paired comparisons of every strategy with the baseline and with the best classical strategy on ``metric``."""
+    """Paired comparisons of every strategy with the baseline and with the best classical strategy on ``metric``;
+    in a grid that mixes classifiers, with those of its own classifier (a crnn row is never paired with a cnn
+    baseline: the difference would be the classifier's, not the strategy's)."""
+    refs = references(block, strategies, roles, metric)
     classical = [n for n in strategies if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
-    baseline = baseline_of(strategies, roles)
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
     comparisons: list[Comparison] = []
     candidates = []
@@ -278,7 +285,7 @@ def _compare(
         if roles.get(name) == REFERENCE:  # an upper bound shown for context, not a candidate
             continue
         candidates.append(str(name))
-        for reference in dict.fromkeys([baseline, best_classical]):
+        for reference in dict.fromkeys(refs.get(str(name), (None, None))):
             if reference is None or reference == name:
                 continue
             ref_group = block[block["strategy"] == reference]
@@ -297,13 +304,42 @@ def _compare(
     for name in verdicts:
         if roles.get(name) == REFERENCE:
             verdicts[name] = ["reference (upper bound), not compared"]
-    rows = [c.to_dict() for c in comparisons]
+    rows = [{**c.to_dict(), "against_best_classical": c.reference == refs[c.strategy][1]} for c in comparisons]
+    by_classifier = {clf: best for clf, (_, best) in _groups(block, strategies, roles, metric).items()}
     return {
         "best_classical": best_classical,
+        "references": {name: {"baseline": b, "best_classical": c} for name, (b, c) in refs.items()},
+        "best_classical_by_classifier": by_classifier if len(by_classifier) > 1 else {},
         "comparisons": rows,
         "verdicts": verdicts,
         "headline": headline(rows, roles, best_classical, metric),
     }
+
+
+def classifier_of(block: pd.DataFrame) -> dict[str, str]:
+    """{strategy row name: the classifier its entry trains} (one classifier for all when not recorded)."""
+    if "classifier" not in block:
+        return {str(n): "" for n in block["strategy"]}
+    return {str(n): str(c) for n, c in zip(block["strategy"], block["classifier"].fillna(""))}
+
+
+def _groups(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str) -> dict[str, tuple]:
+    """{classifier: (its baseline, its best classical strategy)} over the rows of each classifier."""
+    of = classifier_of(block)
+    groups: dict[str, tuple] = {}
+    for clf in dict.fromkeys(of.values()):
+        names = [n for n in strategies if of.get(n) == clf]
+        classical = [n for n in names if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
+        best = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
+        groups[clf] = (baseline_of(names, roles), best)
+    return groups
+
+
+def references(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str) -> dict[str, tuple]:
+    """{strategy: (the baseline, the best classical strategy) it is compared with}: the grid's own when it
+    trains one classifier, else those of the strategy's classifier."""
+    groups, of = _groups(block, strategies, roles, metric), classifier_of(block)
+    return {name: groups[of[name]] for name in strategies if name in of}
 
 
 def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str | None, metric: str) -> str:
@@ -311,7 +347,11 @@ def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str
     'generative' are candidates."""
     if best_classical is None:
         return "No classical strategy in the grid: add 'baseline' to compare against."
-    candidates = [c for c in comparisons if c["reference"] == best_classical and roles.get(c["strategy"]) == GENERATIVE]
+    candidates = [
+        c
+        for c in comparisons
+        if c.get("against_best_classical", c["reference"] == best_classical) and roles.get(c["strategy"]) == GENERATIVE
+    ]
     if not candidates:
         return f"No generative strategy in the grid; the best classical strategy is {best_classical}."
     against = [c for c in candidates if not c.get("inconclusive")]
@@ -331,24 +371,29 @@ def headline(comparisons: list[dict], roles: dict[str, str], best_classical: str
     if best["n"] < 2:
         return (
             f"Untested: one seed cannot show significance; the best generative strategy, {best['strategy']}, is at "
-            f"{100 * best['mean_diff']:+.1f} {metric} points against the best classical strategy ({best_classical}). "
+            f"{100 * best['mean_diff']:+.1f} {metric} points against the best classical strategy ({best['reference']}). "
             "Run more seeds for a verdict."
         )
-    size = sum(1 for c in comparisons if c["reference"] == best_classical and c["kind"] in ("tested", "constant"))
-    family = f"Holm-adjusted over the {size} strategies compared with {best_classical}"
+    mixed = len({c["reference"] for c in candidates}) > 1  # a grid of several classifiers: each has its own
+    of_its = " of its classifier" if mixed else ""
+
+    def family(c: dict) -> str:
+        size = sum(1 for o in comparisons if o["reference"] == c["reference"] and o["kind"] in ("tested", "constant"))
+        return f"Holm-adjusted over the {size} strategies compared with {c['reference']}"
+
     if gains:
         names = ", ".join(c["strategy"] for c in gains)
         top = max(gains, key=lambda c: c["mean_diff"])
         return (
-            f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy "
-            f"({best_classical}); the largest gain is {top['strategy']} at {100 * top['mean_diff']:+.1f} {metric} "
-            f"points ({_p_text(top)}, {family}).{note}"
+            f"Yes: {names} significantly beat{'s' if len(gains) == 1 else ''} the best classical strategy{of_its} "
+            f"({', '.join(dict.fromkeys(c['reference'] for c in gains))}); the largest gain is {top['strategy']} at "
+            f"{100 * top['mean_diff']:+.1f} {metric} points ({_p_text(top)}, {family(top)}).{note}"
         )
     judged = " among the generative strategies whose generators passed their check" if gated else ""
     return (
-        f"No: no generative strategy{judged} is significantly better than the best classical strategy "
-        f"({best_classical}) over {best['n']} seeds; the closest is {best['strategy']} at "
-        f"{100 * best['mean_diff']:+.1f} {metric} points ({p}, {family}).{note}"
+        f"No: no generative strategy{judged} is significantly better than the best classical strategy{of_its} "
+        f"({', '.join(dict.fromkeys(c['reference'] for c in against))}) over {best['n']} seeds; the closest is "
+        f"{best['strategy']} at {100 * best['mean_diff']:+.1f} {metric} points ({p}, {family(best)}).{note}"
     )
 
 
