@@ -115,3 +115,16 @@ def test_bad_input_in_a_cell_still_stops_the_run(cli, tmp_path, fragile, monkeyp
     result = cli("run", config, "--out", out, "--quiet")
     assert result.code == 2 and "strategies[1].params: expected something else" in result.err
     assert not (out / "failed.json").exists()
+
+
+def test_cells_start_one_seed_at_a_time_so_workers_train_different_shared_generators():
+    from genclf.config import StrategyConfig
+    from genclf.run.cells import CellJob
+    from genclf.run.experiment import schedule
+
+    entries = [StrategyConfig("baseline"), StrategyConfig("synthetic_augmentation"), StrategyConfig("generative_classifier")]
+    jobs = [CellJob(i, 10, seed, e) for i, (seed, e) in enumerate(((s, e) for s in (0, 1, 2) for e in entries), 1)]
+    order = [(job.seed, job.entry.name) for job in schedule(jobs)]
+    assert order[:3] == [(0, "synthetic_augmentation"), (1, "synthetic_augmentation"), (2, "synthetic_augmentation")]
+    assert order[3:6] == [(0, "generative_classifier"), (1, "generative_classifier"), (2, "generative_classifier")]
+    assert order[6:] == [(0, "baseline"), (1, "baseline"), (2, "baseline")]

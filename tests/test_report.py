@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from genclf.reporting.stats import bootstrap_ci, paired_comparison, t_interval
+from genclf.reporting.stats import paired_comparison, t_interval
 
 
 def test_paired_comparison_matches_scipy_on_known_values():
@@ -39,9 +39,16 @@ def test_noisy_small_difference_is_not_significant():
     assert cmp.p_ttest > 0.05 and "no significant difference" in cmp.verdict()
 
 
-def test_bootstrap_ci_and_t_interval():
-    low, high = bootstrap_ci(np.array([1.0, 1.0, 1.0]))
-    assert low == high == 1.0
+def test_the_interval_is_the_t_tests_own():
+    """The 95% interval beside the paired t-test's p excludes 0 exactly when p < 0.05 (same test)."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        base = rng.uniform(0.5, 0.9, 4)
+        values = base + rng.normal(0.01, 0.02, 4)
+        cmp = paired_comparison(dict(enumerate(values)), dict(enumerate(base)), "s", "b", "m")
+        assert (cmp.ci_low > 0 or cmp.ci_high < 0) == (cmp.p_ttest < 0.05)
+    single = paired_comparison({0: 0.7}, {0: 0.5}, "s", "b", "m")
+    assert single.ci_low is None and single.ci_high is None  # one seed: no interval, not [d, d]
     assert t_interval(np.array([1.0])) == 0.0
     assert t_interval(np.array([1.0, 2.0, 3.0])) == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
 

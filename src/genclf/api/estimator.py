@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from genclf.config import StrategyConfig, TrainConfig, validate_config
 from genclf.config_rules import MAX_SEED
@@ -45,6 +45,24 @@ class _Loaded:
 
 
 MIN_SIDE = 8  # the smallest images the networks take (smaller ones are upsized)
+
+
+def _labels(y: Any, X: Any) -> np.ndarray:
+    """``y`` as a 1-D array of class labels: a column vector is flattened with scikit-learn's warning."""
+    if y is None:
+        raise DataError("y", "ImageClassifier requires y to be passed, but the target y is None (one label per image)")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # DataConversionWarning, as every scikit-learn classifier gives
+    if y.ndim != 1:
+        n = len(X) if hasattr(X, "__len__") else "?"
+        raise DataError("y", f"expected a 1-D array of labels, one per image ({n}), got shape {y.shape}")
+    try:
+        check_classification_targets(y)
+    except ValueError:
+        kind = type_of_target(y)
+        raise DataError("y", f"Unknown label type: {kind}; expected class labels (ints or strings)") from None
+    return y
 
 
 class ImageClassifier(ClassifierMixin, BaseEstimator):
@@ -93,9 +111,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any, X_unlabeled: Any = None) -> ImageClassifier:
+    def fit(self, X: Any, y: Any, X_unlabeled: Any = None, sample_weight: Any = None) -> ImageClassifier:
         """Train the strategy on images ``X`` with labels ``y`` (and an unlabeled pool, for the strategies
-        that use one: semi_supervised_gan, pseudo_label, fixmatch, and generators that learn from it)."""
+        that use one: semi_supervised_gan, pseudo_label, fixmatch, and generators that learn from it).
+        ``sample_weight``: a non-negative weight per image, weighing its loss (strategies that train on the
+        labeled images as they are: baseline, class_weights, classic_augmentation, ...)."""
         seed = 0 if self.random_state is None else self.random_state  # None: genclf's runs are seeded anyway
         if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
             raise ConfigError("random_state", f"expected an integer in 0..{MAX_SEED}, got {seed!r}")
@@ -116,9 +136,10 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             raise DataError("val_fraction", f"expected a number in [0, 1), got {self.val_fraction!r}")
         STRATEGIES.get(self.strategy, "strategy")
         strategy = build_strategy(StrategyConfig(self.strategy, self.model, params=dict(self.params or {})))
-        y = np.asarray(y)
-        check_classification_targets(y)
+        y = _labels(y, X)
         images = as_images(X, self.value_range, where="X")
+        if len(images) == 0:
+            raise DataError("X", "expected at least one image, got an empty array (0 samples)")
         self.input_size_ = images.shape[-1]
         if images.shape[-1] < MIN_SIDE:  # as the command line does: tiny images are upsized for the networks
             images = conform(images, MIN_SIDE, None)
@@ -126,8 +147,11 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
             raise DataError("y", f"expected one label per image ({len(images)}), got shape {y.shape}")
         self.classes_, codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise DataError("y", f"expected at least 2 classes, got {len(self.classes_)}")
-        labeled = ImageSet(images, torch.from_numpy(codes.astype(np.int64)), [str(c) for c in self.classes_])
+            raise DataError("y", f"expected at least 2 classes, got {len(self.classes_)} class(es)")
+        weights = self._sample_weights(sample_weight, len(images))
+        labeled = ImageSet(
+            images, torch.from_numpy(codes.astype(np.int64)), [str(c) for c in self.classes_], weights=weights
+        )
         train_idx, val_idx = stratified_indices(labeled.labels, len(self.classes_), self.val_fraction, generator(seed))
         train, val = labeled.subset(train_idx), labeled.subset(val_idx)
         unlabeled = None
@@ -153,6 +177,29 @@ class ImageClassifier(ClassifierMixin, BaseEstimator):
         self.generators_ = context.generators()
         self.model_ = strategy.deployable(split)  # one network, or None (e.g. colorize_then_classify)
         return self
+
+    def _sample_weights(self, sample_weight: Any, n: int) -> torch.Tensor | None:
+        if sample_weight is None:
+            return None
+        if not STRATEGIES.get(self.strategy).takes_sample_weights():
+            takers = [name for name in STRATEGIES.names() if STRATEGIES.get(name).takes_sample_weights()]
+            raise ConfigError(
+                "sample_weight",
+                f"strategy {self.strategy!r} resamples or generates its training images, so no weight per image "
+                f"applies; strategies that take sample_weight: {', '.join(takers)}",
+            )
+        weights = np.full(n, float(sample_weight)) if np.isscalar(sample_weight) else np.asarray(sample_weight)
+        if weights.shape != (n,):
+            raise DataError("sample_weight", f"expected one weight per image, shape ({n},), got {weights.shape}")
+        try:
+            weights = weights.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError("sample_weight", f"expected numbers, got {weights.dtype} values") from None
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise DataError("sample_weight", "expected finite, non-negative weights")
+        if weights.sum() <= 0:
+            raise DataError("sample_weight", "all weights are zero: nothing to learn from")
+        return torch.from_numpy(weights.astype(np.float32))
 
     def _network(self):
         check_is_fitted(self, "strategy_")

@@ -16,6 +16,7 @@ class ImageSet:
     labels: torch.Tensor
     class_names: list[str]
     paths: list[str] | None = None
+    weights: torch.Tensor | None = None  # float32 (N,): a weight per image (scikit-learn's sample_weight)
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -42,7 +43,8 @@ class ImageSet:
     def subset(self, index: torch.Tensor) -> ImageSet:
         index = torch.as_tensor(index, dtype=torch.long)
         paths = [self.paths[i] for i in index.tolist()] if self.paths is not None else None
-        return ImageSet(self.images[index], self.labels[index], list(self.class_names), paths)
+        weights = self.weights[index] if self.weights is not None else None
+        return ImageSet(self.images[index], self.labels[index], list(self.class_names), paths, weights)
 
     def class_counts(self) -> list[int]:
         return torch.bincount(self.labels, minlength=self.num_classes).tolist()

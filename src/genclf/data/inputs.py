@@ -66,6 +66,14 @@ def as_images(
                 where,
                 f"expected (N, H, W), (N, H, W, C) or (N, C, H, W) with C in {{1, 3}}, got shape {tuple(tensor.shape)}",
             )
+    elif tensor.ndim == 2:  # a feature matrix: say how to make images of it when its rows are square ones
+        side = int(round(tensor.shape[1] ** 0.5))
+        hint = f" (e.g. X.reshape(-1, {side}, {side}))" if side > 1 and side * side == tensor.shape[1] else ""
+        raise DataError(
+            where,
+            f"expected a batch of images (N, H, W), (N, H, W, C) or (N, C, H, W), got a 2-D array of shape "
+            f"{tuple(tensor.shape)}: a table of features, not images; reshape each row to an image{hint}",
+        )
     else:
         raise DataError(
             where,

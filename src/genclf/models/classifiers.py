@@ -37,9 +37,17 @@ class Classifier(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
-        images, labels = batch
+        """Cross-entropy (class-weighted). Targets are int64 labels (N,), or float (label, weight) pairs (N, 2)
+        for a per-image weighted loss (scikit-learn's ``sample_weight``)."""
+        images, targets = batch
         logits = self(images)
-        loss = F.cross_entropy(logits.float(), labels, weight=self.class_weights)
+        if targets.dtype.is_floating_point:
+            labels, weights = targets[:, 0].long(), targets[:, 1] * self.class_weights[targets[:, 0].long()]
+            losses = F.cross_entropy(logits.float(), labels, reduction="none")
+            loss = (losses * weights).sum() / weights.sum().clamp_min(1e-12)
+        else:
+            labels = targets
+            loss = F.cross_entropy(logits.float(), labels, weight=self.class_weights)
         accuracy = (logits.argmax(1) == labels).float().mean()
         return StepOutput(loss, {"loss": loss.detach(), "acc": accuracy.detach()})
 

@@ -134,10 +134,12 @@ def train_classifier(
     train_labels: torch.Tensor | None = None,
     model: Classifier | None = None,
     keep_last: bool = False,
+    sample_weights: torch.Tensor | None = None,
 ) -> tuple[TrainedClassifier, FitResult]:
     """Train a registered classifier (or the given ``model``) on ``split.train`` or on the given images,
     keeping the weights of the best validation macro-F1 epoch (the last epoch's with ``keep_last``; the
-    validation score is still recorded every epoch)."""
+    validation score is still recorded every epoch). ``sample_weights``: one non-negative weight per training
+    image, each image's loss weighted by it."""
     torch.manual_seed(fit.seed)
     options = dict(options or {})
     if model is None:
@@ -156,6 +158,10 @@ def train_classifier(
 
     images = split.train.images if train_images is None else train_images
     labels = split.train.labels if train_labels is None else train_labels
+    if sample_weights is not None:  # (label, weight) pairs: the classifier's loss weighs each image
+        if sample_weights.shape != labels.shape:
+            raise ValueError(f"sample_weights: expected one per training image {tuple(labels.shape)}")
+        labels = torch.stack([labels.float(), sample_weights.float()], 1)
     result = trainer.fit(
         model,
         images,

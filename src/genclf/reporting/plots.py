@@ -68,18 +68,70 @@ def metric_bars(summary: dict[str, dict], metric: str, path: str | Path, title: 
     errors = clipped_errors(means, [summary[n].get("ci", 0.0) for n in names])
     fig, ax = plt.subplots(figsize=(max(4.5, 0.75 * len(names) + 1.5), 3.8))
     colors = [ROLE_COLOURS.get(summary[n].get("role", GENERATIVE), "#4C78A8") for n in names]
-    ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=colors)
+    hatches = ["//" if summary[n].get("inconclusive") else None for n in names]
+    bars = ax.bar(range(len(names)), means, yerr=errors, capsize=4, color=colors)
+    for bar, hatch in zip(bars, hatches):
+        if hatch:  # inconclusive: its generator failed its check
+            bar.set_hatch(hatch)
+            bar.set_edgecolor(VERDICT_COLOURS["inconclusive"])
     for x, (mean, top) in enumerate(zip(means, errors[1])):
-        ax.text(x, min(mean + top + 0.01, 1.02), f"{mean:.3f}", ha="center", va="bottom", fontsize=7)
+        mark = " (inconclusive)" if hatches[x] else ""
+        ax.text(x, min(mean + top + 0.01, 1.02), f"{mean:.3f}{mark}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel(metric)
     ax.set_ylim(0, 1.08)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_title(
-        title or f"{metric}: mean and 95% CI over seeds (grey = classical, blue = generative, olive = upper bound)",
+        title
+        or f"{metric}: mean and 95% CI over seeds (grey = classical, blue = generative, olive = upper bound, "
+        "hatched = inconclusive)",
         fontsize=10,
     )
     ax.grid(axis="y", alpha=0.3)
+    return save_figure(fig, path)
+
+
+VERDICT_COLOURS = {"gain": "#1a7f37", "loss": "#b42318", "none": "#6b7280", "inconclusive": "#b7791f"}
+
+
+def _verdict_kind(comparison: dict) -> str:
+    word = comparison.get("verdict", "")
+    if comparison.get("inconclusive") or word.startswith("inconclusive"):
+        return "inconclusive"
+    return "gain" if word == "significant gain" else "loss" if word == "significant loss" else "none"
+
+
+def gain_plot(comparisons: list[dict], metric: str, path: str | Path, title: str) -> Path:
+    """Each strategy's difference from its reference in ``metric`` points, with the paired t-test's 95%
+    interval, coloured by verdict (significant gain/loss, none, inconclusive: hatched and labelled), on an
+    axis scaled to the differences (not 0-1), a line at 0."""
+    rows = sorted(comparisons, key=lambda c: c["mean_diff"])
+    fig, ax = plt.subplots(figsize=(8.5, max(2.2, 0.42 * len(rows) + 1.3)))
+    for y, c in enumerate(rows):
+        kind, diff = _verdict_kind(c), 100 * c["mean_diff"]
+        colour = VERDICT_COLOURS[kind]
+        ax.barh(y, diff, color=colour, alpha=0.35, hatch="//" if kind == "inconclusive" else None, edgecolor=colour)
+        if c.get("ci_low") is not None:
+            ax.errorbar(diff, y, xerr=[[diff - 100 * c["ci_low"]], [100 * c["ci_high"] - diff]], fmt="o",
+                        color=colour, capsize=4)  # fmt: skip
+        else:
+            ax.plot(diff, y, "o", color=colour, mfc="white")
+        label = {"gain": "significant gain", "loss": "significant loss", "none": "no significant difference",
+                 "inconclusive": "inconclusive (generator failed its check)"}[kind]  # fmt: skip
+        if c.get("kind") == "untested":
+            label = "untested (one seed)"
+        ax.annotate(f"{diff:+.1f}  {label}", (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0),
+                    textcoords="offset points", va="center", fontsize=8, color=colour)  # fmt: skip
+    ax.axvline(0, color="#222", lw=1)
+    references = list(dict.fromkeys(c["reference"] for c in rows))
+    if len(references) == 1:  # one reference: named once, in the title
+        labels, title = [c["strategy"] for c in rows], f"{title} ({references[0]})"
+    else:
+        labels = [f"{c['strategy']}  vs {c['reference']}" for c in rows]
+    ax.set_yticks(range(len(rows)), labels, fontsize=9)
+    ax.set_xlabel(f"difference in {metric} (points), mean over seeds and 95% paired-t interval")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, path)
 
 

@@ -16,7 +16,8 @@ h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
 .warning{background:#fff4e5;border-left:4px solid #b54708;padding:.4em .8em} .headline{font-size:1.08em;background:#eef4fb;border-left:4px solid #4C78A8;padding:.5em .8em} .gain{color:#1a7f37;font-weight:600} .loss{color:#b42318;font-weight:600} .none{color:#555} .inconclusive{color:#9a6700;font-weight:600}
-figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:520px;border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:1280px}
+figure{display:inline-block;margin:.6em 1em .6em 0;vertical-align:top} figure img{max-width:min(520px,100%);border:1px solid #eee} figure.small img{max-width:330px} figure.wide img{max-width:min(1280px,100%)}
+figure.gains img{max-width:min(900px,100%)} figure.zoom img{max-width:440px;cursor:zoom-in} figure.zoom input{display:none} figure.zoom input:checked+img{max-width:min(1200px,96vw);cursor:zoom-out}
 div.scroll{overflow-x:auto;max-width:100%} table.verdicts td:nth-child(7){white-space:normal;min-width:16em;max-width:30em;text-align:left} figcaption{font-size:.85em;color:#555} .note{background:#f7f7f2;border-left:4px solid #c9c28a;padding:.5em .8em;font-size:.9em}
 """
 
@@ -27,15 +28,22 @@ GENERATOR_CAPTIONS = ("generated samples:", "colorized:")
 
 def _img(path: Path, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    size = " class='small'" if caption.startswith(("confusion", "generated")) else ""
+    image = f'<img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+    if caption.startswith("confusion"):  # readable: click to enlarge (no script: a checkbox toggles the size)
+        return (
+            f"<figure class='zoom'><label><input type='checkbox'>{image}</label>"
+            f"<figcaption>{html.escape(caption)} (click to enlarge)</figcaption></figure>"
+        )
+    size = " class='small'" if caption.startswith("generated") else ""
     size = " class='wide'" if caption.startswith("calibration:") else size
-    return f'<figure{size}><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    size = " class='gains'" if caption.startswith("gains:") else size
+    return f"<figure{size}>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 def _verdict_table(comparisons: list[dict], metric: str, strategies: dict | None = None) -> str:
     rows = [
         f"<div class='scroll'><table class='verdicts'><tr><th>strategy</th><th>compared with</th><th>Δ {metric} (points, mean ± std)</th>"
-        "<th>95% bootstrap CI</th><th>paired t-test p</th><th>Holm-adjusted p</th><th>verdict</th>"
+        "<th>95% t-interval (unadjusted)</th><th>paired t-test p</th><th>Holm-adjusted p</th><th>verdict</th>"
         "<th>cost: train seconds (vs reference)</th></tr>"
     ]
     for cmp in comparisons:
@@ -44,11 +52,17 @@ def _verdict_table(comparisons: list[dict], metric: str, strategies: dict | None
         rows.append(
             f"<tr class='row' data-strategy='{html.escape(cmp['strategy'])}'><td>{html.escape(cmp['strategy'])}</td>"
             f"<td>{html.escape(cmp['reference'])}</td><td>{100 * cmp['mean_diff']:+.1f} ± {100 * cmp['std_diff']:.1f}</td>"
-            f"<td>[{100 * cmp['ci_low']:+.1f}, {100 * cmp['ci_high']:+.1f}]</td><td>{_p(p, cmp.get('kind'))}</td>"
+            f"<td>{_interval(cmp)}</td><td>{_p(p, cmp.get('kind'))}</td>"
             f"<td>{_p(holm, cmp.get('kind'))}</td><td class='{_verdict_class(word)}'>{html.escape(word)}</td>"
             f"<td>{_cost(strategies or {}, cmp['strategy'], cmp['reference'])}</td></tr>"
         )
     return "".join(rows) + "</table></div>"
+
+
+def _interval(cmp: dict) -> str:
+    if cmp.get("ci_low") is None or cmp.get("ci_high") is None:
+        return "–"
+    return f"[{100 * cmp['ci_low']:+.1f}, {100 * cmp['ci_high']:+.1f}]"
 
 
 def _cost(strategies: dict, name: str, reference: str) -> str:
@@ -115,13 +129,23 @@ def build_report(
                 "0 = a closed-form head on frozen features)</summary><div class='scroll'><table><tr><th>strategy"
                 f"</th><th>epochs</th><th>steps</th></tr>{rows}</table></div></details>"
             )
-        parts.append(_verdict_table(block["comparisons"], metric, block["strategies"]))
+        comparisons = block["comparisons"]
+        if comparisons and all(c.get("kind") == "untested" for c in comparisons):
+            parts.append(
+                "<p class='note'>One seed: no difference can be tested, so no row below has a verdict or an "
+                "interval; run several seeds (<code>--seeds 0 1 2</code>) for verdicts.</p>"
+            )
+        gains = [(png, c) for png, c in figures if c.startswith("gains:") and c.endswith(f"budget {budget}")]
+        parts.extend(_img(png, caption) for png, caption in gains if png.is_file())
+        parts.append(_verdict_table(comparisons, metric, block["strategies"]))
     parts.append(
         "<p class='note'>Each verdict pairs runs by seed (same labeled images) and, in a grid of several classifiers, "
         "compares each row only with the baseline and best classical strategy of its own classifier; it tests the "
         "per-seed differences with a paired "
-        "t-test and gives a bootstrap 95% CI of the mean difference. The p-values of all strategies compared with the same "
-        "reference in one budget are Holm-adjusted (the verdict reads the adjusted one). Differences under 1e-9 count as "
+        "t-test and gives that test's own 95% interval of the mean difference (it excludes 0 exactly when the unadjusted "
+        "p is below 0.05). The p-values of all strategies compared with the same reference in one budget are "
+        "Holm-adjusted and the verdict reads the adjusted one, so an interval that excludes 0 beside 'no significant "
+        "difference' means the gain did not survive the correction for the number of strategies compared. Differences under 1e-9 count as "
         "none; the same difference on every seed (zero spread) is reported as such, with the t-test's limiting p -> 0. "
         "Wilcoxon's signed-rank test (summary.json) is given from 6 seeds on, where it can reach p < 0.05. With one seed "
         "nothing is tested. With few seeds only large, consistent differences reach significance; 'no significant "
@@ -164,7 +188,9 @@ def build_report(
         )
         parts.extend(_img(png, caption) for png, caption in strips if png.is_file())
     main = [
-        (png, caption) for png, caption in figures if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS)
+        (png, caption)
+        for png, caption in figures
+        if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS + ("gains:",))
     ]
     extra = [(png, caption) for png, caption in figures if caption.startswith(ROBUSTNESS_CAPTIONS)]
     grids = [(png, caption) for png, caption in figures if caption.startswith("generated samples:")]

@@ -15,6 +15,10 @@ def _cells_of(record: RunRecord, budget: str) -> list[dict]:
     return [c for c in record.cells if budget_key(c["k_per_class"]) == budget]
 
 
+def _budget_title(budget: str) -> str:
+    return "all labeled images" if budget == "all" else f"{budget} labeled images per class"
+
+
 def _compared(block: dict, metric: str) -> list[str]:
     """The strategies a reader compares: the baseline, the best classical and the best generative one."""
     generative = [n for n, role in block["roles"].items() if role == "generative" and metric in block["strategies"][n]]
@@ -27,11 +31,34 @@ def make_figures(record: RunRecord, summary: dict, folder: ReportPaths) -> list[
     class_names = record.data["class_names"]
     metric = summary["primary_metric"]
     for budget, block in summary["budgets_detail"].items():
+        gated = {c["strategy"] for c in block["comparisons"] if c.get("inconclusive")}
         bars = {
-            n: {"mean": e[metric]["mean"], "ci": e[metric]["ci95"], "role": block["roles"][n]}
+            n: {
+                "mean": e[metric]["mean"],
+                "ci": e[metric]["ci95"],
+                "role": block["roles"][n],
+                "inconclusive": n in gated,
+            }
             for n, e in block["strategies"].items()
             if metric in e
         }
+        against_baseline = [
+            c
+            for c in block["comparisons"]
+            if c["reference"] == block.get("references", {}).get(c["strategy"], {}).get("baseline", block["baseline"])
+        ]
+        if against_baseline:
+            figures.append(
+                (
+                    plots.gain_plot(
+                        against_baseline,
+                        metric,
+                        folder.figure(f"gains_k{budget}"),
+                        f"gain over the baseline, {_budget_title(budget)}",
+                    ),
+                    f"gains: {metric} difference from the baseline, budget {budget}",
+                )
+            )
         figures.append(
             (
                 plots.metric_bars(bars, metric, folder.figure(f"{metric}_k{budget}")),

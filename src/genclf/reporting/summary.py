@@ -196,7 +196,11 @@ def run_warnings(block: pd.DataFrame, budgets: dict, baseline: str | None) -> li
     by more than ``BUDGET_RATIO``."""
     out = []
     if {"acsa", "n_classes"} <= set(block.columns):
-        for name, group in block.groupby("strategy", sort=False):
+        trained = (
+            block if "entry" not in block else block[block["entry"].isna() | (block["entry"] == block["strategy"])]
+        )
+        for name, group in trained.groupby("strategy", sort=False):  # a model's extra views (its classifier fed
+            # grey frames, say) are findings about their input, not about its training budget
             chance = 1.0 / group["n_classes"].astype(float)
             at_chance = group.loc[group["acsa"] <= chance + CHANCE_MARGIN * (1 - chance), "seed"]
             if len(at_chance):

@@ -7,6 +7,7 @@ skipped, so a killed run picks up where it stopped.
 
 from __future__ import annotations
 
+import collections
 import functools
 import warnings
 from dataclasses import dataclass
@@ -185,8 +186,7 @@ def _run_grid(
     failed = [
         f for f in folder.read_failed() if (f["strategy"], budget_key(f["k_per_class"]), f["seed"]) not in retried
     ]
-    # generative cells first: they train the shared generators and take longest, so no worker idles at the end
-    jobs.sort(key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, job.index))
+    jobs = schedule(jobs)
     workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None) if ray is None else 1
     header(
         f"genclf run {runner.data_name}: {len(config.strategies)} strategies x {len(d.budgets())} budget(s) x "
@@ -261,6 +261,19 @@ def _run_grid(
     if save_models == "best" and shard is None:  # a shard keeps them all: 'genclf merge' chooses
         keep_models(folder, summary)
     return RunOutput(folder.root, record.results, summary)
+
+
+def schedule(jobs: list[CellJob]) -> list[CellJob]:
+    """The order cells start in. Generative cells first: they train the shared generators and take longest,
+    so no worker idles at the end. Among them, one per (budget, seed) in turn: workers that start together
+    train different seeds' shared generators and colorizers, instead of one training while the others wait
+    for it (measured: the grey-camera config took 570 s in grid order, 396 s so, on 2 workers)."""
+    turn, seen = {}, collections.Counter()
+    for job in sorted(jobs, key=lambda job: job.index):
+        group = (STRATEGIES.get(job.entry.name).role == GENERATIVE, budget_key(job.budget), job.seed)
+        turn[job.index] = seen[group]
+        seen[group] += 1
+    return sorted(jobs, key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, turn[job.index], job.index))
 
 
 def keep_models(folder: RunFolder, summary: dict) -> list[str]:

@@ -86,6 +86,7 @@ class Plan:
     survey: Survey
     cells: list[tuple[str, float]] = field(default_factory=list)  # (entry, estimated seconds per seed)
     generator_seconds: float = 0.0  # per seed
+    colorizer_seconds: float = 0.0  # per seed: the colorizers the grid trains (shared by their entries)
     once_seconds: float = 0.0  # paid once for the whole run (the pretrained feature cache)
     probe_seconds: float = 0.0
     budget_minutes: float | None = None  # the --time-budget it was fitted to
@@ -93,7 +94,7 @@ class Plan:
 
     @property
     def estimate_seconds(self) -> float:
-        per_seed = sum(seconds for _, seconds in self.cells) + self.generator_seconds
+        per_seed = sum(seconds for _, seconds in self.cells) + self.generator_seconds + self.colorizer_seconds
         return per_seed * len(self.config.seeds) / self.workers + self.once_seconds
 
 
@@ -224,10 +225,11 @@ def _estimate(plan: Plan) -> Plan:
     one_epoch = dataclasses.replace(config.train, epochs=1)
     began = time.perf_counter()
     declared = [e for e in config.strategies if hasattr(STRATEGIES.get(e.name), "planned_seconds")]
-    classifier_epoch = 0.0
-    if len(declared) < len(config.strategies):
-        _, fit = train_classifier(split, "cnn", Fit(one_epoch, config.seeds[0], quiet=True))
-        classifier_epoch = fit.train_seconds
+    epoch_of: dict[str, float] = {}  # one epoch of each classifier the grid trains (a crnn is not a cnn)
+    for name in dict.fromkeys(e.classifier for e in config.strategies if e not in declared):
+        _, fit = train_classifier(split, name, Fit(one_epoch, config.seeds[0], quiet=True))
+        epoch_of[name] = fit.train_seconds
+    classifier_epoch = epoch_of.get("cnn", next(iter(epoch_of.values()), 0.0))  # the generator check's classifier
     probes = {}
     for entry in declared:  # strategies that cost themselves from a probe of their backbone
         cls = STRATEGIES.get(entry.name)
@@ -242,6 +244,7 @@ def _estimate(plan: Plan) -> Plan:
             split.train, "cvae", Fit(dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True)
         )
         generator_epoch = gen_fit.train_seconds
+    plan.colorizer_seconds = _colorizer_seconds(config, split)
     plan.probe_seconds = time.perf_counter() - began
     baseline = classifier_epoch * config.train.epochs
     plan.cells = [
@@ -251,7 +254,7 @@ def _estimate(plan: Plan) -> Plan:
                 entry, split, config.train, probes[STRATEGIES.get(entry.name).probe_key(entry)]
             )
             if entry in declared
-            else baseline * relative_cost(entry, split),
+            else epoch_of[entry.classifier] * config.train.epochs * relative_cost(entry, split),
         )
         for entry in config.strategies
     ]
@@ -261,6 +264,31 @@ def _estimate(plan: Plan) -> Plan:
     if generator_epoch:  # the generator check trains two classifiers: the real-data reference and the CAS one
         plan.generator_seconds += 2 * baseline
     return plan
+
+
+def _colorizer_seconds(config: RunConfig, split) -> float:
+    """Per seed: one epoch of each distinct colorizer the grid's entries train (timed on the pool they learn
+    from), times the colorizers' epochs. Entries that share a colorizer share its training."""
+    from genclf.pipelines.colorize import colour_pool, train_colorizer
+    from genclf.strategies import STRATEGIES
+
+    used = {}
+    for entry in config.strategies:
+        colorizer = STRATEGIES.get(entry.name).colorizer_of(entry)
+        if colorizer is not None:
+            name, options, key = colorizer
+            used.setdefault(key, (name, options))
+    if not used:
+        return 0.0
+    one_epoch = dataclasses.replace(config.generator_train, epochs=1)
+    timed: dict[str, float] = {}
+    for name, options in used.values():
+        if name not in timed:  # task-aware copies of one colorizer cost about what it costs
+            _, fit = train_colorizer(
+                colour_pool(split), name, Fit(one_epoch, config.seeds[0], quiet=True), options=options
+            )
+            timed[name] = fit.train_seconds
+    return sum(timed[name] for name, _ in used.values()) * config.generator_train.epochs
 
 
 def relative_cost(entry, split) -> float:
@@ -278,12 +306,18 @@ def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None =
     from genclf.strategies import STRATEGIES
 
     planned = dict(plan.cells) if _has_cells(plan) else None
-    weights, drawing = {}, {}
+    weights, drawing, colorizing = {}, {}, {}
     for job in jobs:
         split = splits[(job.budget, job.seed)]
         weights[job.index] = planned.get(job.entry.display_name, 0.0) if planned else relative_cost(job.entry, split)
         if STRATEGIES.get(job.entry.name).draws_generators:
             drawing.setdefault((job.budget, job.seed), []).append(job.index)
+        if STRATEGIES.get(job.entry.name).colorizer_of(job.entry) is not None:
+            colorizing.setdefault((job.budget, job.seed), []).append(job.index)
+    if planned:
+        for indices in colorizing.values():
+            for index in indices:
+                weights[index] += plan.colorizer_seconds / len(indices)
     if planned:
         generator = plan.generator_seconds
     else:
@@ -337,6 +371,7 @@ def fit_time_budget(plan: Plan, minutes: float) -> Plan:
             config.generator_train = dataclasses.replace(config.generator_train, epochs=gen_epochs)
             plan.cells = [(name, seconds * ratio) for name, seconds in plan.cells]
             plan.generator_seconds *= gen_ratio
+            plan.colorizer_seconds *= gen_ratio
     return plan
 
 
@@ -382,6 +417,8 @@ def describe(plan: Plan) -> str:
         lines += [f"  {name:<32} ~{seconds:7.0f} s" for name, seconds in plan.cells]
         if plan.generator_seconds:
             lines.append(f"  {'(generator + its check)':<32} ~{plan.generator_seconds:7.0f} s")
+        if plan.colorizer_seconds:
+            lines.append(f"  {'(colorizers, shared)':<32} ~{plan.colorizer_seconds:7.0f} s")
         if plan.once_seconds:
             lines.append(f"  {'(pretrained feature cache, once)':<32} ~{plan.once_seconds:7.0f} s")
         total = plan.estimate_seconds

@@ -223,6 +223,17 @@ class Strategy:
     ``predict_proba``; ``register_strategy(name, role, cost, plan)`` declares the rest: the role, the
     training cost relative to the baseline classifier, and when a data-derived plan proposes it."""
 
+    @classmethod
+    def colorizer_of(cls, entry: StrategyConfig) -> tuple[str, dict, str] | None:
+        """The colorizer its fit trains through the context, if any: (name, options without the guide, a key
+        that is equal for entries sharing one trained colorizer). The plan times it."""
+        return None
+
+    @classmethod
+    def takes_sample_weights(cls) -> bool:
+        """Whether ``split.train.weights`` (a weight per labeled image) weighs its training loss."""
+        return False
+
     role: str = ""
     defaults: dict[str, Any] = {}
     draws_generators = False  # fit() asks the context for a class-conditional generator (and its teacher)

@@ -22,6 +22,12 @@ class ClassifierStrategy(Strategy):
 
     defaults = {"dropout": 0.2}
 
+    @classmethod
+    def takes_sample_weights(cls) -> bool:
+        """Whether it trains on the labeled images as they are, so a weight per image applies (scikit-learn's
+        ``sample_weight``); a strategy that resamples or generates training images has no image to weigh."""
+        return cls.training_data is ClassifierStrategy.training_data and cls.fit is ClassifierStrategy.fit
+
     def training_data(self, split: Split, context: Context) -> tuple[torch.Tensor, torch.Tensor]:
         return split.train.images, split.train.labels
 
@@ -43,6 +49,7 @@ class ClassifierStrategy(Strategy):
             options={"dropout": self.params["dropout"]},
             train_images=images,
             train_labels=labels,
+            sample_weights=split.train.weights if self.takes_sample_weights() else None,
             **self.training_options(split),
         )
         self.extra["best_epoch"] = result.best_epoch

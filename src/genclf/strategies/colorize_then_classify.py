@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genclf.config import StrategyConfig
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import ConfigError
@@ -45,9 +46,17 @@ def grey_split(split: Split) -> Split:
     )
 
 
-@register_strategy("colorize_then_classify", GENERATIVE)
+@register_strategy("colorize_then_classify", GENERATIVE, cost=2.0)  # the colour and the grey-trained classifier
 class ColorizeThenClassify(Strategy):
     defaults = {"colorizer": "pix2pix", "colorizer_options": {}, "dropout": 0.2, "task_weight": 0.0}
+
+    @classmethod
+    def colorizer_of(cls, entry: StrategyConfig) -> tuple[str, dict, str]:
+        params = {**cls.defaults, **entry.params}
+        options = dict(params["colorizer_options"])
+        guided = float(params["task_weight"]) > 0  # a task-aware colorizer is trained per guiding classifier
+        key = f"{params['colorizer']}:{sorted(options.items())}" + (f":{entry.classifier}" if guided else "")
+        return params["colorizer"], options, key
 
     def validate_params(self) -> None:
         if self.params["colorizer"] not in COLORIZERS:
