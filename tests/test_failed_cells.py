@@ -122,7 +122,11 @@ def test_cells_start_one_seed_at_a_time_so_workers_train_different_shared_genera
     from genclf.run.cells import CellJob
     from genclf.run.experiment import schedule
 
-    entries = [StrategyConfig("baseline"), StrategyConfig("synthetic_augmentation"), StrategyConfig("generative_classifier")]
+    entries = [
+        StrategyConfig("baseline"),
+        StrategyConfig("synthetic_augmentation"),
+        StrategyConfig("generative_classifier"),
+    ]
     jobs = [CellJob(i, 10, seed, e) for i, (seed, e) in enumerate(((s, e) for s in (0, 1, 2) for e in entries), 1)]
     order = [(job.seed, job.entry.name) for job in schedule(jobs)]
     assert order[:3] == [(0, "synthetic_augmentation"), (1, "synthetic_augmentation"), (2, "synthetic_augmentation")]

@@ -308,8 +308,14 @@ def test_a_grid_of_two_classifiers_pairs_each_row_with_its_own_classifiers_refer
                 value = level[clf] + gain[view] + 0.002 * ((seed * 7 + len(view)) % 3)
                 name = f"ctc[{clf}]/{view}"
                 rows.append(
-                    {"strategy": name, "role": role[view], "classifier": clf, "k_per_class": 10, "seed": seed,
-                     "macro_f1": value}  # fmt: skip
+                    {
+                        "strategy": name,
+                        "role": role[view],
+                        "classifier": clf,
+                        "k_per_class": 10,
+                        "seed": seed,
+                        "macro_f1": value,
+                    }  # fmt: skip
                 )
     block = summarize(pd.DataFrame(rows), RunConfig(seeds=[0, 1, 2, 3]))["budgets_detail"]["10"]
     pairs = {(c["strategy"], c["reference"]) for c in block["comparisons"]}
