@@ -3,8 +3,11 @@ cells' rows, a report that lists the failure, exit code 3; the same command agai
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
+import os
+import sys
 
 import pandas as pd
 import pytest
@@ -132,3 +135,39 @@ def test_cells_start_one_seed_at_a_time_so_workers_train_different_shared_genera
     assert order[:3] == [(0, "synthetic_augmentation"), (1, "synthetic_augmentation"), (2, "synthetic_augmentation")]
     assert order[3:6] == [(0, "generative_classifier"), (1, "generative_classifier"), (2, "generative_classifier")]
     assert order[6:] == [(0, "baseline"), (1, "baseline"), (2, "baseline")]
+
+
+def test_on_ray_a_failing_cell_is_recorded_and_the_run_goes_on(cli, tmp_path, monkeypatch):
+    """The same on Ray: the strategy's module reaches the workers through PYTHONPATH and Ray's worker
+    set-up hook, its seed-1 cell raises there, and the driver records it and finishes the others."""
+    ray = pytest.importorskip("ray")
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "fragile_strategy.py").write_text(FRAGILE + "\n\ndef register():\n    pass\n")
+    monkeypatch.syspath_prepend(str(modules))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(modules), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
+    importlib.import_module("fragile_strategy")
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=200 * 2**20,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+        runtime_env={"worker_process_setup_hook": "fragile_strategy.register"},
+    )
+    try:
+        config, out = tmp_path / "run.yaml", tmp_path / "run"
+        config.write_text(GRID)
+        result = cli("run", config, "--out", out, "--quiet", "--executor", "ray")
+    finally:
+        ray.shutdown()
+        sys.modules.pop("fragile_strategy", None)
+    assert result.code == 3, result.err
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(zip(results["strategy"], results["seed"])) == [("baseline", 0), ("baseline", 1), ("fragile", 0)]
+    (failed,) = json.loads((out / "failed.json").read_text())
+    assert (failed["strategy"], failed["seed"], failed["error"]) == ("fragile", 1, "LinAlgError: Singular matrix")

@@ -270,10 +270,12 @@ def schedule(jobs: list[CellJob]) -> list[CellJob]:
     for it (measured: the grey-camera config took 570 s in grid order, 396 s so, on 2 workers)."""
     turn, seen = {}, collections.Counter()
     for job in sorted(jobs, key=lambda job: job.index):
-        group = (STRATEGIES.get(job.entry.name).role == GENERATIVE, budget_key(job.budget), job.seed)
-        turn[job.index] = seen[group]
-        seen[group] += 1
-    return sorted(jobs, key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, turn[job.index], job.index))
+        if STRATEGIES.get(job.entry.name).role == GENERATIVE:  # the others share nothing: grid order
+            turn[job.index] = seen[(budget_key(job.budget), job.seed)]
+            seen[(budget_key(job.budget), job.seed)] += 1
+    return sorted(
+        jobs, key=lambda job: (STRATEGIES.get(job.entry.name).role != GENERATIVE, turn.get(job.index, 0), job.index)
+    )
 
 
 def keep_models(folder: RunFolder, summary: dict) -> list[str]:
