@@ -11,7 +11,7 @@ from genclf.reporting.summary import GENERATOR_COLUMNS
 from genclf.reporting.tables import COLORIZATION, colorization_rows
 
 STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1320px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1720px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.86em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left} th{background:#f4f6f8}
