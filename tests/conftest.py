@@ -108,3 +108,34 @@ def image_folder(tmp_path) -> Path:
 
 
 TINY_TRAIN = ["--epochs", "2", "--batch-size", "16", "--quiet", "--precision", "fp32"]
+
+
+def load_strategy_module(tmp_path: Path, monkeypatch, name: str, source: str):
+    """A strategy defined in one file of a temporary module, registered by importing it (the registry is
+    restored when the test ends)."""
+    import importlib.util
+
+    from genclf.strategies import STRATEGIES
+
+    monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def start_local_ray(**options) -> None:
+    """A local Ray instance for tests: 2 CPUs, no dashboard, a 200 MB object store, the loopback address."""
+    import ray
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        object_store_memory=200 * 2**20,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+        **options,
+    )

@@ -259,8 +259,22 @@ def test_unknown_tracking_backend_is_a_usage_error(cli, tmp_path):
     assert result.code == 2 and "--log-to" in result.err
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["datasets"]])
+HELP_AND_USAGE_ERRORS = [
+    ["--help"],
+    ["--version"],
+    ["datasets"],
+    *[[command, "--help"] for command in ("run", "train", "evaluate", "predict", "export", "train-generator")],
+    *[[command, "--help"] for command in ("sample", "train-colorizer", "colorize", "report", "merge")],
+    ["run", "--epoch", "2"],  # a misspelt flag
+    ["run", "--set", "train.epochz=2", "--dry-run"],  # an unknown config key
+    ["train", "--set", "data.spek=digits"],
+    ["train", "--model", "cnnn"],  # an unknown model: the registry is imported only to check it
+]
+
+
+@pytest.mark.parametrize("argv", HELP_AND_USAGE_ERRORS[:-1])
 def test_start_up_imports_no_torch_sklearn_or_pandas(argv):
+    """Help pages and usage errors answer without the heavy libraries (measured: bench/startup.py)."""
     code = (
         "import sys\nfrom genclf.cli import main\n"
         f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
@@ -269,6 +283,28 @@ def test_start_up_imports_no_torch_sklearn_or_pandas(argv):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out
+
+
+def test_the_catalogue_lists_every_shipped_registration():
+    """The names help pages show without importing the registries are the registries' own."""
+    from genclf import catalogue
+    from genclf.evaluation.robustness import CORRUPTIONS
+    from genclf.models.classifiers import CLASSIFIERS
+    from genclf.models.generative import GENERATORS
+    from genclf.models.pix2pix import COLORIZERS
+    from genclf.strategies import STRATEGIES
+
+    assert {name: STRATEGIES.get(name).role for name in STRATEGIES.names()} == catalogue.STRATEGY_ROLES
+    assert set(catalogue.CLASSIFIERS) == set(CLASSIFIERS.names()) - {"efficientnet_lite1", "efficientnet_lite2"}
+    assert set(catalogue.GENERATORS) == set(GENERATORS.names())
+    assert set(catalogue.COLORIZERS) == set(COLORIZERS.names())
+    assert tuple(CORRUPTIONS) == catalogue.CORRUPTIONS
+
+
+def test_an_unknown_model_is_one_line_naming_the_choices(cli, tmp_path):
+    result = cli("train", "--model", "cnnn", "--out", tmp_path / "x")
+    assert result.code == 2 and "unknown classifier 'cnnn'; expected one of:" in result.err
+    assert "crnn" in result.err and not (tmp_path / "x").exists()
 
 
 def test_cli_index_matches_the_commands_and_every_flag_has_help():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import json
 from pathlib import Path
 
@@ -69,7 +68,15 @@ def test_no_import_cycle_and_no_library_module_imports_the_cli():
 # sit under the strategies and the generator checks that compose them. Reporting is a pure function of a
 # run's record, under the run that renders it; the API and the CLI sit on top.
 LAYERS = [
-    ("genclf.version", "genclf.errors", "genclf.registry", "genclf.roles", "genclf.files", "genclf.lazy"),
+    (
+        "genclf.version",
+        "genclf.errors",
+        "genclf.registry",
+        "genclf.roles",
+        "genclf.files",
+        "genclf.lazy",
+        "genclf.catalogue",
+    ),
     ("genclf.data", "genclf.runtime"),
     ("genclf.models",),
     ("genclf.config", "genclf.config_rules"),
@@ -130,11 +137,9 @@ class ClassPrior(Strategy):
 @pytest.fixture
 def one_file_strategy(tmp_path, monkeypatch):
     """A strategy defined in one file of a temporary module, registered by importing it."""
-    monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
-    path = tmp_path / "class_prior_strategy.py"
-    path.write_text(STRATEGY_FILE)
-    spec = importlib.util.spec_from_file_location("class_prior_strategy", path)
-    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    from conftest import load_strategy_module
+
+    load_strategy_module(tmp_path, monkeypatch, "class_prior_strategy", STRATEGY_FILE)
     return "class_prior"
 
 

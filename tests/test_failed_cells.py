@@ -4,7 +4,6 @@ cells' rows, a report that lists the failure, exit code 3; the same command agai
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -45,13 +44,9 @@ GRID = (
 
 @pytest.fixture
 def fragile(tmp_path, monkeypatch):
-    monkeypatch.setattr(STRATEGIES, "_entries", dict(STRATEGIES._entries))
-    path = tmp_path / "fragile_strategy.py"
-    path.write_text(FRAGILE)
-    spec = importlib.util.spec_from_file_location("fragile_strategy", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from conftest import load_strategy_module
+
+    return load_strategy_module(tmp_path, monkeypatch, "fragile_strategy", FRAGILE)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -141,6 +136,8 @@ def test_on_ray_a_failing_cell_is_recorded_and_the_run_goes_on(cli, tmp_path, mo
     """The same on Ray: the strategy's module reaches the workers through PYTHONPATH and Ray's worker
     set-up hook, its seed-1 cell raises there, and the driver records it and finishes the others."""
     ray = pytest.importorskip("ray")
+    from conftest import start_local_ray
+
     modules = tmp_path / "modules"
     modules.mkdir()
     (modules / "fragile_strategy.py").write_text(FRAGILE + "\n\ndef register():\n    pass\n")
@@ -150,15 +147,7 @@ def test_on_ray_a_failing_cell_is_recorded_and_the_run_goes_on(cli, tmp_path, mo
     importlib.import_module("fragile_strategy")
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=200 * 2**20,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-        runtime_env={"worker_process_setup_hook": "fragile_strategy.register"},
-    )
+    start_local_ray(runtime_env={"worker_process_setup_hook": "fragile_strategy.register"})
     try:
         config, out = tmp_path / "run.yaml", tmp_path / "run"
         config.write_text(GRID)

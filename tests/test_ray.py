@@ -25,14 +25,9 @@ GRID = (
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=200 * 2**20,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-        configure_logging=False,
-    )
+    from conftest import start_local_ray
+
+    start_local_ray()
     yield
     ray.shutdown()
 

@@ -8,26 +8,15 @@ import io
 import warnings
 from pathlib import Path
 
-import pandas as pd
-
+from genclf import catalogue
 from genclf.cli import common
 from genclf.config import EvaluationConfig, TrainJobConfig, to_dict
-from genclf.data import load_dataset
-from genclf.data.image_folder import read_images
-from genclf.data.images import grey_images
 from genclf.errors import ConfigError, DataError
-from genclf.evaluation.extended import extended_evaluation, validate_evaluation
-from genclf.evaluation.metrics import compute_metrics
-from genclf.evaluation.robustness import CORRUPTIONS
 from genclf.files import atomic_write, check_output_folder, spreadsheet_safe, write_json, write_text
-from genclf.models.classifiers import CLASSIFIERS
-from genclf.pipelines.classify import load_classifier, save_classifier, train_classifier
-from genclf.reporting.plots import adversarial_curves, confusion_figure, reliability_diagrams, severity_curves
-from genclf.training.trainer import describe
 
 
 def train_arguments(p: argparse.ArgumentParser) -> None:
-    common.model_job_arguments(CLASSIFIERS, "classifier architecture", "cnn")(p)
+    common.model_job_arguments(catalogue.CLASSIFIERS, "classifier architecture", "cnn")(p)
     p.add_argument(
         "--pretrained",
         action="store_true",
@@ -38,6 +27,15 @@ def train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    common.check_keys(TrainJobConfig, args)  # a bad --set key is refused before anything heavy is imported
+    import pandas as pd
+
+    from genclf.evaluation.metrics import compute_metrics
+    from genclf.models.classifiers import CLASSIFIERS
+    from genclf.pipelines.classify import save_classifier, train_classifier
+    from genclf.reporting.plots import confusion_figure
+    from genclf.training.trainer import describe
+
     if args.pretrained:
         args.overrides.append(("options.pretrained", True))
     if args.weights:
@@ -76,7 +74,9 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accuracy under common corruptions x severities (robustness.json, severity.png)",
     )
-    p.add_argument("--corruptions", help=f"comma-separated subset of: {', '.join(CORRUPTIONS)} (default: all)")
+    p.add_argument(
+        "--corruptions", help=f"comma-separated subset of: {', '.join(catalogue.CORRUPTIONS)} (default: all)"
+    )
     p.add_argument("--severities", default="1..5", help="severities in 1..5: a range '1..5' or a list '1,3,5'")
     p.add_argument("--adversarial", action="store_true", help="FGSM and PGD (L-inf) accuracy at each --eps")
     p.add_argument("--eps", default="0,0.05,0.1,0.2", help="comma-separated L-inf radii in [0, 1] pixel units")
@@ -89,6 +89,12 @@ def evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genclf.data import load_dataset
+    from genclf.evaluation.extended import extended_evaluation
+    from genclf.evaluation.metrics import compute_metrics
+    from genclf.pipelines.classify import load_classifier
+    from genclf.reporting.plots import confusion_figure, reliability_diagrams
+
     evaluation = evaluation_options(args)
     batch_size = common.inference_batch(args)
     args.checkpoint = checkpoint_of(args)
@@ -135,6 +141,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def evaluation_options(args: argparse.Namespace) -> EvaluationConfig:
     """--robustness/--corruptions/--severities/--adversarial/--eps as a validated EvaluationConfig."""
+    from genclf.evaluation.extended import validate_evaluation
+
     corruptions = [c.strip() for c in args.corruptions.split(",") if c.strip()] if args.corruptions else None
     return validate_evaluation(
         EvaluationConfig(
@@ -170,6 +178,8 @@ def _float_list(text: str, flag: str) -> list[float]:
 
 def write_robustness(out: Path, detail: dict, model: str, data: str) -> None:
     """robustness.json, accuracy-vs-severity curves (one line per corruption) and the attack curves."""
+    from genclf.reporting.plots import adversarial_curves, severity_curves
+
     write_json(out / "robustness.json", detail)
     corruption = detail.get("corruptions")
     if corruption:
@@ -233,6 +243,10 @@ def predict_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from genclf.data.image_folder import read_images
+    from genclf.data.images import grey_images
+    from genclf.pipelines.classify import load_classifier
+
     batch_size = common.inference_batch(args)
     args.checkpoint = checkpoint_of(args)
     trained = load_classifier(args.checkpoint, device=args.device or "cpu")
@@ -264,6 +278,7 @@ def export_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    from genclf.pipelines.classify import load_classifier
     from genclf.pipelines.export import export_onnx
 
     trained = load_classifier(checkpoint_of(args))

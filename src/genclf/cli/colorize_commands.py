@@ -5,31 +5,31 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-from PIL import Image
-
+from genclf import catalogue
 from genclf.cli import common
 from genclf.config import ColorizerJobConfig, to_dict
-from genclf.data.image_folder import read_images
-from genclf.data.images import grey_images
 from genclf.files import atomic_write, check_output_folder, distinct, write_json
-from genclf.models.pix2pix import COLORIZERS, to_grey_rgb
-from genclf.pipelines.colorize import (
-    colorization_scores,
-    colour_pool,
-    load_colorizer,
-    per_class_sample,
-    require_colour,
-    save_colorizer,
-    train_colorizer,
-)
-from genclf.reporting.plots import colorization_strip
-from genclf.training.trainer import describe
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def cmd_train_colorizer(args: argparse.Namespace) -> None:
+    common.check_keys(ColorizerJobConfig, args)  # a bad --set key is refused before anything heavy is imported
+    from genclf.models.pix2pix import COLORIZERS
+    from genclf.pipelines.colorize import (
+        colorization_scores,
+        colour_pool,
+        per_class_sample,
+        require_colour,
+        save_colorizer,
+        train_colorizer,
+    )
+    from genclf.reporting.plots import colorization_strip
+    from genclf.training.trainer import describe
+
     base = common.data_defaults(args, ColorizerJobConfig().data.spec, schedule=False)
     config, out, data, split = common.prepare_job(args, ColorizerJobConfig, COLORIZERS, "train-colorizer", base=base)
     require_colour(split.train, config.data.spec)
@@ -69,6 +69,8 @@ def cmd_train_colorizer(args: argparse.Namespace) -> None:
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
+    from PIL import Image
+
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
 
 
@@ -94,6 +96,14 @@ def colorize_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_colorize(args: argparse.Namespace) -> None:
+    import numpy as np
+    import torch
+
+    from genclf.data.image_folder import read_images
+    from genclf.data.images import grey_images
+    from genclf.models.pix2pix import to_grey_rgb
+    from genclf.pipelines.colorize import load_colorizer
+
     trained = load_colorizer(args.checkpoint)
     target = Path(args.input)
     images, kept = read_images(target, trained.image_size, "RGB")
@@ -123,7 +133,7 @@ COMMANDS = [
         "train-colorizer",
         "Train a colorizer on the colour images of a dataset (labels unused); writes model.safetensors, "
         "a grey | colorized | original strip.png every epoch, and test PSNR/SSIM in colorizer_metrics.json.",
-        common.model_job_arguments(COLORIZERS, "colorizer", "pix2pix"),
+        common.model_job_arguments(catalogue.COLORIZERS, "colorizer", "pix2pix"),
         cmd_train_colorizer,
     ),
     common.Command(

@@ -198,6 +198,12 @@ def config_from_args(
 ) -> T:
     """The validated config ``cls`` from ``path`` (or --config, or the mapping ``base``), --set and the common
     flags (flags win)."""
+    overrides, flags = _overrides(args, drop)
+    return load_config(cls, path or getattr(args, "config", None), overrides, flags, base=base)
+
+
+def _overrides(args: argparse.Namespace, drop: tuple[str, ...] = ()) -> tuple[list[Any], dict[str, str]]:
+    """--set's overrides and the common flags' values as (key, value) overrides, and {key: the flag}."""
     overrides: list[Any] = list(getattr(args, "overrides", []) or [])
     flags = {}
     for dest, key in COMMON_KEYS.items():
@@ -205,7 +211,19 @@ def config_from_args(
         if value is not None and dest not in drop:
             overrides.append((key, value))
             flags[key] = "--" + dest.replace("_", "-")
-    return load_config(cls, path or getattr(args, "config", None), overrides, flags, base=base)
+    return overrides, flags
+
+
+def check_keys(cls: type, args: argparse.Namespace) -> None:
+    """Refuse a --set key or a flag value that no ``cls`` config takes (unknown key, wrong type), at once:
+    before the data is read and before torch is imported."""
+    from genclf.config import apply_overrides, from_dict, locate, to_dict
+
+    overrides, flags = _overrides(args)
+    try:
+        from_dict(cls, apply_overrides(to_dict(cls()), overrides))
+    except ConfigError as exc:
+        raise locate(exc, None, overrides, flags) from None
 
 
 def data_defaults(args: argparse.Namespace, default_spec: str, schedule: bool) -> dict | None:
@@ -257,12 +275,14 @@ def prepare_training(args: argparse.Namespace, config, command: str):
     return out, data, split
 
 
-def model_job_arguments(registry, kind: str, default: str) -> Callable[[argparse.ArgumentParser], None]:
-    """The arguments of a command that trains one model of ``registry``: the common flags, --model, --resume."""
+def model_job_arguments(names: tuple[str, ...], kind: str, default: str) -> Callable[[argparse.ArgumentParser], None]:
+    """The arguments of a command that trains one model: the common flags, --model (the shipped ``names`` in
+    its help; the registry checks the name when the command runs, so a model registered by the user's own
+    module is accepted too), --resume."""
 
     def arguments(p: argparse.ArgumentParser) -> None:
         add_common(p)
-        p.add_argument("--model", choices=registry.names(), help=f"{kind} (default: {default})")
+        p.add_argument("--model", help=f"{kind}: {', '.join(names)} (default: {default})")
         add_resume(p)
 
     return arguments

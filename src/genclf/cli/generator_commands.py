@@ -5,25 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
+from genclf import catalogue
 from genclf.cli import common
 from genclf.config import GeneratorJobConfig, to_dict
-from genclf.data import load_dataset
-from genclf.data.image_folder import FOLDER_RESERVED
 from genclf.errors import CheckpointError, ConfigError
-from genclf.evaluation.generator_quality import assess_generator, assessment_budget
 from genclf.files import atomic_folder, atomic_write, check_output_folder, class_folders, write_json
-from genclf.models.generative import GENERATORS
-from genclf.pipelines.generate import diversity_warnings, load_generator, save_generator, train_generator
-from genclf.reporting.plots import sample_grid
-from genclf.training.checkpoint import read_meta_json
-from genclf.training.trainer import describe
 
 
 def cmd_train_generator(args: argparse.Namespace) -> None:
+    common.check_keys(GeneratorJobConfig, args)  # a bad --set key is refused before anything heavy is imported
+    from genclf.models.generative import GENERATORS
+    from genclf.pipelines.generate import diversity_warnings, save_generator, train_generator
+    from genclf.reporting.plots import sample_grid
+    from genclf.training.trainer import describe
+
     base = common.data_defaults(args, GeneratorJobConfig().data.spec, schedule=False)
     config, out, data, split = common.prepare_job(args, GeneratorJobConfig, GENERATORS, "train-generator", base=base)
     if not args.quiet:
@@ -67,6 +62,12 @@ def sample_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from genclf.data.image_folder import FOLDER_RESERVED
+    from genclf.pipelines.generate import load_generator
+
     if args.per_class < 1:
         raise ConfigError("--per-class", f"expected a positive integer, got {args.per_class}")
     trained = load_generator(args.checkpoint)
@@ -110,6 +111,14 @@ def evaluate_generator_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_evaluate_generator(args: argparse.Namespace) -> None:
+    import torch
+
+    from genclf.data import load_dataset
+    from genclf.evaluation.generator_quality import assess_generator, assessment_budget
+    from genclf.pipelines.generate import load_generator
+    from genclf.reporting.plots import sample_grid
+    from genclf.training.checkpoint import read_meta_json
+
     trained = load_generator(args.checkpoint)
     meta = read_meta_json(args.checkpoint)
     data_meta = meta.get("data") if isinstance(meta.get("data"), dict) else {}
@@ -147,7 +156,7 @@ COMMANDS = [
     common.Command(
         "train-generator",
         "Train a generator; writes model.safetensors and a samples.png grid every epoch.",
-        common.model_job_arguments(GENERATORS, "generator", "cvae"),
+        common.model_job_arguments(catalogue.GENERATORS, "generator", "cvae"),
         cmd_train_generator,
     ),
     common.Command(

@@ -1,4 +1,8 @@
-"""The main job's commands: run, merge (shards of one run), report (re-render a finished run)."""
+"""The main job's commands: run, merge (shards of one run), report (re-render a finished run).
+
+Parsing and its errors import nothing heavy (help and usage errors answer within a second): the runner,
+torch and pandas are imported by the handlers, once the arguments and the config are known to be good.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from genclf.catalogue import EXECUTORS, SAVE_POLICIES, STRATEGY_ROLES
 from genclf.cli.common import (
     EXIT_PARTIAL,
     Command,
@@ -19,13 +25,9 @@ from genclf.cli.common import (
 )
 from genclf.config import RunConfig, to_dict
 from genclf.files import check_output_folder
-from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
-from genclf.run import plan
-from genclf.run.cells import resolve_workers
-from genclf.run.executor import EXECUTORS, check_executor
-from genclf.run.experiment import SAVE_POLICIES, RunOutput, grid_cells, parse_shard, run_experiment, validate_run_config
-from genclf.run.finished import merge_runs, report_run
-from genclf.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from genclf.run.experiment import RunOutput
 
 
 def run_arguments(p: argparse.ArgumentParser) -> None:
@@ -95,12 +97,20 @@ def cmd_run(args: argparse.Namespace) -> int | None:
         args.seeds = [args.seed]
     chosen = args.config_file or args.config
     if chosen is None and args.data is not None:  # a plan derived from the data
+        from genclf.run import plan
+
         planned = plan.plan_run(args.data, seeds=args.seeds)
         config = config_from_args(RunConfig, args, drop=("seed",), base=to_dict(planned.config))
     else:
         path = resolve_config(chosen) if chosen is not None else default_config_path()
         config = config_from_args(RunConfig, args, path, drop=("seed",))
+        from genclf.run import plan  # the config is good: now the runner
+
         planned = plan.Plan(config, plan.survey(config.data.spec)) if args.dry_run or args.time_budget else None
+    from genclf.run.cells import resolve_workers
+    from genclf.run.executor import check_executor
+    from genclf.run.experiment import grid_cells, parse_shard, run_experiment, validate_run_config
+
     shard = parse_shard(args.shard)
     check_executor(args.executor, args.address, args.cpus_per_cell, args.gpus_per_cell)
     if planned is not None:
@@ -159,6 +169,8 @@ def merge_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
+    from genclf.run.finished import merge_runs
+
     result = merge_runs(args.runs, args.out)
     print(f"merged {len(args.runs)} run folder(s), {len(result.results)} results rows")
     print_run(result)
@@ -169,10 +181,14 @@ def report_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from genclf.run.finished import report_run
+
     print_run(report_run(args.run_dir))
 
 
 def print_run(result: RunOutput) -> None:
+    from genclf.reporting.tables import COLORIZATION, colorization_rows, format_table
+
     for budget, block in result.summary["budgets_detail"].items():
         print(f"\n== {budget} labeled per class ==" if budget != "all" else "\n== all labeled images ==")
         print(format_table(block["strategies"]))
@@ -199,7 +215,7 @@ COMMANDS = [
     Command(
         "run",
         "Run an experiment config (default: the built-in digits low-data config). Strategies (role): "
-        + ", ".join(f"{name} ({STRATEGIES.get(name).role})" for name in STRATEGIES.names())
+        + ", ".join(f"{name} ({role})" for name, role in STRATEGY_ROLES.items())
         + ".",
         run_arguments,
         cmd_run,

@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from genclf.catalogue import EXECUTORS
 from genclf.errors import ConfigError
 from genclf.files import atomic_write
 
-EXECUTORS = ("local", "ray")
 TASK_RETRIES = 3  # a lost worker or node: the cell is run again elsewhere
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 import genclf.training.tracking as tracking
+from genclf.catalogue import SAVE_POLICIES
 from genclf.config import RunConfig, config_changes, read_yaml, save_config, to_dict, validate_config
 from genclf.errors import ConfigError, TrainingError
 from genclf.evaluation.extended import validate_evaluation
@@ -35,8 +36,6 @@ from genclf.strategies import STRATEGIES, build_strategy
 from genclf.training.progress import header, log_line
 
 __all__ = ["SAVE_POLICIES", "RunOutput", "parse_shard", "run_experiment"]
-
-SAVE_POLICIES = ("best", "all", "none")
 
 
 @dataclass
