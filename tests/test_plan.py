@@ -9,6 +9,7 @@ from conftest import write_folder
 from PIL import Image
 
 from genclf.run import plan
+from genclf.run.eta import job_weights
 from genclf.strategies import STRATEGIES
 
 
@@ -284,7 +285,7 @@ def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     )
     splits = {(None, 0): make_split(load_dataset("digits"), 0)}
     jobs = [CellJob(i, None, 0, entry) for i, entry in enumerate(config.strategies, 1)]
-    weights = plan.job_weights(config, jobs, splits)
+    weights = job_weights(config, jobs, splits)
     generator = 2.0 + 2.0 * 20 / 10  # units of one baseline cell
     assert weights[1] == 1.0
     assert weights[2] == pytest.approx(STRATEGIES.get("synthetic_augmentation").cost + generator / 2)
@@ -292,7 +293,7 @@ def test_job_weights_share_each_seeds_generator_among_the_cells_that_draw_it():
     balanced = max(counts) * len(counts) / sum(counts)  # the class-balanced set relative to the real one
     assert 1.0 < balanced < 1.1 and weights[3] == pytest.approx(balanced + generator / 2)
     planned = plan.Plan(config, None, cells=[(n, 100.0 * i) for i, n in enumerate(names, 1)], generator_seconds=60.0)
-    assert plan.job_weights(config, jobs, splits, planned) == {1: 100.0, 2: 230.0, 3: 330.0}
+    assert job_weights(config, jobs, splits, planned) == {1: 100.0, 2: 230.0, 3: 330.0}
 
 
 def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio_and_fixmatch_mu():

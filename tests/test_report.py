@@ -273,7 +273,7 @@ def test_train_resume_refuses_a_changed_config(cli, tmp_path):
 
 
 def test_a_chance_level_strategy_and_unequal_budgets_are_warned_about():
-    from genclf.reporting.summary import run_warnings
+    from genclf.reporting.advice import run_warnings
 
     block = pd.DataFrame(
         {

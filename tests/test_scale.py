@@ -92,7 +92,7 @@ def test_worker_processes_give_the_single_process_results_and_train_each_generat
 
 def test_spawned_workers_rebuild_the_data_and_give_the_forked_workers_results(cli, tmp_path, monkeypatch):
     """Where fork is not available (macOS, Windows) workers are spawned and load the data themselves."""
-    import genclf.run.cells as run_cells
+    import genclf.run.pool as run_cells
 
     config = tmp_path / "run.yaml"
     config.write_text(CONFIG.replace("seeds: [0, 1]", "seeds: [0]"))
@@ -108,7 +108,7 @@ def test_spawned_workers_rebuild_the_data_and_give_the_forked_workers_results(cl
 def test_a_gpu_machine_runs_cells_in_one_process_and_never_forks_after_cuda(monkeypatch):
     """``auto`` workers on a machine with CUDA (the ``auto`` device resolves to it): one process; and a pool
     asked for explicitly is spawned once CUDA is initialised here (a forked child cannot use it)."""
-    import genclf.run.cells as run_cells
+    import genclf.run.pool as run_cells
 
     assert run_cells.resolve_workers("auto", 10, "cpu", False) == min(run_cells.cpu_cores(), 8, 10)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -192,7 +192,7 @@ def test_precision_names(cli, tmp_path):
 
 
 def test_more_workers_than_cores_are_capped_with_a_warning():
-    from genclf.run.cells import cpu_cores, resolve_workers
+    from genclf.run.pool import cpu_cores, resolve_workers
 
     with pytest.warns(UserWarning, match=r"--workers 64 on \d+ CPU core"):
         assert resolve_workers("64", 100, "cpu", False) == cpu_cores()

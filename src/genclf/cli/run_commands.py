@@ -107,9 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int | None:
         from genclf.run import plan  # the config is good: now the runner
 
         planned = plan.Plan(config, plan.survey(config.data.spec)) if args.dry_run or args.time_budget else None
-    from genclf.run.cells import resolve_workers
     from genclf.run.executor import check_executor
     from genclf.run.experiment import grid_cells, parse_shard, run_experiment, validate_run_config
+    from genclf.run.pool import resolve_workers
 
     shard = parse_shard(args.shard)
     check_executor(args.executor, args.address, args.cpus_per_cell, args.gpus_per_cell)

@@ -23,7 +23,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,10 +266,3 @@ def _ray_cell(config_text: str, job, save_models: str, checks: list, artifacts: 
             if p.is_file() and not p.name.startswith(".")
         }
     return output, files
-
-
-def local_map(runner, jobs: list, workers: int, make: Callable) -> Iterable:
-    """This machine's pool (``run_cells``)."""
-    from genclf.run.cells import run_cells
-
-    return run_cells(runner, jobs, workers, make)

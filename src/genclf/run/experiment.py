@@ -27,10 +27,12 @@ from genclf.files import write_json
 from genclf.models.layers import check_option_bounds
 from genclf.reporting.run_report import render_run
 from genclf.roles import BASELINE, GENERATIVE
-from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, load_splits, resolve_workers, run_cells
+from genclf.run.cells import CellJob, CellRunner, cell_hash, check_key, load_splits
+from genclf.run.eta import eta_clock
 from genclf.run.executor import RayExecutor, check_executor
 from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
-from genclf.run.plan import Plan, eta_clock
+from genclf.run.plan import Plan
+from genclf.run.pool import resolve_workers, run_cells
 from genclf.runtime.environment import describe_environment
 from genclf.strategies import STRATEGIES, build_strategy
 from genclf.training.progress import header, log_line
@@ -101,7 +103,7 @@ def run_experiment(
     results, summary, figures, report. Shards of one config are combined by ``finished_runs.merge_runs``. ``log_to``:
     tracking backends (``tensorboard``, ``mlflow``) that receive every epoch, every cell's results, the config
     and the report. ``workers``: processes fitting cells at once (``"auto"``: one per CPU core, see
-    ``run_cells.resolve_workers``); results are the same for any number of workers that each use one thread.
+    ``genclf.run.pool.resolve_workers``); results are the same for any number of workers that each use one thread.
     ``plan``: the estimated run plan this config came from (its per-cell seconds weight the progress ETA).
     ``save_models``: which cells' final classifiers stay in ``out/models/`` (``best``: every seed of the
     recommended strategy and of the baseline; ``all``; ``none``). ``executor``: ``local`` (this machine's

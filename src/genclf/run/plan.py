@@ -298,49 +298,6 @@ def relative_cost(entry, split) -> float:
     return STRATEGIES.get(entry.name).relative_cost(entry, split)
 
 
-def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None = None) -> dict[int, float]:
-    """The expected cost of each grid job (by index), for a progress ETA: the plan's seconds when there is a
-    plan, else ``relative_cost`` units. Each (budget, seed)'s generator cost (the plan's, else a rough two
-    baseline epochs per generator epoch plus its check's two classifiers) is shared by that pair's jobs that
-    draw generated images, which run first."""
-    from genclf.strategies import STRATEGIES
-
-    planned = dict(plan.cells) if _has_cells(plan) else None
-    weights, drawing, colorizing = {}, {}, {}
-    for job in jobs:
-        split = splits[(job.budget, job.seed)]
-        weights[job.index] = planned.get(job.entry.display_name, 0.0) if planned else relative_cost(job.entry, split)
-        if STRATEGIES.get(job.entry.name).draws_generators:
-            drawing.setdefault((job.budget, job.seed), []).append(job.index)
-        if STRATEGIES.get(job.entry.name).colorizer_of(job.entry) is not None:
-            colorizing.setdefault((job.budget, job.seed), []).append(job.index)
-    if planned:
-        for indices in colorizing.values():
-            for index in indices:
-                weights[index] += plan.colorizer_seconds / len(indices)
-    if planned:
-        generator = plan.generator_seconds
-    else:
-        generator = 2.0 + 2.0 * config.generator_train.epochs / max(1, config.train.epochs)
-    for indices in drawing.values():
-        for index in indices:
-            weights[index] += generator / len(indices)
-    return weights
-
-
-def _has_cells(plan: Plan | None) -> bool:
-    return plan is not None and bool(plan.cells)
-
-
-def eta_clock(config: RunConfig, jobs: list, splits: dict, workers: int, plan: Plan | None = None):
-    """The run's progress clock over ``job_weights``; with a plan, whose weights are estimated seconds, the
-    plan itself is a prior worth a quarter of the work."""
-    from genclf.training.progress import WorkClock
-
-    weights = job_weights(config, jobs, splits, plan)
-    return WorkClock(weights, workers, prior=sum(weights.values()) / 4 if _has_cells(plan) else 0.0)
-
-
 def fit_time_budget(plan: Plan, minutes: float) -> Plan:
     """Scale epochs (not below ``MIN_EPOCHS``, or the planned epochs when fewer), then seeds (not below 1), so
     the estimate fits ``minutes``. Epochs are not cut further: a model trained for a handful of epochs
