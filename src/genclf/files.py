@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 
+def slug(name: str) -> str:
+    """A file-name-safe form of a strategy, generator or grid-cell name."""
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp_path)`` then rename the temporary file onto ``path``.
 

@@ -12,10 +12,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-
-def slug(name: str) -> str:
-    """A file-name-safe form of a strategy or generator name."""
-    return "".join(ch if ch.isalnum() else "_" for ch in str(name)).strip("_")
+from genclf.files import slug  # noqa: F401  (the run folder's and the report's file names)
 
 
 def budget_key(budget: int | None) -> str:

@@ -189,7 +189,8 @@ def _compare(
     """Paired comparisons of every strategy with the baseline and with the best classical strategy on ``metric``;
     in a grid that mixes classifiers, with those of its own classifier (a crnn row is never paired with a cnn
     baseline: the difference would be the classifier's, not the strategy's)."""
-    refs = references(block, strategies, roles, metric)
+    groups = _groups(block, strategies, roles, metric)
+    refs = references(block, strategies, groups)
     classical = [n for n in strategies if roles[n] in CLASSICAL_ROLES and metric in strategies[n]]
     best_classical = max(classical, key=lambda n: strategies[n][metric]["mean"]) if classical else None
     comparisons: list[Comparison] = []
@@ -218,7 +219,7 @@ def _compare(
         if roles.get(name) == REFERENCE:
             verdicts[name] = ["reference (upper bound), not compared"]
     rows = [{**c.to_dict(), "against_best_classical": c.reference == refs[c.strategy][1]} for c in comparisons]
-    by_classifier = {clf: best for clf, (_, best) in _groups(block, strategies, roles, metric).items()}
+    by_classifier = {clf: best for clf, (_, best) in groups.items()}
     return {
         "best_classical": best_classical,
         "references": {name: {"baseline": b, "best_classical": c} for name, (b, c) in refs.items()},
@@ -248,10 +249,10 @@ def _groups(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric
     return groups
 
 
-def references(block: pd.DataFrame, strategies: dict, roles: dict[str, str], metric: str) -> dict[str, tuple]:
+def references(block: pd.DataFrame, strategies: dict, groups: dict[str, tuple]) -> dict[str, tuple]:
     """{strategy: (the baseline, the best classical strategy) it is compared with}: the grid's own when it
-    trains one classifier, else those of the strategy's classifier."""
-    groups, of = _groups(block, strategies, roles, metric), classifier_of(block)
+    trains one classifier, else those of the strategy's classifier (``groups``: ``_groups``'s)."""
+    of = classifier_of(block)
     return {name: groups[of[name]] for name in strategies if name in of}
 
 

@@ -175,7 +175,7 @@ def _run_grid(
         }
     )
     cells, artifacts, checks = folder.read_cells(), list(runner.artifacts), list(runner.checks)
-    done = {_row_key(r) for r in rows}  # keyed by the config entry's name: one entry may write several rows
+    done = {row_key(r) for r in rows}  # keyed by the config entry's name: one entry may write several rows
     grid = grid_cells(config, shard)
     order = {(s.display_name, budget_key(k), seed): i for i, (k, seed, s) in enumerate(grid_cells(config))}
     jobs = [
@@ -184,9 +184,7 @@ def _run_grid(
         if (entry.display_name, budget_key(k), seed) not in done
     ]
     retried = {(job.entry.display_name, budget_key(job.budget), job.seed) for job in jobs}
-    failed = [
-        f for f in folder.read_failed() if (f["strategy"], budget_key(f["k_per_class"]), f["seed"]) not in retried
-    ]
+    failed = [f for f in folder.read_failed() if row_key(f) not in retried]
     jobs = schedule(jobs)
     workers = resolve_workers(workers, len(jobs), config.train.device, tracker is not None) if ray is None else 1
     header(
@@ -212,7 +210,7 @@ def _run_grid(
         bar.set_postfix_str(f"{job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}")
         if out.failed is not None:
             failed.append(out.failed)
-            failed.sort(key=lambda f: order.get((f["strategy"], budget_key(f["k_per_class"]), f["seed"]), len(order)))
+            failed.sort(key=lambda f: order.get(row_key(f), len(order)))
             folder.write_failed(failed)
             log_line(
                 f"cell {job.index}/{len(grid)} {job.entry.display_name} k={budget_key(job.budget)} seed={job.seed}: "
@@ -242,7 +240,7 @@ def _run_grid(
                 f"{eta}",
                 quiet,
             )
-        rows.sort(key=lambda r: order.get(_row_key(r), len(order)))  # canonical order, whatever finished first
+        rows.sort(key=lambda r: order.get(row_key(r), len(order)))  # canonical order, whatever finished first
         folder.write_results(with_mce(pd.DataFrame(rows), cells))
     bar.close()
     folder.write_failed(failed)  # a cell that failed before and succeeded now is no longer listed
@@ -301,7 +299,8 @@ def keep_models(folder: RunFolder, summary: dict) -> list[str]:
     return sorted(str(p.relative_to(folder.root)) for p in root.iterdir() if p.is_dir())
 
 
-def _row_key(row: dict) -> tuple:
+def row_key(row: dict) -> tuple:
+    """A results row's (or a failed cell's) grid cell: (config entry, budget key, seed)."""
     entry = row.get("entry") if isinstance(row.get("entry"), str) else row["strategy"]
     return entry, budget_of(row["k_per_class"]), int(row["seed"])
 
@@ -316,7 +315,7 @@ def check_resumable(config: RunConfig, folder: RunFolder, rows: list[dict]) -> N
     }
     for row in rows:
         saved = row.get("config_hash")
-        if (key := _row_key(row)) in expected and isinstance(saved, str) and saved != expected[key]:
+        if (key := row_key(row)) in expected and isinstance(saved, str) and saved != expected[key]:
             previous = read_yaml(folder.config) if folder.config.is_file() else {}
             changed = "; ".join(config_changes(previous, to_dict(config))[:4]) or "the config"
             raise ConfigError(

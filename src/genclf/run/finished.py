@@ -10,7 +10,7 @@ import pandas as pd
 from genclf.config import RunConfig, load_config, save_config, to_dict
 from genclf.errors import ConfigError
 from genclf.reporting.run_report import render_run
-from genclf.run.experiment import RunOutput, grid_cells, keep_models, with_mce
+from genclf.run.experiment import RunOutput, grid_cells, keep_models, row_key, with_mce
 from genclf.run.folder import RunFolder, RunRecord, budget_key, budget_of
 
 __all__ = ["merge_runs", "report_run"]
@@ -85,14 +85,8 @@ def merge_runs(folders: list[str | Path], out: str | Path) -> RunOutput:
         if len(checks):
             checks = checks.drop_duplicates(subset=["generator", "k_per_class", "seed"]).reset_index(drop=True)
             target.write_generators(checks)
-        names = results["entry"] if "entry" in results else results["strategy"]
-        done = {(s, budget_of(k), int(seed)) for s, k, seed in zip(names, results["k_per_class"], results["seed"])}
-        failed = [
-            f
-            for shard in shards
-            for f in shard.read_failed()
-            if (f["strategy"], budget_key(f["k_per_class"]), f["seed"]) not in done
-        ]
+        done = {row_key(row) for row in results.to_dict("records")}
+        failed = [f for shard in shards for f in shard.read_failed() if row_key(f) not in done]
         target.write_failed(failed)
         cells = target.read_cells()
         results = with_mce(results.drop(columns=["mce"], errors="ignore"), cells)

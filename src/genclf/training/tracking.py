@@ -25,6 +25,7 @@ from typing import Any
 
 from genclf.config import flatten
 from genclf.errors import ConfigError
+from genclf.files import slug
 
 BACKENDS = ("tensorboard", "mlflow")
 
@@ -271,8 +272,7 @@ def cell(name: str, params: dict[str, Any]) -> Iterator[Callable[..., None]]:
         if tracker._writer is not None:  # the cell's own TensorBoard run directory
             from torch.utils.tensorboard import SummaryWriter
 
-            folder = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
-            writer = SummaryWriter(log_dir=str(tracker.out / "tensorboard" / folder))
+            writer = SummaryWriter(log_dir=str(tracker.out / "tensorboard" / slug(name)))
             stack.callback(writer.close)
             token = _cell.set((writer, name))
             stack.callback(_cell.reset, token)
