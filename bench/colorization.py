@@ -2,7 +2,7 @@
 share of the colour -> grey accuracy drop that colorizing wins back, on genclf's `shapes` and on CIFAR-10
 photos (../shared/datasets/cifar10-jpg).
 
-    python bench/colorization.py [--only shapes|cifar10]
+    python bench/colorization.py [--only shapes|cifar10|cifar10_pretrained]
 
 Runs configs/shapes_colorization.yaml and configs/cifar10_colorization.yaml (resumable, runs/bench_*),
 writes bench/results/colorization.json and prints one table per dataset.
@@ -19,7 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from strategies import ROOT, run_benchmark  # noqa: E402
 
-CONFIGS = {"shapes": "shapes_colorization", "cifar10": "cifar10_colorization"}
+CONFIGS = {
+    "shapes": "shapes_colorization",
+    "cifar10": "cifar10_colorization",
+    "cifar10_pretrained": "cifar10_colorization_pretrained",
+}
 VIEWS = {
     "colour input (a)": "[colour input]",
     "grey input (b)": "[grey input]",

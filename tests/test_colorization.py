@@ -68,7 +68,8 @@ def test_psnr_and_ssim_known_values():
 
 @pytest.mark.parametrize("name", COLORIZERS.names())
 def test_colorizer_trains_outputs_rgb_and_round_trips(name, shapes, tmp_path):
-    trained, result = train_colorizer(shapes.train, name, Fit(TINY, 0, quiet=True))
+    options = {"resolution": 48} if name == "unet_pretrained" else {}  # its encoder at 48 px: fast
+    trained, result = train_colorizer(shapes.train, name, Fit(TINY, 0, quiet=True), options=options)
     assert np.isfinite(result.history[-1]["train_l1"])
     out = trained.colorize(shapes.train.images[:5])
     assert out.shape == (5, 3, 32, 32) and out.dtype == torch.uint8
@@ -214,3 +215,28 @@ def test_colorize_then_classify_task_weight_is_checked_and_keys_the_store(cli, t
     assert result.code == 0, result.err
     names = [p.name for p in (tmp_path / "run" / "generators").glob("*/*")]
     assert "colorizer_unet_l1_task_weight-0.5_guide-cnn-dropout0.2" in names, names
+
+
+def test_pretrained_colorizer_keeps_its_imagenet_encoder_frozen_and_learns_the_decoder(shapes):
+    from genclf.models.backbones import _package_state
+
+    trained, _ = train_colorizer(
+        shapes.train, "unet_pretrained", Fit(TINY, 0, quiet=True), options={"resolution": 64, "width": 8}
+    )
+    net = trained.model.generator
+    package = [v for k, v in _package_state("efficientnet_lite0") if not k.startswith(("_fc.", "classifier."))]
+    floats = [v for v in net.body.state_dict().values() if v.is_floating_point()]
+    assert len(floats) == len(package)
+    assert all(torch.equal(a, b) for a, b in zip(floats, package))  # ImageNet weights and BN statistics untouched
+    assert not any(p.requires_grad for p in net.body.parameters())
+    assert net.taps == (0, 1, 2, 4, 6)  # a 64 px encoder on 32 px images: from stride 2 (a 32 px map)
+    fresh = COLORIZERS.get("unet_pretrained")(image_size=32, width=8, resolution=64).generator
+    assert not torch.equal(fresh.out[1].weight, net.out[1].weight)  # the decoder learned
+
+
+def test_pretrained_colorizer_feeds_the_encoder_grey_in_the_weights_normalisation():
+    net = COLORIZERS.get("unet_pretrained")(image_size=32, width=8, resolution=48).generator
+    grey = torch.full((1, 3, 32, 32), 200, dtype=torch.uint8)
+    x = net.encoder_input(grey_lightness(grey))
+    assert x.shape == (1, 3, 48, 48)
+    assert torch.allclose(x, torch.full_like(x, (200 - 127) / 128), atol=2e-3)  # TF EfficientNet-Lite: (x - 127) / 128

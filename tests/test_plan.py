@@ -311,3 +311,27 @@ def test_the_cost_of_fixmatch_and_pseudo_label_grows_with_their_step_ratio_and_f
     # FixMatch at mu = 7 (the paper's) instead of 3: 1 + 7 + 7/3 against 1 + 3 + 3/3 passes a step, about 2x
     wider = plan.relative_cost(StrategyConfig(name="fixmatch", params={"mu": 7}), split)
     assert wider == pytest.approx(STRATEGIES.get("fixmatch").cost * (1 + 7 + 7 / 3) / (1 + 3 + 3 / 3))
+
+
+def test_a_colorizer_epoch_is_timed_on_a_sample_of_its_pool_and_scaled_to_the_pool(monkeypatch):
+    import genclf.pipelines.colorize as colorize
+    from genclf.config import RunConfig, StrategyConfig
+    from genclf.data import load_dataset, make_split
+
+    split = make_split(load_dataset("shapes:40"), 0)
+    pool = len(colorize.colour_pool(split))
+    timed = []
+
+    class Fitted:
+        train_seconds = 2.0
+
+    def fake_train(images, name, fit, options=None):
+        timed.append(len(images))
+        return None, Fitted()
+
+    monkeypatch.setattr(colorize, "train_colorizer", fake_train)
+    monkeypatch.setattr(plan, "PROBE_IMAGES", 16)
+    config = RunConfig(strategies=[StrategyConfig("colorize_then_classify", params={"colorizer": "unet_l1"})])
+    seconds = plan._colorizer_seconds(config, split)
+    assert timed == [16] and pool > 16
+    assert seconds == pytest.approx(2.0 * pool / 16 * config.generator_train.epochs)

@@ -155,7 +155,7 @@ def test_feature_augmentation_adds_generated_embeddings_and_checks_its_generator
 
 
 def test_a_collapsed_feature_generator_fails_its_check(split, context, monkeypatch):
-    from genclf.strategies import features as transfer
+    from genclf.strategies import feature_generators as transfer
 
     def one_class(self, counts, seed):  # every generated embedding is class 0's mean
         labels = np.repeat(np.arange(len(counts)), counts)
@@ -254,3 +254,36 @@ def test_semi_supervised_strategies_start_from_the_pretrained_backbone(split, mo
     assert loaded
     np.testing.assert_allclose(loaded[-1].input_mean.flatten().numpy(), split.normalization.mean, rtol=1e-6)
     assert strategy.predict_proba(small.test.images[:5]).shape == (5, 10)
+
+
+@pytest.mark.parametrize("name", ["cvae", "cgan"])
+def test_network_feature_generators_draw_each_class_near_its_own_embeddings(name, monkeypatch):
+    from genclf.strategies.feature_generators import FEATURE_GENERATORS
+
+    cls = FEATURE_GENERATORS[name]
+    monkeypatch.setattr(cls, "steps", 600)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (3, 16))
+    y = np.repeat(np.arange(3), 40)
+    x = (centres[y] + rng.normal(0, 1, (len(y), 16))).astype(np.float32)
+    generator = cls().fit(x, y, 3, seed=0)
+    fake_x, fake_y = generator.sample([30, 0, 20], seed=1)
+    assert fake_x.shape == (50, 16) and fake_y.tolist() == [0] * 30 + [2] * 20
+    nearest = np.linalg.norm(fake_x[:, None] - centres[None], axis=2).argmin(1)
+    assert (nearest == fake_y).mean() > 0.9  # conditioned on its class, not on the others
+    assert fake_x[fake_y == 0].std(0).mean() > 0.2  # not one point per class
+    again, _ = generator.sample([30, 0, 20], seed=1)
+    assert np.array_equal(again, fake_x)  # seeded draws
+
+
+def test_feature_augmentation_with_a_cvae_reports_embedding_distances(split, context, monkeypatch):
+    from genclf.strategies.feature_generators import FeatureCVAE
+
+    monkeypatch.setattr(FeatureCVAE, "steps", 100)
+    params = {**LOW_RES, "generator": "cvae"}
+    strategy = build_strategy(StrategyConfig("feature_augmentation", classifier="efficientnet_lite0", params=params))
+    strategy.fit(split, context)
+    (check,) = strategy.generator_checks
+    assert check["generator"] == "features_cvae_efficientnet_lite0_32px"
+    assert check["fid"] > 0 and check["fid_floor"] > 0 and 0 <= check["coverage"] <= 1
+    assert strategy.extra["n_generated"] == len(split.train)

@@ -33,7 +33,7 @@ STRATEGY_ROLES = {
 # efficientnet_lite1 / _lite2 register too where their weight packages are installed
 CLASSIFIERS = ("cnn", "crnn", "efficientnet_lite0", "resnet18")
 GENERATORS = ("cgan", "cvae", "ddpm")
-COLORIZERS = ("pix2pix", "unet_l1")
+COLORIZERS = ("pix2pix", "unet_l1", "unet_pretrained")
 CORRUPTIONS = (
     "gaussian_noise",
     "shot_noise",

@@ -82,13 +82,15 @@ def train_colorizer(
     on_epoch_end: Callable[[int, dict[str, float], TrainedColorizer], None] | None = None,
     guide: Any | None = None,
 ) -> tuple[TrainedColorizer, FitResult]:
-    """Train a registered colorizer (``pix2pix`` or ``unet_l1``) on colour ``images``: each is made grey
+    """Train a registered colorizer (``pix2pix``, ``unet_l1`` or ``unet_pretrained``) on colour ``images``: each is made grey
     and the model learns to give back its colour. ``guide``: a trained colour classifier (``TrainedClassifier``)
     for task-aware training, used when the options set ``task_weight`` > 0; it stays frozen."""
     require_colour(images, "colorizer data")
     torch.manual_seed(fit.seed)
     options = dict(options or {})
     model = build_colorizer(model_name, 3, 0, images.image_size, **options)
+    if hasattr(model, "load_pretrained"):  # a pretrained encoder's weights, from its installed package
+        model.load_pretrained()
     trained = TrainedColorizer(model, model_name, options)
     with _guided(model, guide):
         return fit_last_epoch(trained, model, model_name, images, IDENTITY, fit, on_epoch_end)

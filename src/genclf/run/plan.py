@@ -52,6 +52,7 @@ COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
 GENERATOR_EPOCHS = 40  # passes over the labeled set for the cVAE of a planned run
 TRANSFER_BACKBONE = "efficientnet_lite0"  # colour photo folders start from its ImageNet features
 FINETUNE_EPOCHS = 6  # ``genclf train`` on a colour photo folder fine-tunes the backbone this long
+PROBE_IMAGES = 2048  # a colorizer's epoch is timed on at most this many images of its pool
 TRANSFER_SIZE = 128  # colour photo folders load at the backbone's input size (models.backbones.DEFAULT_RESOLUTION)
 
 
@@ -267,8 +268,11 @@ def _estimate(plan: Plan) -> Plan:
 
 
 def _colorizer_seconds(config: RunConfig, split) -> float:
-    """Per seed: one epoch of each distinct colorizer the grid's entries train (timed on the pool they learn
-    from), times the colorizers' epochs. Entries that share a colorizer share its training."""
+    """Per seed: one epoch of each distinct colorizer the grid's entries train (timed on at most
+    ``PROBE_IMAGES`` of the pool they learn from, scaled to the pool), times the colorizers' epochs. Entries
+    that share a colorizer share its training."""
+    import torch
+
     from genclf.pipelines.colorize import colour_pool, train_colorizer
     from genclf.strategies import STRATEGIES
 
@@ -281,13 +285,14 @@ def _colorizer_seconds(config: RunConfig, split) -> float:
     if not used:
         return 0.0
     one_epoch = dataclasses.replace(config.generator_train, epochs=1)
+    pool = colour_pool(split)
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(config.seeds[0]))
+    sample = pool.subset(order[:PROBE_IMAGES]) if len(pool) > PROBE_IMAGES else pool
     timed: dict[str, float] = {}
     for name, options in used.values():
         if name not in timed:  # task-aware copies of one colorizer cost about what it costs
-            _, fit = train_colorizer(
-                colour_pool(split), name, Fit(one_epoch, config.seeds[0], quiet=True), options=options
-            )
-            timed[name] = fit.train_seconds
+            _, fit = train_colorizer(sample, name, Fit(one_epoch, config.seeds[0], quiet=True), options=options)
+            timed[name] = fit.train_seconds * len(pool) / len(sample)
     return sum(timed[name] for name, _ in used.values()) * config.generator_train.epochs
 
 

@@ -2,8 +2,8 @@
 
 One file per strategy, named after it (``fixmatch.py`` registers ``fixmatch``); the shared pieces are
 ``base.py`` (the Strategy contract, the Context, the plan's predicates), ``classifier.py`` (a strategy that
-trains one classifier), ``wrapped.py``, ``mixing.py``, ``generated_data.py`` and ``features.py`` (strategies
-on a pretrained backbone's frozen features).
+trains one classifier), ``wrapped.py``, ``mixing.py``, ``generated_data.py``, ``features.py`` (strategies
+on a pretrained backbone's frozen features) and ``feature_generators.py`` (their generators of embeddings).
 """
 
 from genclf.strategies import (  # noqa: F401  (register the strategies)

@@ -1,6 +1,6 @@
 """``feature_augmentation``: real plus generated embeddings for the head, drawn from a class-conditional
-Gaussian over the backbone's features (checked like any generator); ``balance: true`` is generative class
-balancing in feature space.
+generator of the backbone's features (``generator``: gaussian, cvae or cgan; checked like any generator);
+``balance: true`` is generative class balancing in feature space.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from genclf.strategies.base import (
     photos_imbalanced,
     register_strategy,
 )
-from genclf.strategies.features import DEFAULT_BACKBONE, FEATURE_GENERATORS, FeatureHead, FeatureStrategy, macro_f1_of
+from genclf.strategies.feature_generators import FEATURE_GENERATORS
+from genclf.strategies.features import DEFAULT_BACKBONE, FeatureHead, FeatureStrategy, macro_f1_of
 
 
 @register_strategy(
@@ -52,7 +53,7 @@ class FeatureAugmentation(FeatureStrategy):
 
     def head_data(self, x, y, split, context, val):
         k = split.train.num_classes
-        generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k)
+        generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k, seed=context.seed)
         counts = np.bincount(y, minlength=k)
         if self.params["balance"]:
             extra = (counts.max() - counts).tolist()
@@ -68,7 +69,10 @@ class FeatureAugmentation(FeatureStrategy):
 
     def check(self, generator, x, y, val, counts, context) -> dict:
         """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
-        (macro-F1), against the real-data head and chance."""
+        (macro-F1), against the real-data head and chance; and the distances between generated and real
+        validation embeddings (standardised on the labeled ones), with the labeled-vs-validation FID as floor."""
+        from genclf.evaluation.generator_quality import frechet_distance, kernel_inception_distance, prdc
+
         val_x, val_y = val
         k = len(counts)
         real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
@@ -76,10 +80,21 @@ class FeatureAugmentation(FeatureStrategy):
         fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
         real_f1, cas = real.val_macro_f1, fake.val_macro_f1
         chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
+        labeled, real, made = (np.asarray(a, dtype=np.float64) for a in (x, val_x, fake_x))
+        mean, scale = labeled.mean(0), labeled.std(0) + 1e-6
+        real, labeled, made = ((a - mean) / scale for a in (real, labeled, made))
+        distances = {
+            "fid": round(frechet_distance(real, made), 3),
+            "fid_floor": round(frechet_distance(real, labeled), 3),
+            "kid": round(kernel_inception_distance(real, made, seed=context.seed)[0], 5),
+        }
+        if min(len(real), len(made)) > 5:
+            distances.update({k: round(v, 4) for k, v in prdc(real, made).items() if k != "density"})
         return {
             "generator": self.generator_key(),
             "cas": round(cas, 4),
             "real_macro_f1": round(real_f1, 4),
             "chance_macro_f1": round(chance, 4),
             "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
+            **distances,
         }

@@ -14,11 +14,13 @@ backbone is given), so ``{name: linear_probe, classifier: efficientnet_lite0}`` 
 - ``finetune`` (classical): the whole backbone trained, its body at a tenth of the head's learning rate, for
   ``epochs`` passes (default 6: fine-tuning converges in a few).
 - ``feature_augmentation`` (generative): a class-conditional generator of embeddings (``gaussian``: per-class
-  means and a shared Ledoit-Wolf covariance, the model behind LDA) trained on the labeled features; the head
+  means and a shared Ledoit-Wolf covariance, the model behind LDA; ``cvae`` and ``cgan``: small networks, see
+  ``genclf.strategies.feature_generators``) trained on the labeled features; the head
   learns from real + generated embeddings (``ratio`` generated per real image, or with ``balance`` the
   minority classes filled up to the largest). The generator is checked like every generator: a head trained
   on generated embeddings alone (CAS, macro-F1 on the validation split) against the real-data head, and
-  against chance; a generator that fails makes the strategy inconclusive."""
+  against chance; a generator that fails makes the strategy inconclusive. FID, KID and precision / recall /
+  coverage between generated and real validation embeddings sit beside it in generators.csv."""
 
 from __future__ import annotations
 
@@ -187,26 +189,3 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
         prepare_for(model, split.normalization)
         self.head.fold_into(model)
         return TrainedClassifier(model.eval(), self.backbone, options, list(split.class_names), split.normalization)
-
-
-class ClassGaussian:
-    """A class-conditional Gaussian over embeddings: per-class means, one shared Ledoit-Wolf covariance."""
-
-    def fit(self, x: np.ndarray, y: np.ndarray, num_classes: int) -> ClassGaussian:
-        from sklearn.covariance import LedoitWolf
-
-        self.means = np.stack([x[y == c].mean(0) if (y == c).any() else x.mean(0) for c in range(num_classes)])
-        centred = x - self.means[y]
-        self.covariance = LedoitWolf().fit(centred).covariance_
-        eigenvalues, eigenvectors = np.linalg.eigh(self.covariance)
-        self.root = eigenvectors * np.sqrt(np.clip(eigenvalues, 0, None))
-        return self
-
-    def sample(self, counts: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        labels = np.repeat(np.arange(len(counts)), counts)
-        noise = rng.standard_normal((len(labels), self.root.shape[0])) @ self.root.T
-        return (self.means[labels] + noise).astype(np.float32), labels
-
-
-FEATURE_GENERATORS = {"gaussian": ClassGaussian}
