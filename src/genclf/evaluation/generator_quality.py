@@ -31,8 +31,19 @@ def extract_features(classifier: TrainedClassifier, images: torch.Tensor, batch_
 
 
 def frechet_distance(real: np.ndarray, fake: np.ndarray) -> float:
-    """FID formula on two feature sets: |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2)."""
+    """FID formula on two feature sets: |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2).
+
+    With fewer samples than dimensions (e.g. a few hundred 2,048-d Inception features) the trace of the root
+    is computed exactly and fast from the samples: the eigenvalues of S_r S_f are the squared singular
+    values of A_r A_f^T / sqrt((n_r - 1)(n_f - 1)) (A: the centred features), so no d x d matrix root is needed.
+    """
     mu_r, mu_f = real.mean(0), fake.mean(0)
+    if min(len(real), len(fake)) < real.shape[1]:
+        a, b = real - mu_r, fake - mu_f
+        scale = np.sqrt((len(real) - 1) * (len(fake) - 1))
+        root_trace = np.linalg.svd(a @ b.T, compute_uv=False).sum() / scale
+        traces = (a * a).sum() / (len(real) - 1) + (b * b).sum() / (len(fake) - 1)
+        return float(max(0.0, ((mu_r - mu_f) ** 2).sum() + traces - 2 * root_trace))
     cov_r, cov_f = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
     with warnings.catch_warnings():  # a singular product is handled below, not worth a warning to the user
         warnings.simplefilter("ignore")
@@ -165,6 +176,7 @@ def generator_check(
     seed: int = 0,
     min_cas_ratio: float = 0.75,
     min_diversity: float = 0.25,
+    inception: bool = False,
 ) -> dict:
     """The quality check of a generator inside a run, on the real *validation* split.
 
@@ -174,7 +186,8 @@ def generator_check(
     ``reference`` (the same recipe on the labeled images), and chance is the majority-class predictor. FID/KID and PRDC are measured in ``reference``'s feature space against
     the validation images (with the labeled images against them as the floor); diversity is the per-class
     ratio of generated to real pairwise distances. ``status`` is ``failed: ...`` when ``cas_status`` says so or a
-    class's diversity is under ``min_diversity``.
+    class's diversity is under ``min_diversity``. ``inception``: colour images also get the standard
+    Inception-V3 FID (``fid_inception``, and its floor), see ``genclf.evaluation.inception``.
     """
     from dataclasses import replace
 
@@ -212,8 +225,20 @@ def generator_check(
         "min_diversity": diversity[worst] if worst is not None else math.nan,
         "n_generated": len(fake),
         **pretrained_distances(split, fake, seed),
+        **(inception_distances(split, fake) if inception else {}),
         "status": status,
     }
+
+
+def inception_distances(split, fake) -> dict:
+    """For colour images, the standard Inception-V3 FID against the validation images, and its floor (the
+    labeled images against them). Empty for grey images."""
+    if split.train.channels != 3:
+        return {}
+    from genclf.evaluation.inception import inception_features
+
+    f_val, f_fake, f_real = (inception_features(s.images) for s in (split.val, fake, split.train))
+    return {"fid_inception": frechet_distance(f_val, f_fake), "fid_inception_floor": frechet_distance(f_val, f_real)}
 
 
 def pretrained_distances(split, fake, seed: int = 0) -> dict:

@@ -68,6 +68,8 @@ GENERATOR_COLUMNS = (
     "kid",
     "fid_imagenet",
     "fid_imagenet_floor",
+    "fid_inception",
+    "fid_inception_floor",
     "precision",
     "recall",
     "coverage",

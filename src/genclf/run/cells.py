@@ -252,6 +252,7 @@ class CellRunner:
                 seed=seed,
                 min_cas_ratio=self.config.evaluation.generator_min_cas_ratio,
                 min_diversity=self.config.evaluation.generator_min_diversity,
+                inception=self.config.evaluation.inception_fid,
             )
             self.checked.add((key, budget_key(budget), seed))
             checks.append(
