@@ -2,7 +2,7 @@
 share of the colour -> grey accuracy drop that colorizing wins back, on genclf's `shapes` and on CIFAR-10
 photos (../shared/datasets/cifar10-jpg).
 
-    python bench/colorization.py [--only shapes|cifar10|cifar10_pretrained]
+    python bench/colorization.py [--only shapes|cifar10|cifar10_pretrained] [--workers N]
 
 Runs configs/shapes_colorization.yaml and configs/cifar10_colorization.yaml (resumable, runs/bench_*),
 writes bench/results/colorization.json and prints one table per dataset.
@@ -51,13 +51,14 @@ def table(report: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=list(CONFIGS))
+    parser.add_argument("--workers", default="1", help="worker processes fitting cells (N or auto; default 1)")
     args = parser.parse_args()
     path = ROOT / "results" / "colorization.json"
     results = json.loads(path.read_text()) if path.is_file() else {"benchmark": "colorization", "datasets": {}}
     for dataset, config in CONFIGS.items():
         if args.only and dataset != args.only:
             continue
-        report = run_benchmark(config, [])
+        report = run_benchmark(config, [], workers=args.workers)
         results["datasets"][dataset] = {
             "config": f"configs/{config}.yaml",
             "seeds": report["seeds"],

@@ -61,3 +61,24 @@ def test_inception_fid_in_a_config_needs_the_extra(tmp_path, monkeypatch):
         load_config(RunConfig, path)
     with pytest.raises(Exception, match=r"pip install 'genclf\[fid\]'"):
         inception.model_file()
+
+
+def test_cells_finished_before_inception_fid_existed_keep_their_digest(monkeypatch):
+    from genclf.config import EvaluationConfig, StrategyConfig
+    from genclf.run import cells
+
+    config, entry = RunConfig(), StrategyConfig()
+    digest = cells.cell_hash(config, 10, 0, entry)
+    to_dict = cells.to_dict
+
+    def before_the_field(obj):  # the evaluation section as configs were before inception_fid existed
+        values = to_dict(obj)
+        return (
+            {k: v for k, v in values.items() if k != "inception_fid"} if isinstance(obj, EvaluationConfig) else values
+        )
+
+    monkeypatch.setattr(cells, "to_dict", before_the_field)
+    assert cells.cell_hash(config, 10, 0, entry) == digest
+    monkeypatch.undo()
+    config.evaluation.inception_fid = True
+    assert cells.cell_hash(config, 10, 0, entry) != digest  # asking for the Inception FID is a change

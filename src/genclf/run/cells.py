@@ -274,6 +274,16 @@ def _save_array(path, array: np.ndarray) -> None:
         np.save(handle, array)
 
 
+# config fields added after run folders existed, with the default that leaves every result as it was: left out
+# of a cell's digest while at that default, so cells finished before the field existed still resume
+LATER_DEFAULTS = {"evaluation": {"inception_fid": False}}
+
+
+def without_later_defaults(values: dict, section: str) -> dict:
+    later = LATER_DEFAULTS.get(section, {})
+    return {k: v for k, v in values.items() if not (k in later and v == later[k])}
+
+
 def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: StrategyConfig) -> str:
     """The digest of everything that determines one cell's results: data, budget, seed, the strategy entry,
     the classifier budget, the generator budget (for strategies that use generators) and the evaluation."""
@@ -282,7 +292,7 @@ def cell_hash(config: RunConfig, budget: int | None, seed: int, strategy: Strate
         "seed": seed,
         "strategy": to_dict(strategy),
         "train": to_dict(config.train),
-        "evaluation": to_dict(config.evaluation),
+        "evaluation": without_later_defaults(to_dict(config.evaluation), "evaluation"),
         "primary_metric": config.primary_metric,
     }
     if STRATEGIES.get(strategy.name).role == GENERATIVE:
