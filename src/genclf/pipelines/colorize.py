@@ -82,8 +82,8 @@ def train_colorizer(
     on_epoch_end: Callable[[int, dict[str, float], TrainedColorizer], None] | None = None,
     guide: Any | None = None,
 ) -> tuple[TrainedColorizer, FitResult]:
-    """Train a registered colorizer (``pix2pix``, ``unet_l1`` or ``unet_pretrained``) on colour ``images``: each is made grey
-    and the model learns to give back its colour. ``guide``: a trained colour classifier (``TrainedClassifier``)
+    """Train a registered colorizer (``pix2pix``, ``unet_l1`` or ``unet_pretrained``) on colour ``images``:
+    each is made grey and the model learns to give back its colour. ``guide``: a trained colour classifier (``TrainedClassifier``)
     for task-aware training, used when the options set ``task_weight`` > 0; it stays frozen."""
     require_colour(images, "colorizer data")
     torch.manual_seed(fit.seed)

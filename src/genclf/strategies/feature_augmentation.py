@@ -80,16 +80,15 @@ class FeatureAugmentation(FeatureStrategy):
         fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
         real_f1, cas = real.val_macro_f1, fake.val_macro_f1
         chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
-        labeled, real, made = (np.asarray(a, dtype=np.float64) for a in (x, val_x, fake_x))
-        mean, scale = labeled.mean(0), labeled.std(0) + 1e-6
-        real, labeled, made = ((a - mean) / scale for a in (real, labeled, made))
+        mean, scale = x.astype(np.float64).mean(0), x.astype(np.float64).std(0) + 1e-6
+        val_z, labeled_z, made_z = ((np.asarray(a, dtype=np.float64) - mean) / scale for a in (val_x, x, fake_x))
         distances = {
-            "fid": round(frechet_distance(real, made), 3),
-            "fid_floor": round(frechet_distance(real, labeled), 3),
-            "kid": round(kernel_inception_distance(real, made, seed=context.seed)[0], 5),
+            "fid": round(frechet_distance(val_z, made_z), 3),
+            "fid_floor": round(frechet_distance(val_z, labeled_z), 3),
+            "kid": round(kernel_inception_distance(val_z, made_z, seed=context.seed)[0], 5),
         }
-        if min(len(real), len(made)) > 5:
-            distances.update({k: round(v, 4) for k, v in prdc(real, made).items() if k != "density"})
+        if min(len(val_z), len(made_z)) > 5:
+            distances.update({name: round(v, 4) for name, v in prdc(val_z, made_z).items() if name != "density"})
         return {
             "generator": self.generator_key(),
             "cas": round(cas, 4),
