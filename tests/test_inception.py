@@ -34,7 +34,7 @@ def test_inception_distances_of_a_colour_split():
     from types import SimpleNamespace
 
     from genclf.data.images import ImageSet
-    from genclf.evaluation.generator_quality import inception_distances
+    from genclf.evaluation.generator_quality import frechet_distance, inception_distances
 
     labels = torch.zeros(4, dtype=torch.long)
     sets = {name: ImageSet(photos(4, seed), labels, ["a"]) for seed, name in enumerate(["train", "val"])}
@@ -42,7 +42,8 @@ def test_inception_distances_of_a_colour_split():
     noise = ImageSet(torch.full((4, 3, 32, 32), 128, dtype=torch.uint8), labels, ["a"])
     distances = inception_distances(split, noise)
     assert distances["fid_inception"] > distances["fid_inception_floor"] > 0  # flat grey is farther than noise
-    assert inception.inception_fid(photos(3, 2), photos(3, 2)) == pytest.approx(0.0, abs=1e-3)
+    same = inception.inception_features(photos(3, 2))
+    assert frechet_distance(same, same) == pytest.approx(0.0, abs=1e-3)
     grey = SimpleNamespace(train=ImageSet(photos(2, 0)[:, :1], labels[:2], ["a"]))
     assert inception_distances(grey, noise) == {}
 

@@ -41,7 +41,9 @@ def needs_module(module: str, extra: str) -> Rule:
     def rule(value):
         import importlib.util
 
-        if value is True and importlib.util.find_spec(module) is None:
+        if not isinstance(value, bool):
+            return f"expected true or false, got {value!r}"
+        if value and importlib.util.find_spec(module) is None:
             return f"needs the optional extra: pip install 'genclf[{extra}]'"
         return None
 

@@ -80,10 +80,3 @@ def inception_features(images: torch.Tensor, batch_size: int = 32, device: str =
             features = features.mean(dim=tuple(range(2, features.ndim)))
         parts.append(features.cpu().double().numpy())
     return np.concatenate(parts)
-
-
-def inception_fid(real: torch.Tensor, fake: torch.Tensor, batch_size: int = 32, device: str = "cpu") -> float:
-    """FID between two sets of uint8 images on the standard Inception-V3 features."""
-    from genclf.evaluation.generator_quality import frechet_distance
-
-    return frechet_distance(inception_features(real, batch_size, device), inception_features(fake, batch_size, device))
