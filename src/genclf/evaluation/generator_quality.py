@@ -218,9 +218,7 @@ def generator_check(
         "real_macro_f1": real_score,
         "chance_macro_f1": chance,
         "cas_ratio": cas / real_score if real_score else math.nan,
-        "fid": frechet_distance(f_val, f_fake),
-        "fid_floor": frechet_distance(f_val, f_real),
-        "kid": kernel_inception_distance(f_val, f_fake, seed=seed)[0],
+        **feature_distances(f_val, f_fake, f_real, seed),
         **prdc(f_val, f_fake, k=min(5, len(f_fake) - 1, len(f_val) - 1)),
         "min_diversity": diversity[worst] if worst is not None else math.nan,
         "n_generated": len(fake),
@@ -230,15 +228,25 @@ def generator_check(
     }
 
 
+def feature_distances(real: np.ndarray, fake: np.ndarray, floor: np.ndarray, seed: int = 0, name: str = "") -> dict:
+    """In one feature space: FID and KID of ``fake`` against ``real``, and the FID ``floor`` (other real
+    samples) scores against ``real``, keyed ``fid<name>``, ``fid<name>_floor``, ``kid<name>``."""
+    return {
+        f"fid{name}": frechet_distance(real, fake),
+        f"fid{name}_floor": frechet_distance(real, floor),
+        f"kid{name}": kernel_inception_distance(real, fake, seed=seed)[0],
+    }
+
+
 def inception_distances(split, fake) -> dict:
-    """For colour images, the standard Inception-V3 FID against the validation images, and its floor (the
-    labeled images against them). Empty for grey images."""
+    """For colour images, the standard Inception-V3 FID and KID against the validation images, and the FID
+    floor (the labeled images against them). Empty for grey images."""
     if split.train.channels != 3:
         return {}
     from genclf.evaluation.inception import inception_features
 
     f_val, f_fake, f_real = (inception_features(s.images) for s in (split.val, fake, split.train))
-    return {"fid_inception": frechet_distance(f_val, f_fake), "fid_inception_floor": frechet_distance(f_val, f_real)}
+    return feature_distances(f_val, f_fake, f_real, name="_inception")
 
 
 def pretrained_distances(split, fake, seed: int = 0) -> dict:
@@ -250,8 +258,4 @@ def pretrained_distances(split, fake, seed: int = 0) -> dict:
     from genclf.models.features import embed
 
     f_val, f_fake, f_real = (embed("efficientnet_lite0", s.images) for s in (split.val, fake, split.train))
-    return {
-        "fid_imagenet": frechet_distance(f_val, f_fake),
-        "fid_imagenet_floor": frechet_distance(f_val, f_real),
-        "kid_imagenet": kernel_inception_distance(f_val, f_fake, seed=seed)[0],
-    }
+    return feature_distances(f_val, f_fake, f_real, seed, name="_imagenet")

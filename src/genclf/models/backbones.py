@@ -106,6 +106,17 @@ def load_imagenet_weights(body: nn.Module, name: str) -> int:
     return len(state)
 
 
+def weights_input(pixels: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, resolution: int) -> torch.Tensor:
+    """[0, 1] images (N, 1|3, H, W) -> what pretrained weights expect: 3 channels (grey repeated), their
+    normalisation (``mean``, ``std``: (1, 3, 1, 1)), ``resolution`` px, channels-last."""
+    if pixels.shape[1] == 1:
+        pixels = pixels.expand(-1, 3, -1, -1)
+    x = (pixels - mean) / std
+    if x.shape[-1] != resolution or x.shape[-2] != resolution:
+        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", align_corners=False)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def build_body(name: str) -> nn.Module:
     """timm's headless network (pooled ``feature_dim`` features), randomly initialised."""
     import timm
@@ -157,12 +168,7 @@ class EfficientNetLite(Classifier):
         """Split-normalised images -> what the pretrained weights expect (3 channels, their normalisation,
         ``resolution`` px)."""
         pixels = x * self.input_std + self.input_mean  # [0, 1]
-        if pixels.shape[1] == 1:
-            pixels = pixels.expand(-1, 3, -1, -1)
-        x = (pixels - self.weights_mean) / self.weights_std
-        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
-            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-        return x.contiguous(memory_format=torch.channels_last)
+        return weights_input(pixels, self.weights_mean, self.weights_std, self.resolution)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.backbone_input(x))

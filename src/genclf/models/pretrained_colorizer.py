@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from genclf.errors import ConfigError
-from genclf.models.backbones import BACKBONES, build_body, load_imagenet_weights
-from genclf.models.pix2pix import COLORIZERS, Colorizer
+from genclf.models.backbones import BACKBONES, build_body, load_imagenet_weights, weights_input
+from genclf.models.pix2pix import COLORIZERS, Colorizer, lab_to_rgb
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -61,14 +61,9 @@ class PretrainedUNet(nn.Module):
 
     def encoder_input(self, lightness: torch.Tensor) -> torch.Tensor:
         """Lab lightness -> grey sRGB in the pretrained weights' normalisation, at ``resolution`` px."""
-        from genclf.models.pix2pix import lab_to_rgb
-
         lab = torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)
-        grey = lab_to_rgb(lab).mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
-        x = (grey - self.weights_mean) / self.weights_std
-        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
-            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False)
-        return x.contiguous(memory_format=torch.channels_last)
+        grey = lab_to_rgb(lab).mean(dim=1, keepdim=True)
+        return weights_input(grey, self.weights_mean, self.weights_std, self.resolution)
 
     @torch.no_grad()
     def encode(self, lightness: torch.Tensor) -> list[torch.Tensor]:

@@ -71,7 +71,7 @@ class FeatureAugmentation(FeatureStrategy):
         """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
         (macro-F1), against the real-data head and chance; and the distances between generated and real
         validation embeddings (standardised on the labeled ones), with the labeled-vs-validation FID as floor."""
-        from genclf.evaluation.generator_quality import frechet_distance, kernel_inception_distance, prdc
+        from genclf.evaluation.generator_quality import feature_distances, prdc
 
         val_x, val_y = val
         k = len(counts)
@@ -82,18 +82,14 @@ class FeatureAugmentation(FeatureStrategy):
         chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
         mean, scale = x.astype(np.float64).mean(0), x.astype(np.float64).std(0) + 1e-6
         val_z, labeled_z, made_z = ((np.asarray(a, dtype=np.float64) - mean) / scale for a in (val_x, x, fake_x))
-        distances = {
-            "fid": round(frechet_distance(val_z, made_z), 3),
-            "fid_floor": round(frechet_distance(val_z, labeled_z), 3),
-            "kid": round(kernel_inception_distance(val_z, made_z, seed=context.seed)[0], 5),
-        }
+        distances = feature_distances(val_z, made_z, labeled_z, context.seed)
         if min(len(val_z), len(made_z)) > 5:
-            distances.update({name: round(v, 4) for name, v in prdc(val_z, made_z).items() if name != "density"})
+            distances.update({name: v for name, v in prdc(val_z, made_z).items() if name != "density"})
         return {
             "generator": self.generator_key(),
             "cas": round(cas, 4),
             "real_macro_f1": round(real_f1, 4),
             "chance_macro_f1": round(chance, 4),
             "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
-            **distances,
+            **{name: round(v, 5) for name, v in distances.items()},
         }
