@@ -328,3 +328,20 @@ def test_a_grid_of_two_classifiers_pairs_each_row_with_its_own_classifiers_refer
     assert all(abs(c["mean_diff"]) < 0.1 for c in block["comparisons"])  # no classifier gap inside a difference
     assert block["headline"].startswith("Yes:") and "of its classifier" in block["headline"]
     assert block["recommended"] == "ctc[cnn]/colorized"
+
+
+def test_the_generator_table_orders_budgets_by_labels_per_class_not_as_text():
+    from genclf.reporting.summary import generator_summary
+
+    rows = [
+        {"k_per_class": k, "generator": g, "seed": 0, "cas": 0.5, "status": "ok"}
+        for k, g in [(10, "cvae"), (100, "cvae"), (25, "cvae"), (None, "cvae"), (10, "cgan")]
+    ]
+    summary = generator_summary(pd.DataFrame(rows))
+    assert [(r["budget"], r["generator"]) for r in summary] == [
+        ("10", "cvae"),
+        ("10", "cgan"),
+        ("25", "cvae"),
+        ("100", "cvae"),
+        ("all", "cvae"),
+    ]

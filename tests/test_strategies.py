@@ -18,6 +18,7 @@ FAST = {
     "linear_probe": {"resolution": 32},
     "feature_smote": {"resolution": 32},
     "feature_augmentation": {"resolution": 32},
+    "feature_pseudo_label": {"resolution": 32},
     "finetune": {"resolution": 32, "epochs": 1},
 }
 NEEDS_COLOUR = {"colorize_then_classify"}

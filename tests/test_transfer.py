@@ -167,6 +167,41 @@ def test_a_collapsed_feature_generator_fails_its_check(split, context, monkeypat
     assert strategy.generator_checks[0]["status"].startswith("failed")
 
 
+def test_feature_pseudo_labels_join_the_labeled_embeddings_and_are_mostly_right(split, context):
+    strategy = build_strategy(StrategyConfig("feature_pseudo_label", classifier="efficientnet_lite0", params=LOW_RES))
+    strategy.fit(split, context)
+    extra = strategy.extra
+    assert extra["n_unlabeled"] == len(split.unlabeled)
+    assert 0 < extra["n_pseudo"] <= len(split.unlabeled)
+    assert extra["n_train_effective"] == len(split.train) + extra["n_pseudo"]
+    # the picks carry the probe's labels, aligned with their images: far above chance (0.1; measured 0.57)
+    assert extra["pseudo_label_accuracy"] > 0.4
+    loose = build_strategy(
+        StrategyConfig("feature_pseudo_label", classifier="efficientnet_lite0", params={**LOW_RES, "threshold": 0.3})
+    )
+    loose.fit(split, context)
+    assert loose.extra["n_pseudo"] > extra["n_pseudo"]  # a lower threshold admits more of the pool
+
+
+def test_feature_augmentation_fits_its_generator_on_pseudo_labelled_embeddings_too(split, context):
+    params = {**LOW_RES, "pseudo_label": True}
+    strategy = build_strategy(StrategyConfig("feature_augmentation", classifier="efficientnet_lite0", params=params))
+    strategy.fit(split, context)
+    n_real = len(split.train) + strategy.extra["n_pseudo"]
+    assert strategy.extra["n_pseudo"] > 0
+    assert strategy.extra["n_generated"] == n_real  # ratio 1 of the labeled + pseudo-labelled embeddings
+    assert strategy.extra["n_train_effective"] == 2 * n_real
+    assert strategy.generator_checks[0]["generator"] == "features_gaussian_pseudo_efficientnet_lite0_32px"
+
+
+@pytest.mark.parametrize("params", [{"threshold": 1.0}, {"threshold": "high"}, {"pseudo_label": "yes"}])
+def test_feature_pseudo_labelling_rejects_bad_params(params):
+    from genclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="params"):
+        build_strategy(StrategyConfig("feature_augmentation", classifier="efficientnet_lite0", params=params))
+
+
 def colour_photos(root, n_per_class=10, size=80):
     """Colour photos whose class is its hue (red, green, blue), with noise."""
     from PIL import Image
@@ -287,3 +322,21 @@ def test_feature_augmentation_with_a_cvae_reports_embedding_distances(split, con
     assert check["generator"] == "features_cvae_efficientnet_lite0_32px"
     assert check["fid"] > 0 and check["fid_floor"] > 0 and 0 <= check["coverage"] <= 1
     assert strategy.extra["n_generated"] == len(split.train)
+
+
+def test_generated_images_fine_tune_a_pretrained_backbone_with_the_finetune_recipe(split, context, monkeypatch):
+    from genclf.strategies.finetune import FineTune
+
+    monkeypatch.setattr(FineTune, "defaults", {**FineTune.defaults, "resolution": 32, "epochs": 1})
+    strategy = build_strategy(
+        StrategyConfig("synthetic_augmentation", classifier="efficientnet_lite0", params={"generator": "cvae"})
+    )
+    strategy.fit(split, context)
+    assert strategy.extra["n_train_effective"] == len(split.train) + strategy.extra["n_synthetic"] > len(split.train)
+    assert "probe_val_macro_f1" in strategy.extra  # LP-FT: the head started as the linear probe
+    model = strategy.classifier.model
+    assert type(model).__name__ == "EfficientNetLite0" and model.resolution == 32
+    fresh = build_classifier("efficientnet_lite0", 1, 10, 8, resolution=32)
+    trained, start = dict(model.named_parameters()), dict(fresh.named_parameters())
+    body = [n for n in trained if not n.startswith("head")]
+    assert any(not torch.equal(trained[n].detach(), start[n].detach()) for n in body)  # the body learned too

@@ -17,6 +17,7 @@ STRATEGY_ROLES = {
     "cutmix": "classical",
     "feature_augmentation": "generative",
     "feature_fusion": "generative",
+    "feature_pseudo_label": "classical",
     "feature_smote": "classical",
     "finetune": "classical",
     "fixmatch": "classical",

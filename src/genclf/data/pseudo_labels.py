@@ -14,3 +14,12 @@ def confident_pseudo_labels(proba: np.ndarray, threshold: float) -> np.ndarray:
     cap = max(int(np.median(counts)), 1) if counts else 0
     kept = [p[np.argsort(-confidence[p], kind="stable")[:cap]] for p in per_class if len(p)]
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
+
+
+def pseudo_label_accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """The share of pseudo-labels that match the pool's hidden labels (NaN when none were chosen or some
+    hidden labels are unknown, -1): measured for the report only, never used by training."""
+    predicted, truth = np.asarray(predicted), np.asarray(truth)
+    if not len(predicted) or bool((truth < 0).any()):
+        return float("nan")
+    return float((predicted == truth).mean())

@@ -87,6 +87,9 @@ def generator_summary(generators: pd.DataFrame | None) -> list[dict]:
     if generators is None or generators.empty:
         return []
     table = generators.assign(budget=[budget_of(k) for k in generators["k_per_class"]])
+    # budgets in increasing labels per class (all labeled images last), generators in the order they ran
+    size = pd.to_numeric(table["k_per_class"], errors="coerce").fillna(float("inf"))
+    table = table.iloc[size.argsort(kind="stable")]
     rows = []
     for (budget, name), group in table.groupby(["budget", "generator"], sort=False):
         failed = [s for s in group["status"].astype(str) if s.startswith("failed")]

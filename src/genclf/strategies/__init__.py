@@ -15,6 +15,7 @@ from genclf.strategies import (  # noqa: F401  (register the strategies)
     cutmix,
     feature_augmentation,
     feature_fusion,
+    feature_pseudo_label,
     feature_smote,
     finetune,
     fixmatch,

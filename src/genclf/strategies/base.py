@@ -20,7 +20,7 @@ import torch
 
 from genclf.config import StrategyConfig, TrainConfig
 from genclf.data.images import ImageSet
-from genclf.data.pseudo_labels import confident_pseudo_labels
+from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.registry import Registry
@@ -101,10 +101,8 @@ class Context:
             self.generator_data = {
                 "generator_images": len(split.train) + len(chosen),
                 "pseudo_labeled": len(chosen),
-                # measured with the pool's hidden labels, for the report only
-                "pseudo_label_accuracy": float((guessed == pool.labels[chosen]).float().mean())
-                if len(chosen) and bool((pool.labels >= 0).all())  # -1: labels unknown (the estimator's pools)
-                else None,
+                # measured with the pool's hidden labels (-1: unknown, the estimator's pools), for the report only
+                "pseudo_label_accuracy": pseudo_label_accuracy(guessed.numpy(), pool.labels[chosen].numpy()),
             }
         images = self.cache["pseudo_set"]
         epochs = max(1, round(self.generator_train.epochs * len(split.train) / len(images)))
@@ -216,6 +214,10 @@ def photos(survey) -> bool:
 
 def photos_imbalanced(survey) -> bool:
     return survey.photos and survey.imbalanced
+
+
+def photos_unlabeled(survey) -> bool:
+    return survey.photos and survey.n_unlabeled > 0
 
 
 class Strategy:

@@ -1,6 +1,8 @@
 """``feature_augmentation``: real plus generated embeddings for the head, drawn from a class-conditional
 generator of the backbone's features (``generator``: gaussian, cvae or cgan; checked like any generator);
-``balance: true`` is generative class balancing in feature space.
+``balance: true`` is generative class balancing in feature space. With ``pseudo_label: true`` the generator
+and the head also learn from the unlabeled pool's confidently pseudo-labelled embeddings (those of
+``feature_pseudo_label``, the row to compare it with).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from genclf.strategies.base import (
     register_strategy,
 )
 from genclf.strategies.feature_generators import FEATURE_GENERATORS
-from genclf.strategies.features import DEFAULT_BACKBONE, FeatureHead, FeatureStrategy, macro_f1_of
+from genclf.strategies.features import (
+    DEFAULT_BACKBONE,
+    HEAD_SECONDS,
+    FeatureHead,
+    FeatureStrategy,
+    check_threshold,
+    macro_f1_of,
+)
 
 
 @register_strategy(
@@ -37,8 +46,16 @@ from genclf.strategies.features import DEFAULT_BACKBONE, FeatureHead, FeatureStr
 class FeatureAugmentation(FeatureStrategy):
     """Real + generated embeddings for the head (see the module docstring)."""
 
-    defaults = {"resolution": 128, "generator": "gaussian", "ratio": 1.0, "balance": False, "min_cas_ratio": 0.75}
-    heads = 3  # its own, and the generator check's two
+    defaults = {
+        "resolution": 128,
+        "generator": "gaussian",
+        "ratio": 1.0,
+        "balance": False,
+        "min_cas_ratio": 0.75,
+        "pseudo_label": False,
+        "threshold": 0.9,
+    }
+    heads = 3  # its own, and the generator check's two (and the pseudo-labelling probe's)
 
     def validate_params(self) -> None:
         super().validate_params()
@@ -47,11 +64,21 @@ class FeatureAugmentation(FeatureStrategy):
             raise ConfigError(f"{where}.generator", f"expected one of {sorted(FEATURE_GENERATORS)}")
         if not 0 <= float(self.params["ratio"]) <= 20:
             raise ConfigError(f"{where}.ratio", "expected 0..20 generated embeddings per real one")
+        if not isinstance(self.params["pseudo_label"], bool):
+            raise ConfigError(f"{where}.pseudo_label", f"expected true or false, got {self.params['pseudo_label']!r}")
+        check_threshold(self)
+
+    @classmethod
+    def planned_seconds(cls, entry, split, train, probe: dict) -> float:
+        return HEAD_SECONDS * (cls.heads + bool(entry.params.get("pseudo_label", False)))
 
     def generator_key(self) -> str:
-        return f"features_{self.params['generator']}_{self.backbone}_{self.params['resolution']}px"
+        pool = "_pseudo" if self.params["pseudo_label"] else ""
+        return f"features_{self.params['generator']}{pool}_{self.backbone}_{self.params['resolution']}px"
 
     def head_data(self, x, y, split, context, val):
+        if self.params["pseudo_label"]:
+            x, y = self.with_pseudo_labels(x, y, split, context, val)
         k = split.train.num_classes
         generator = FEATURE_GENERATORS[self.params["generator"]]().fit(x, y, k, seed=context.seed)
         counts = np.bincount(y, minlength=k)

@@ -102,6 +102,15 @@ class FeatureHead:
         model.head.bias.data.copy_(torch.from_numpy(bias).float())
 
 
+def check_threshold(strategy) -> None:
+    """``params.threshold``: a probability in (0, 1) for pseudo-labels."""
+    value = strategy.params["threshold"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ConfigError(
+            f"strategies[{strategy.config.name}].params.threshold", f"expected a probability in (0, 1), got {value!r}"
+        )
+
+
 HEAD_SECONDS = 2.5  # one validated logistic-regression head on ~1,000 embeddings (measured on 2 cores)
 
 
@@ -160,6 +169,30 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
 
     def head_data(self, x: np.ndarray, y: np.ndarray, split: Split, context: Context, val) -> tuple:
         return x, y
+
+    def with_pseudo_labels(self, x: np.ndarray, y: np.ndarray, split: Split, context: Context, val) -> tuple:
+        """The labeled embeddings plus the confident, class-balanced part of the unlabeled pool's, labelled
+        by the linear probe of the labeled ones (self-training in feature space; ``threshold`` on the probe's
+        probability). Without a pool, the labeled embeddings alone."""
+        from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
+
+        pool = split.unlabeled
+        if pool is None or not len(pool):
+            self.extra.update({"n_pseudo": 0, "n_unlabeled": 0})
+            return x, y
+        teacher = FeatureHead(split.train.num_classes, self.class_weight(), context.seed).fit(x, y, *val)
+        pool_x = self.embed(pool.images, context.quiet)
+        proba = teacher.predict_proba(pool_x)
+        chosen = confident_pseudo_labels(proba, float(self.params["threshold"]))
+        pseudo = proba.argmax(1)[chosen]
+        self.extra.update(
+            {
+                "n_unlabeled": len(pool),
+                "n_pseudo": len(chosen),
+                "pseudo_label_accuracy": pseudo_label_accuracy(pseudo, pool.labels.numpy()[chosen]),
+            }
+        )
+        return np.concatenate([x, pool_x[chosen]]), np.concatenate([y, pseudo])
 
     def class_weight(self) -> str | None:
         return None

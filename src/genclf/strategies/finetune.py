@@ -21,6 +21,50 @@ from genclf.strategies.features import DEFAULT_BACKBONE, FeatureHead, PlannedOnB
 from genclf.training.fit import Fit
 
 
+def finetune_backbone(strategy, split: Split, context: Context, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Fine-tune ``strategy.config.classifier``'s pretrained backbone on ``images`` (the labeled images, or
+    those plus generated ones) the way ``finetune`` does: LP-FT (the head from the linear probe of the
+    labeled images' cached features, then everything at a tenth of the run's rate) or a random head, for
+    ``params.epochs`` (default 6) at ``params.resolution`` px (default 128). Sets ``strategy.classifier``."""
+    import dataclasses
+
+    from genclf.models.classifiers import build_classifier, prepare_for
+    from genclf.pipelines.classify import train_classifier
+
+    params = {**FineTune.defaults, **strategy.params}
+    backbone, resolution = backbone_of(strategy.config.classifier), int(params["resolution"])
+    options = {"dropout": params["dropout"], "resolution": resolution}
+    torch.manual_seed(context.seed)
+    model = build_classifier(backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options)
+    prepare_for(model, split.normalization, context.quiet)
+    budget = dataclasses.replace(context.train, epochs=int(params["epochs"]))
+    if params["head_init"] == "probe":
+        from genclf.models.features import embed
+
+        head = FeatureHead(split.train.num_classes, seed=context.seed).fit(
+            embed(backbone, split.train.images, resolution),
+            split.train.labels.numpy(),
+            embed(backbone, split.val.images, resolution),
+            split.val.labels.numpy(),
+        )
+        head.fold_into(model)
+        model.body_lr_scale = 1.0
+        budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
+        strategy.extra["probe_val_macro_f1"] = head.val_macro_f1
+    strategy.extra["n_train_effective"] = len(labels)
+    strategy.classifier, result = train_classifier(
+        split,
+        backbone,
+        Fit(budget, context.seed, quiet=context.quiet),
+        options=options,
+        model=model,
+        train_images=images,
+        train_labels=labels,
+    )
+    strategy.extra["best_epoch"] = result.best_epoch
+    strategy.extra.update(budget_columns(budget, result.epochs_run, len(labels)))
+
+
 @register_strategy("finetune", CLASSICAL, plan=[Proposal(1, photos, classifier=DEFAULT_BACKBONE)])
 class FineTune(PlannedOnBackbone, ClassifierStrategy):
     """The pretrained backbone fine-tuned end to end on the labeled images for ``epochs`` passes. With
@@ -38,38 +82,8 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
             raise ConfigError(f"strategies[{self.config.name}].params.head_init", "expected probe or random")
 
     def fit(self, split: Split, context: Context) -> None:
-        import dataclasses
-
-        from genclf.models.classifiers import build_classifier, prepare_for
-        from genclf.pipelines.classify import train_classifier
-
-        backbone, resolution = backbone_of(self.config.classifier), int(self.params["resolution"])
-        options = {"dropout": self.params["dropout"], "resolution": resolution}
-        torch.manual_seed(context.seed)
-        model = build_classifier(
-            backbone, split.train.channels, split.train.num_classes, split.train.image_size, **options
-        )
-        prepare_for(model, split.normalization, context.quiet)
-        budget = self.budget(context, len(split.train), len(split.train))
-        if self.params["head_init"] == "probe":
-            from genclf.models.features import embed
-
-            head = FeatureHead(split.train.num_classes, seed=context.seed).fit(
-                embed(backbone, split.train.images, resolution),
-                split.train.labels.numpy(),
-                embed(backbone, split.val.images, resolution),
-                split.val.labels.numpy(),
-            )
-            head.fold_into(model)
-            model.body_lr_scale = 1.0
-            budget = dataclasses.replace(budget, lr=budget.lr * 0.1)
-            self.extra["probe_val_macro_f1"] = head.val_macro_f1
-        self.extra["n_train_effective"] = len(split.train)
-        self.classifier, result = train_classifier(
-            split, backbone, Fit(budget, context.seed, quiet=context.quiet), options=options, model=model
-        )
-        self.extra["best_epoch"] = result.best_epoch
-        self.extra.update(budget_columns(budget, result.epochs_run, len(split.train)))
+        images, labels = self.training_data(split, context)
+        finetune_backbone(self, split, context, images, labels)
 
     def budget(self, context: Context, n_labeled: int, n_train: int):
         import dataclasses

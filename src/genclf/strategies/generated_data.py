@@ -1,5 +1,7 @@
 """The shape of the strategies that add generated images to the labeled ones (synthetic augmentation,
-generative class balancing).
+generative class balancing). With a pretrained backbone as the entry's classifier (``classifier:
+efficientnet_lite0``), the real and generated images fine-tune it with ``finetune``'s recipe and defaults
+(LP-FT, 6 epochs, 128 px), so the row differs from ``finetune[...]`` only by the generated images.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ class GeneratedDataStrategy(ClassifierStrategy):
                 f"strategies[{self.config.name}].params.filter_confidence",
                 f"expected a value in [0, 1), got {self.params['filter_confidence']}",
             )
+
+    def fit(self, split: Split, context: Context) -> None:
+        from genclf.models.backbones import BACKBONES
+
+        if self.config.classifier not in BACKBONES:
+            return super().fit(split, context)
+        from genclf.strategies.finetune import finetune_backbone
+
+        images, labels = self.training_data(split, context)
+        finetune_backbone(self, split, context, images, labels)
 
     def generate(self, split: Split, context: Context, counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """``counts[c]`` generated images of class c, optionally kept only where a real-trained

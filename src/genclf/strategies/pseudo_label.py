@@ -4,12 +4,10 @@ unlabeled pool; the confident, class-balanced part joins the training set.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from genclf.config import TrainConfig
-from genclf.data.pseudo_labels import confident_pseudo_labels
+from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.roles import CLASSICAL
@@ -63,12 +61,8 @@ class PseudoLabel(ClassifierStrategy):
         proba = teacher.predict_proba(pool.images)
         chosen = torch.from_numpy(confident_pseudo_labels(proba, self.params["threshold"]))
         self.extra["n_pseudo"] = len(chosen)
-        self.extra["pseudo_label_accuracy"] = (
-            float((torch.from_numpy(proba.argmax(1))[chosen] == pool.labels[chosen]).float().mean())
-            if len(chosen) and bool((pool.labels >= 0).all())
-            else math.nan
-        )  # measured with the pool's hidden labels (where known: -1 = unknown), for the report only
         pseudo = torch.from_numpy(proba.argmax(1)).long()[chosen]
+        self.extra["pseudo_label_accuracy"] = pseudo_label_accuracy(pseudo.numpy(), pool.labels[chosen].numpy())
         return torch.cat([split.train.images, pool.images[chosen]]), torch.cat([split.train.labels, pseudo])
 
     def budget(self, context: Context, n_labeled: int, n_train: int) -> TrainConfig:
