@@ -335,3 +335,12 @@ def test_a_colorizer_epoch_is_timed_on_a_sample_of_its_pool_and_scaled_to_the_po
     seconds = plan._colorizer_seconds(config, split)
     assert timed == [16] and pool > 16
     assert seconds == pytest.approx(2.0 * pool / 16 * config.generator_train.epochs)
+
+
+def test_a_photo_plan_adds_self_training_on_features_only_where_there_is_an_unlabeled_pool():
+    def names(n_unlabeled):
+        found = plan.Survey("folder:x", "x", ["a", "b"], [50, 50], None, n_unlabeled, 64, 3, 128, photos=True)
+        return [entry.display_name for entry in plan.strategies_for(found)]
+
+    assert "feature_pseudo_label[efficientnet_lite0]" in names(500)
+    assert not any(name.startswith("feature_pseudo_label") for name in names(0))

@@ -85,11 +85,6 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
         images, labels = self.training_data(split, context)
         finetune_backbone(self, split, context, images, labels)
 
-    def budget(self, context: Context, n_labeled: int, n_train: int):
-        import dataclasses
-
-        return dataclasses.replace(context.train, epochs=int(self.params["epochs"]))
-
     @classmethod
     def planned_seconds(cls, entry, split: Split, train, probe: dict) -> float:
         """Each epoch a training pass (forward + backward, about three forwards) over the labeled images and
