@@ -13,7 +13,7 @@ from genclf.strategies.features import DEFAULT_BACKBONE, FeatureStrategy, check_
 
 @register_strategy("feature_pseudo_label", CLASSICAL, plan=[Proposal(7, photos_unlabeled, classifier=DEFAULT_BACKBONE)])
 class FeaturePseudoLabel(FeatureStrategy):
-    """The probe labels the pool's embeddings; the confident ones (probability >= ``threshold``) join."""
+    """The probe labels the pool's embeddings; the confident ones (calibrated probability >= ``threshold``) join."""
 
     defaults = {"resolution": 128, "threshold": 0.9}
     heads = 2  # the teacher probe and the final head

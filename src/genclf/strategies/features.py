@@ -172,23 +172,29 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
 
     def with_pseudo_labels(self, x: np.ndarray, y: np.ndarray, split: Split, context: Context, val) -> tuple:
         """The labeled embeddings plus the confident, class-balanced part of the unlabeled pool's, labelled
-        by the linear probe of the labeled ones (self-training in feature space; ``threshold`` on the probe's
-        probability). Without a pool, the labeled embeddings alone."""
+        by the linear probe of the labeled ones (self-training in feature space). ``threshold`` applies to
+        the probe's probabilities after temperature scaling on the validation split: a strongly regularised
+        probe (10 labels per class) is so underconfident that a raw 0.9 admits nothing, a weakly regularised
+        one overconfident. Without a pool, the labeled embeddings alone."""
         from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
+        from genclf.evaluation.calibration import apply_temperature, fit_temperature
 
         pool = split.unlabeled
         if pool is None or not len(pool):
             self.extra.update({"n_pseudo": 0, "n_unlabeled": 0})
             return x, y
         teacher = FeatureHead(split.train.num_classes, self.class_weight(), context.seed).fit(x, y, *val)
+        val_x, val_y = val
+        temperature = fit_temperature(teacher.predict_proba(val_x), val_y) if len(val_y) else 1.0
         pool_x = self.embed(pool.images, context.quiet)
-        proba = teacher.predict_proba(pool_x)
+        proba = apply_temperature(teacher.predict_proba(pool_x), temperature)
         chosen = confident_pseudo_labels(proba, float(self.params["threshold"]))
         pseudo = proba.argmax(1)[chosen]
         self.extra.update(
             {
                 "n_unlabeled": len(pool),
                 "n_pseudo": len(chosen),
+                "pseudo_temperature": round(temperature, 4),
                 "pseudo_label_accuracy": pseudo_label_accuracy(pseudo, pool.labels.numpy()[chosen]),
             }
         )
