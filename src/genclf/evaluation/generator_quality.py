@@ -130,7 +130,7 @@ def assess_generator(
     kid, kid_std = kernel_inception_distance(f_train, f_fake, seed=seed)
     kid_floor, _ = kernel_inception_distance(f_train, f_test, seed=seed)
     return {
-        "feature_space": "penultimate layer of a genclf 'cnn' trained on the real training split (no Inception weights offline)",
+        "feature_space": "penultimate layer of a genclf 'cnn' trained on the real training split",
         "generator": generator.name,
         "n_generated": len(fake),
         "fid": frechet_distance(f_train, f_fake),
