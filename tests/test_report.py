@@ -345,3 +345,17 @@ def test_the_generator_table_orders_budgets_by_labels_per_class_not_as_text():
         ("100", "cvae"),
         ("all", "cvae"),
     ]
+
+
+def test_sample_grids_are_shown_in_numeric_budget_order():
+    from pathlib import Path
+
+    from genclf.reporting.report import _budget_order
+
+    captions = [
+        "generated samples: cvae, k100_seed0",
+        "generated samples: cvae, k10_seed0",
+        "generated samples: cvae, k25_seed0",
+    ]
+    ordered = sorted(((Path("x.png"), c) for c in captions), key=_budget_order)
+    assert [c.rsplit(", ", 1)[1] for _, c in ordered] == ["k10_seed0", "k25_seed0", "k100_seed0"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 from genclf.files import write_text
@@ -24,6 +25,11 @@ div.scroll{overflow-x:auto;max-width:100%} table.verdicts td:nth-child(7){white-
 
 ROBUSTNESS_CAPTIONS = ("robustness:", "calibration:")
 GENERATOR_CAPTIONS = ("generated samples:", "colorized:")
+
+
+def _budget_order(figure: tuple) -> list:
+    """A figure's caption with its numbers compared as numbers (k10, k25, k100; not k10, k100, k25)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", figure[1])]
 
 
 def _img(path: Path, caption: str) -> str:
@@ -171,7 +177,7 @@ def build_report(
         "<p class='note'>acsa: average class-specific accuracy (mean per-class recall); gmean: geometric mean of the "
         "per-class recalls; ece: expected calibration error, 15 bins.</p>"
     )
-    strips = [(png, caption) for png, caption in figures if caption.startswith("colorized:")]
+    strips = sorted([(png, caption) for png, caption in figures if caption.startswith("colorized:")], key=_budget_order)
     colour_blocks = {b: colorization_rows(block["strategies"]) for b, block in summary["budgets_detail"].items()}
     if any(colour_blocks.values()) or strips:
         parts.append("<h2 id='colorization'>Colorization: grey frames made colour again</h2>")
@@ -193,7 +199,9 @@ def build_report(
         if not caption.startswith(ROBUSTNESS_CAPTIONS + GENERATOR_CAPTIONS + ("gains:",))
     ]
     extra = [(png, caption) for png, caption in figures if caption.startswith(ROBUSTNESS_CAPTIONS)]
-    grids = [(png, caption) for png, caption in figures if caption.startswith("generated samples:")]
+    grids = sorted(
+        [(png, caption) for png, caption in figures if caption.startswith("generated samples:")], key=_budget_order
+    )
     if summary.get("generators") or grids:
         parts.append("<h2 id='generators'>Generators: do they work?</h2>")
         parts.append(_generator_table(summary.get("generators", [])))
