@@ -18,13 +18,14 @@ def job_weights(config: RunConfig, jobs: list, splits: dict, plan: Plan | None =
     baseline epochs per generator epoch plus its check's two classifiers) is shared by that pair's jobs that
     draw generated images, which run first."""
     from genclf.strategies import STRATEGIES
+    from genclf.strategies.base import strategy_class
 
     planned = dict(plan.cells) if _has_cells(plan) else None
     weights, drawing, colorizing = {}, {}, {}
     for job in jobs:
         split = splits[(job.budget, job.seed)]
         weights[job.index] = planned.get(job.entry.display_name, 0.0) if planned else relative_cost(job.entry, split)
-        if STRATEGIES.get(job.entry.name).draws_generators:
+        if strategy_class(job.entry).draws_generators:
             drawing.setdefault((job.budget, job.seed), []).append(job.index)
         if STRATEGIES.get(job.entry.name).colorizer_of(job.entry) is not None:
             colorizing.setdefault((job.budget, job.seed), []).append(job.index)

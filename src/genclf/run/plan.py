@@ -214,7 +214,7 @@ def _estimate(plan: Plan) -> Plan:
     from genclf.data import load_dataset, make_split
     from genclf.pipelines.classify import train_classifier
     from genclf.pipelines.generate import train_generator
-    from genclf.strategies import STRATEGIES
+    from genclf.strategies.base import strategy_class
 
     config = plan.config
     d, found = config.data, plan.survey
@@ -225,7 +225,7 @@ def _estimate(plan: Plan) -> Plan:
     split = make_split(data, config.seeds[0], d.val_fraction, d.test_fraction, d.budgets()[0], d.imbalance)
     one_epoch = dataclasses.replace(config.train, epochs=1)
     began = time.perf_counter()
-    declared = [e for e in config.strategies if hasattr(STRATEGIES.get(e.name), "planned_seconds")]
+    declared = [e for e in config.strategies if hasattr(strategy_class(e), "planned_seconds")]
     epoch_of: dict[str, float] = {}  # one epoch of each classifier the grid trains (a crnn is not a cnn)
     for name in dict.fromkeys(e.classifier for e in config.strategies if e not in declared):
         _, fit = train_classifier(split, name, Fit(one_epoch, config.seeds[0], quiet=True))
@@ -233,13 +233,13 @@ def _estimate(plan: Plan) -> Plan:
     classifier_epoch = epoch_of.get("cnn", next(iter(epoch_of.values()), 0.0))  # the generator check's classifier
     probes = {}
     for entry in declared:  # strategies that cost themselves from a probe of their backbone
-        cls = STRATEGIES.get(entry.name)
+        cls = strategy_class(entry)
         probe_key = cls.probe_key(entry)
         if probe_key not in probes:
             probes[probe_key] = cls.probe(entry, split, data)
             plan.once_seconds += probes[probe_key]["once_seconds"]
     generator_epoch = 0.0
-    drawing = any(STRATEGIES.get(s.name).draws_generators for s in config.strategies)
+    drawing = any(strategy_class(s).draws_generators for s in config.strategies)
     if drawing:
         _, gen_fit = train_generator(
             split.train, "cvae", Fit(dataclasses.replace(config.generator_train, epochs=1), config.seeds[0], quiet=True)
@@ -251,8 +251,8 @@ def _estimate(plan: Plan) -> Plan:
     plan.cells = [
         (
             entry.display_name,
-            STRATEGIES.get(entry.name).planned_seconds(
-                entry, split, config.train, probes[STRATEGIES.get(entry.name).probe_key(entry)]
+            strategy_class(entry).planned_seconds(
+                entry, split, config.train, probes[strategy_class(entry).probe_key(entry)]
             )
             if entry in declared
             else epoch_of[entry.classifier] * config.train.epochs * relative_cost(entry, split),

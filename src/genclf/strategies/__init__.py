@@ -3,7 +3,8 @@
 One file per strategy, named after it (``fixmatch.py`` registers ``fixmatch``); the shared pieces are
 ``base.py`` (the Strategy contract, the Context, the plan's predicates), ``classifier.py`` (a strategy that
 trains one classifier), ``wrapped.py``, ``mixing.py``, ``generated_data.py``, ``features.py`` (strategies
-on a pretrained backbone's frozen features) and ``feature_generators.py`` (their generators of embeddings).
+on a pretrained backbone's frozen features), ``feature_generators.py`` (their generators of embeddings) and
+``embedding_fusion.py`` (``feature_fusion`` and ``autoencoder_fusion`` on those embeddings).
 """
 
 from genclf.strategies import (  # noqa: F401  (register the strategies)
@@ -29,6 +30,6 @@ from genclf.strategies import (  # noqa: F401  (register the strategies)
     smote,
     synthetic_augmentation,
 )
-from genclf.strategies.base import STRATEGIES, Context, Strategy, build_strategy
+from genclf.strategies.base import STRATEGIES, Context, Strategy, build_strategy, strategy_class
 
-__all__ = ["STRATEGIES", "Context", "Strategy", "build_strategy"]
+__all__ = ["STRATEGIES", "Context", "Strategy", "build_strategy", "strategy_class"]

@@ -65,11 +65,22 @@ class AutoencoderFusion(ClassifierStrategy):
 
     defaults = {"dropout": 0.2, "pretrain_epochs": 10, "recon_weight": 0.5}
 
+    @classmethod
+    def for_entry(cls, entry):
+        """On a pretrained backbone: the head reads them beside an autoencoder's code of them on its frozen embeddings (``embedding_fusion``)."""
+        from genclf.models.backbones import BACKBONES
+
+        if entry.classifier not in BACKBONES:
+            return cls
+        from genclf.strategies.embedding_fusion import EmbeddingAutoencoderFusion
+
+        return EmbeddingAutoencoderFusion
+
     def validate_params(self) -> None:
         if self.config.classifier != "cnn":
             raise ConfigError(
                 f"strategies[{self.config.name}].classifier",
-                f"autoencoder_fusion builds on the 'cnn' body, got {self.config.classifier!r}",
+                f"autoencoder_fusion builds on the 'cnn' body or a pretrained backbone, got {self.config.classifier!r}",
             )
 
     def fit(self, split: Split, context: Context) -> None:

@@ -232,6 +232,12 @@ class Strategy:
         return None
 
     @classmethod
+    def for_entry(cls, entry: StrategyConfig) -> type[Strategy]:
+        """The class that trains ``entry`` (and that the plan costs): this one, or a variant for the entry's
+        classifier (``feature_fusion`` on a pretrained backbone fuses its embeddings)."""
+        return cls
+
+    @classmethod
     def takes_sample_weights(cls) -> bool:
         """Whether ``split.train.weights`` (a weight per labeled image) weighs its training loss."""
         return False
@@ -331,8 +337,13 @@ def budget_columns(budget: TrainConfig, epochs_run: int, n_train: int) -> dict[s
     return {"epochs": int(budget.epochs), "steps": int(epochs_run) * steps_per_epoch}
 
 
+def strategy_class(config: StrategyConfig) -> type[Strategy]:
+    """The class that trains the entry ``config``: its registered strategy's, or that one's variant for it."""
+    return STRATEGIES.get(config.name, "strategies.name").for_entry(config)
+
+
 def build_strategy(config: StrategyConfig) -> Strategy:
-    return STRATEGIES.get(config.name, "strategies.name")(config)
+    return strategy_class(config)(config)
 
 
 def register_strategy(name: str, role: str, cost: float | str | None = None, plan: list[Proposal] | None = None):

@@ -29,6 +29,38 @@ from genclf.strategies.features import (
 )
 
 
+class ChecksFeatureGenerator:
+    """The check of a generator of embeddings, for the strategies that train one (``generator_key`` names it
+    in generators.csv; ``params.min_cas_ratio`` gates it)."""
+
+    def check(self, generator, x, y, val, counts, context) -> dict:
+        """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
+        (macro-F1), against the real-data head and chance; and the distances between generated and real
+        validation embeddings (standardised on the labeled ones), with the labeled-vs-validation FID as floor."""
+        from genclf.evaluation.generator_quality import feature_distances, prdc
+
+        val_x, val_y = val
+        k = len(counts)
+        real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
+        fake_x, fake_y = generator.sample(counts.tolist(), context.seed + 1)
+        fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
+        real_f1, cas = real.val_macro_f1, fake.val_macro_f1
+        chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
+        mean, scale = x.astype(np.float64).mean(0), x.astype(np.float64).std(0) + 1e-6
+        val_z, labeled_z, made_z = ((np.asarray(a, dtype=np.float64) - mean) / scale for a in (val_x, x, fake_x))
+        distances = feature_distances(val_z, made_z, labeled_z, context.seed)
+        if min(len(val_z), len(made_z)) > 5:
+            distances.update({name: v for name, v in prdc(val_z, made_z).items() if name != "density"})
+        return {
+            "generator": self.generator_key(),
+            "cas": round(cas, 4),
+            "real_macro_f1": round(real_f1, 4),
+            "chance_macro_f1": round(chance, 4),
+            "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
+            **{name: round(v, 5) for name, v in distances.items()},
+        }
+
+
 @register_strategy(
     "feature_augmentation",
     GENERATIVE,
@@ -43,7 +75,7 @@ from genclf.strategies.features import (
         ),
     ],
 )
-class FeatureAugmentation(FeatureStrategy):
+class FeatureAugmentation(ChecksFeatureGenerator, FeatureStrategy):
     """Real + generated embeddings for the head (see the module docstring)."""
 
     defaults = {
@@ -93,30 +125,3 @@ class FeatureAugmentation(FeatureStrategy):
         fake_x, fake_y = generator.sample(extra, context.seed)
         self.extra["n_generated"] = len(fake_y)
         return np.concatenate([x, fake_x]), np.concatenate([y, fake_y])
-
-    def check(self, generator, x, y, val, counts, context) -> dict:
-        """CAS: a head trained on as many generated embeddings as real ones, scored on the validation split
-        (macro-F1), against the real-data head and chance; and the distances between generated and real
-        validation embeddings (standardised on the labeled ones), with the labeled-vs-validation FID as floor."""
-        from genclf.evaluation.generator_quality import feature_distances, prdc
-
-        val_x, val_y = val
-        k = len(counts)
-        real = FeatureHead(k, seed=context.seed).fit(x, y, val_x, val_y)
-        fake_x, fake_y = generator.sample(counts.tolist(), context.seed + 1)
-        fake = FeatureHead(k, seed=context.seed).fit(fake_x, fake_y, val_x, val_y)
-        real_f1, cas = real.val_macro_f1, fake.val_macro_f1
-        chance = macro_f1_of(val_y, np.eye(k)[np.full(len(val_y), int(np.argmax(counts)))])
-        mean, scale = x.astype(np.float64).mean(0), x.astype(np.float64).std(0) + 1e-6
-        val_z, labeled_z, made_z = ((np.asarray(a, dtype=np.float64) - mean) / scale for a in (val_x, x, fake_x))
-        distances = feature_distances(val_z, made_z, labeled_z, context.seed)
-        if min(len(val_z), len(made_z)) > 5:
-            distances.update({name: v for name, v in prdc(val_z, made_z).items() if name != "density"})
-        return {
-            "generator": self.generator_key(),
-            "cas": round(cas, 4),
-            "real_macro_f1": round(real_f1, 4),
-            "chance_macro_f1": round(chance, 4),
-            "status": cas_status(cas, real_f1, chance, float(self.params["min_cas_ratio"])),
-            **{name: round(v, 5) for name, v in distances.items()},
-        }

@@ -75,6 +75,17 @@ class FeatureFusion(ClassifierStrategy):
     draws_generators = True
     defaults = {"dropout": 0.2, "source": "cgan", "hidden": 128, "generator_options": {}}
 
+    @classmethod
+    def for_entry(cls, entry):
+        """On a pretrained backbone: the head reads them beside a generator's features of them on its frozen embeddings (``embedding_fusion``)."""
+        from genclf.models.backbones import BACKBONES
+
+        if entry.classifier not in BACKBONES:
+            return cls
+        from genclf.strategies.embedding_fusion import EmbeddingFeatureFusion
+
+        return EmbeddingFeatureFusion
+
     def validate_params(self) -> None:
         if self.params["source"] not in ("cgan", "cvae"):
             raise ConfigError(
