@@ -98,6 +98,33 @@ def test_bad_strategy_parameters_are_config_errors(name, params, field):
         build_strategy(StrategyConfig(name=name, params=params))
 
 
+def _wrong_kind(default):
+    """A value of another kind than ``default``: a word for a number or a flag, a number for a name."""
+    return 7 if isinstance(default, str | dict | list) else "many"
+
+
+def _every_parameter():
+    """Each strategy class's parameters once: the registered ones, and their variants on a backbone."""
+    from genclf.strategies import STRATEGIES, strategy_class
+
+    seen = set()
+    for name in STRATEGIES.names():
+        for classifier in ("cnn", "efficientnet_lite0"):
+            cls = strategy_class(StrategyConfig(name=name, classifier=classifier))
+            if cls not in seen:
+                seen.add(cls)
+                for param, default in cls.defaults.items():
+                    yield pytest.param(name, classifier, param, default, id=f"{cls.__name__}.{param}")
+
+
+@pytest.mark.parametrize(("name", "classifier", "param", "default"), list(_every_parameter()))
+def test_every_strategy_parameter_of_the_wrong_kind_is_one_config_error_naming_it(name, classifier, param, default):
+    """Not a ValueError or TypeError from deep inside validation: ``genclf run`` would print a traceback."""
+    for bad in (_wrong_kind(default), None):
+        with pytest.raises(ConfigError, match=rf"strategies\[{name}\]\.params\.{param}: expected"):
+            build_strategy(StrategyConfig(name=name, classifier=classifier, params={param: bad}))
+
+
 def test_fixmatch_keeps_the_last_epoch_when_asked(split, context, monkeypatch):
     """keep: last returns the final weights (FixMatch's protocol), keep: best the best validation epoch."""
     import itertools

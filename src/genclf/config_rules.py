@@ -35,6 +35,37 @@ def at_least(low: float) -> Rule:
     return rule
 
 
+def above(low: float) -> Rule:
+    def rule(value):
+        if value is None or (_number(value) and math.isfinite(value) and value > low):
+            return None
+        return f"must be > {low:g}, got {value!r}"
+
+    return rule
+
+
+def number(value: Any) -> str | None:
+    return None if value is None or (_number(value) and math.isfinite(value)) else f"expected a number, got {value!r}"
+
+
+def integer(low: float = -math.inf, high: float = math.inf) -> Rule:
+    def rule(value):
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+            return None
+        span = f" in [{low:g}, {high:g}]" if math.isfinite(low) or math.isfinite(high) else ""
+        return f"expected an integer{span}, got {value!r}"
+
+    return rule
+
+
+def boolean(value: Any) -> str | None:
+    return None if value is None or isinstance(value, bool) else f"expected true or false, got {value!r}"
+
+
+def instance_of(kind: type, words: str) -> Rule:
+    return lambda value: None if value is None or isinstance(value, kind) else f"expected {words}, got {value!r}"
+
+
 def needs_module(module: str, extra: str) -> Rule:
     """True only when ``module`` is installed (found without importing it): the flag of an optional extra."""
 

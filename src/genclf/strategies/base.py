@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from genclf.config import StrategyConfig, TrainConfig
+from genclf.config_rules import Rule, boolean, instance_of, integer, number
 from genclf.data.images import ImageSet
 from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
 from genclf.data.splits import Split
@@ -277,7 +278,16 @@ class Strategy:
             )
         self.params = {**self.defaults, **config.params}
         self.extra: dict[str, Any] = {}  # columns the strategy adds to its results row
+        for name in config.params:
+            self.check_param(name, param_type_rule(self.defaults[name]))
         self.validate_params()
+
+    def check_param(self, name: str, rule: Rule) -> None:
+        """Refuse ``params[name]`` (one line naming it) unless ``rule`` (see ``config_rules``) accepts it."""
+        value = self.params[name]
+        problem = rule(value) if value is not None else "expected a value, got null"
+        if problem:
+            raise ConfigError(f"strategies[{self.config.name}].params.{name}", problem)
 
     def validate_params(self) -> None:
         """Raise ConfigError for parameter values that cannot work."""
@@ -329,6 +339,21 @@ class Strategy:
         """The fitted model as a differentiable map from [0, 1] images to logits, for gradient attacks;
         None where the strategy has no such single network."""
         return None
+
+
+def param_type_rule(default: Any) -> Rule:
+    """A parameter takes its default's kind: true/false, an integer, a number, a name or a mapping (a
+    default of None takes anything); ranges are each strategy's ``validate_params``."""
+    if isinstance(default, bool):
+        return boolean
+    if isinstance(default, int):
+        return integer()
+    if isinstance(default, float):
+        return number
+    for kind, words in ((str, "a name"), (dict, "a mapping"), (list, "a list")):
+        if isinstance(default, kind):
+            return instance_of(kind, words)
+    return lambda value: None
 
 
 def budget_columns(budget: TrainConfig, epochs_run: int, n_train: int) -> dict[str, int]:

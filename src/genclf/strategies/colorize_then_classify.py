@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from genclf.config import StrategyConfig
+from genclf.config_rules import at_least
 from genclf.data.images import ImageSet
 from genclf.data.splits import Normalization, Split
 from genclf.errors import ConfigError
@@ -64,11 +65,7 @@ class ColorizeThenClassify(Strategy):
                 f"strategies[{self.config.name}].params.colorizer",
                 f"unknown colorizer {self.params['colorizer']!r}; expected one of: {', '.join(COLORIZERS.names())}",
             )
-        weight = self.params["task_weight"]
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < float("inf"):
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.task_weight", f"expected a number >= 0, got {weight!r}"
-            )
+        self.check_param("task_weight", at_least(0))
 
     def fit(self, split: Split, context: Context) -> None:
         require_colour(split.train, f"strategies[{self.config.name}]")

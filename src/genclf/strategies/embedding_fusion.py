@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genclf.errors import ConfigError
+from genclf.config_rules import integer, one_of
 from genclf.roles import GENERATIVE
 from genclf.strategies.feature_augmentation import ChecksFeatureGenerator
 from genclf.strategies.feature_generators import FeatureCGAN, FeatureCVAE, _mlp
@@ -65,11 +65,7 @@ class EmbeddingFeatureFusion(ChecksFeatureGenerator, FusedHead):
 
     def validate_params(self) -> None:
         super().validate_params()
-        if self.params["source"] not in ("cgan", "cvae"):
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.source",
-                f"expected 'cgan' or 'cvae', got {self.params['source']!r}",
-            )
+        self.check_param("source", one_of("cgan", "cvae"))
 
     def generator_key(self) -> str:
         return f"features_{self.params['source']}_{self.backbone}_{self.params['resolution']}px"
@@ -141,13 +137,8 @@ class EmbeddingAutoencoderFusion(FusedHead):
 
     def validate_params(self) -> None:
         super().validate_params()
-        for field, low, high in (("code", 2, 1024), ("steps", 1, 100_000)):
-            value = self.params[field]
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(
-                    f"strategies[{self.config.name}].params.{field}",
-                    f"expected an integer {low}..{high}, got {value!r}",
-                )
+        self.check_param("code", integer(2, 1024))
+        self.check_param("steps", integer(1, 100_000))
 
     def fit_side(self, x, y, split, context, val) -> None:
         pool = split.unlabeled

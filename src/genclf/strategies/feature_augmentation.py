@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from genclf.errors import ConfigError
+from genclf.config_rules import between, one_of
 from genclf.evaluation.generator_quality import cas_status
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import (
@@ -24,7 +24,6 @@ from genclf.strategies.features import (
     HEAD_SECONDS,
     FeatureHead,
     FeatureStrategy,
-    check_threshold,
     macro_f1_of,
 )
 
@@ -91,14 +90,9 @@ class FeatureAugmentation(ChecksFeatureGenerator, FeatureStrategy):
 
     def validate_params(self) -> None:
         super().validate_params()
-        where = f"strategies[{self.config.name}].params"
-        if self.params["generator"] not in FEATURE_GENERATORS:
-            raise ConfigError(f"{where}.generator", f"expected one of {sorted(FEATURE_GENERATORS)}")
-        if not 0 <= float(self.params["ratio"]) <= 20:
-            raise ConfigError(f"{where}.ratio", "expected 0..20 generated embeddings per real one")
-        if not isinstance(self.params["pseudo_label"], bool):
-            raise ConfigError(f"{where}.pseudo_label", f"expected true or false, got {self.params['pseudo_label']!r}")
-        check_threshold(self)
+        self.check_param("generator", one_of(*sorted(FEATURE_GENERATORS)))
+        self.check_param("ratio", between(0, 20, high_open=False))  # generated embeddings per real one
+        self.check_param("threshold", between(0, 1))
 
     @classmethod
     def planned_seconds(cls, entry, split, train, probe: dict) -> float:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genclf.config_rules import one_of
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.pipelines.classify import train_classifier
 from genclf.roles import GENERATIVE
@@ -87,11 +87,7 @@ class FeatureFusion(ClassifierStrategy):
         return EmbeddingFeatureFusion
 
     def validate_params(self) -> None:
-        if self.params["source"] not in ("cgan", "cvae"):
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.source",
-                f"expected 'cgan' or 'cvae', got {self.params['source']!r}",
-            )
+        self.check_param("source", one_of("cgan", "cvae"))
 
     def fit(self, split: Split, context: Context) -> None:
         source = self.params["source"]

@@ -6,9 +6,10 @@ unlabeled pool: it costs one pass of the backbone over the pool (cached) and two
 
 from __future__ import annotations
 
+from genclf.config_rules import between
 from genclf.roles import CLASSICAL
 from genclf.strategies.base import Proposal, photos_unlabeled, register_strategy
-from genclf.strategies.features import DEFAULT_BACKBONE, FeatureStrategy, check_threshold
+from genclf.strategies.features import DEFAULT_BACKBONE, FeatureStrategy
 
 
 @register_strategy("feature_pseudo_label", CLASSICAL, plan=[Proposal(7, photos_unlabeled, classifier=DEFAULT_BACKBONE)])
@@ -20,7 +21,7 @@ class FeaturePseudoLabel(FeatureStrategy):
 
     def validate_params(self) -> None:
         super().validate_params()
-        check_threshold(self)
+        self.check_param("threshold", between(0, 1))
 
     def head_data(self, x, y, split, context, val):
         return self.with_pseudo_labels(x, y, split, context, val)

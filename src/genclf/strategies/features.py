@@ -27,8 +27,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from genclf.config_rules import integer
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.strategies.base import (
     Context,
     Strategy,
@@ -102,15 +102,6 @@ class FeatureHead:
         model.head.bias.data.copy_(torch.from_numpy(bias).float())
 
 
-def check_threshold(strategy) -> None:
-    """``params.threshold``: a probability in (0, 1) for pseudo-labels."""
-    value = strategy.params["threshold"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ConfigError(
-            f"strategies[{strategy.config.name}].params.threshold", f"expected a probability in (0, 1), got {value!r}"
-        )
-
-
 HEAD_SECONDS = 2.5  # one validated logistic-regression head on ~1,000 embeddings (measured on 2 cores)
 
 
@@ -155,8 +146,7 @@ class FeatureStrategy(PlannedOnBackbone, Strategy):
     defaults = {"resolution": 128}
 
     def validate_params(self) -> None:
-        if not 32 <= int(self.params["resolution"]) <= 512:
-            raise ConfigError(f"strategies[{self.config.name}].params.resolution", "expected 32..512 pixels")
+        self.check_param("resolution", integer(32, 512))
 
     @property
     def backbone(self) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
+from genclf.config_rules import at_least, one_of
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.roles import CLASSICAL
 from genclf.strategies.base import (
     Context,
@@ -76,10 +76,8 @@ class FineTune(PlannedOnBackbone, ClassifierStrategy):
     defaults = {"dropout": 0.2, "epochs": 6, "resolution": 128, "head_init": "probe"}
 
     def validate_params(self) -> None:
-        if int(self.params["epochs"]) < 1:
-            raise ConfigError(f"strategies[{self.config.name}].params.epochs", "expected at least 1")
-        if self.params["head_init"] not in ("probe", "random"):
-            raise ConfigError(f"strategies[{self.config.name}].params.head_init", "expected probe or random")
+        self.check_param("epochs", at_least(1))
+        self.check_param("head_init", one_of("probe", "random"))
 
     def fit(self, split: Split, context: Context) -> None:
         images, labels = self.training_data(split, context)

@@ -10,14 +10,14 @@ import torch
 import torch.nn.functional as F
 
 from genclf.config import TrainConfig
+from genclf.config_rules import above, between, one_of
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
 from genclf.roles import CLASSICAL
 from genclf.runtime.averaging import update_average, warmed_decay
 from genclf.strategies.base import Context, Proposal, from_scratch_unlabeled, register_strategy
-from genclf.strategies.pseudo_label import _check_fraction, _check_positive, step_scaled
+from genclf.strategies.pseudo_label import step_scaled
 from genclf.strategies.wrapped import WrappedStrategy, Wrapper
 
 
@@ -168,14 +168,11 @@ class FixMatch(WrappedStrategy):
         return step_scaled(cls, entry, float(cls.cost)) * fixmatch_step(mu) / fixmatch_step(default_mu)
 
     def validate_params(self) -> None:
-        _check_fraction(self, "threshold")
-        _check_fraction(self, "ema")
+        for name in ("threshold", "ema"):
+            self.check_param(name, between(0, 1))
         for name in ("mu", "unsupervised_weight", "step_ratio"):
-            _check_positive(self, name)
-        if self.params["keep"] not in ("best", "last"):
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.keep", f"expected 'best' or 'last', got {self.params['keep']!r}"
-            )
+            self.check_param(name, above(0))
+        self.check_param("keep", one_of("best", "last"))
 
     def wrap(self, classifier: Classifier, split: Split, context: Context) -> FixMatchClassifier:
         pool = split.unlabeled if split.unlabeled is not None and len(split.unlabeled) else split.train

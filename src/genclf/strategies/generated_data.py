@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from genclf.config_rules import between
 from genclf.data.splits import Split
 from genclf.errors import ConfigError
 from genclf.models.generative import GENERATORS
@@ -27,11 +28,7 @@ class GeneratedDataStrategy(ClassifierStrategy):
                 f"strategies[{self.config.name}].params.generator",
                 f"unknown generator {self.params['generator']!r}; expected one of: {', '.join(GENERATORS.names())}",
             )
-        if not 0.0 <= self.params["filter_confidence"] < 1.0:
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.filter_confidence",
-                f"expected a value in [0, 1), got {self.params['filter_confidence']}",
-            )
+        self.check_param("filter_confidence", between(0, 1))
 
     def fit(self, split: Split, context: Context) -> None:
         from genclf.models.backbones import BACKBONES

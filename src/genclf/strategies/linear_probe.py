@@ -4,7 +4,7 @@ of a photo run).
 
 from __future__ import annotations
 
-from genclf.errors import ConfigError
+from genclf.config_rules import one_of
 from genclf.roles import BASELINE
 from genclf.strategies.base import (
     Proposal,
@@ -36,8 +36,7 @@ class LinearProbe(FeatureStrategy):
 
     def validate_params(self) -> None:
         super().validate_params()
-        if self.params["class_weight"] not in ("none", "balanced"):
-            raise ConfigError(f"strategies[{self.config.name}].params.class_weight", "expected none or balanced")
+        self.check_param("class_weight", one_of("none", "balanced"))
 
     def class_weight(self) -> str | None:
         return None if self.params["class_weight"] == "none" else "balanced"

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
+from genclf.config_rules import above
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.models.classifiers import Classifier
 from genclf.models.output import StepOutput
 from genclf.strategies.base import Context
@@ -35,10 +35,7 @@ class MixingStrategy(WrappedStrategy):
     defaults = {"dropout": 0.2, "alpha": 1.0}
 
     def validate_params(self) -> None:
-        if not (isinstance(self.params["alpha"], (int, float)) and self.params["alpha"] > 0):
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.alpha", f"expected a number > 0, got {self.params['alpha']!r}"
-            )
+        self.check_param("alpha", above(0))
 
     def wrap(self, classifier: Classifier, split: Split, context: Context) -> MixingClassifier:
         mix = self.transform(alpha=float(self.params["alpha"]), num_classes=split.train.num_classes)

@@ -7,26 +7,12 @@ from __future__ import annotations
 import torch
 
 from genclf.config import TrainConfig
+from genclf.config_rules import above, between
 from genclf.data.pseudo_labels import confident_pseudo_labels, pseudo_label_accuracy
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.roles import CLASSICAL
 from genclf.strategies.base import Context, Proposal, from_scratch_unlabeled, register_strategy
 from genclf.strategies.classifier import ClassifierStrategy
-
-
-def _check_fraction(strategy, name: str, low: float = 0.0, high: float = 1.0) -> None:
-    value = strategy.params[name]
-    if not (isinstance(value, (int, float)) and low <= value < high):
-        raise ConfigError(
-            f"strategies[{strategy.config.name}].params.{name}", f"expected a number in [{low}, {high}), got {value!r}"
-        )
-
-
-def _check_positive(strategy, name: str) -> None:
-    value = strategy.params[name]
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
-        raise ConfigError(f"strategies[{strategy.config.name}].params.{name}", f"expected a number > 0, got {value!r}")
 
 
 def step_scaled(cls, entry, cost: float) -> float:
@@ -49,8 +35,8 @@ class PseudoLabel(ClassifierStrategy):
         return step_scaled(cls, entry, float(cls.cost))
 
     def validate_params(self) -> None:
-        _check_fraction(self, "threshold")
-        _check_positive(self, "step_ratio")
+        self.check_param("threshold", between(0, 1))
+        self.check_param("step_ratio", above(0))
 
     def training_data(self, split: Split, context: Context) -> tuple[torch.Tensor, torch.Tensor]:
         pool = split.unlabeled

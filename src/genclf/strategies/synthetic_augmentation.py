@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from genclf.config_rules import at_least
 from genclf.data.splits import Split
-from genclf.errors import ConfigError
 from genclf.roles import GENERATIVE
 from genclf.strategies.base import Context, Proposal, from_scratch, register_strategy
 from genclf.strategies.generated_data import GeneratedDataStrategy
@@ -24,10 +24,7 @@ class SyntheticAugmentation(GeneratedDataStrategy):
 
     def validate_params(self) -> None:
         super().validate_params()
-        if not isinstance(self.params["ratio"], (int, float)) or self.params["ratio"] < 0:
-            raise ConfigError(
-                f"strategies[{self.config.name}].params.ratio", f"expected a number >= 0, got {self.params['ratio']!r}"
-            )
+        self.check_param("ratio", at_least(0))
 
     def training_data(self, split: Split, context: Context):
         per_class = round(self.params["ratio"] * len(split.train) / split.train.num_classes)
