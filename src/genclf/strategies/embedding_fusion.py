@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from genclf.config_rules import integer, one_of
 from genclf.roles import GENERATIVE
 from genclf.strategies.feature_augmentation import ChecksFeatureGenerator
-from genclf.strategies.feature_generators import FeatureCGAN, FeatureCVAE, _mlp
+from genclf.strategies.feature_generators import FeatureCGAN, FeatureCVAE, _mlp, _Networked
 from genclf.strategies.features import HEAD_SECONDS, FeatureHead, FeatureStrategy
 
 AUTOENCODER_SECONDS = 10.0  # its training on ~50,000 embeddings of 1,280 dimensions (measured on 2 cores)
@@ -83,7 +83,7 @@ class EmbeddingFeatureFusion(ChecksFeatureGenerator, FusedHead):
     @torch.no_grad()
     def side(self, x: np.ndarray) -> np.ndarray:
         g = self.generator
-        z = torch.from_numpy((x - g.mean) / g.scale).float()
+        z = g.standardised(x)
         if isinstance(g, FeatureCGAN):
             return g.features(z).numpy()
         means = []
@@ -97,35 +97,36 @@ class EmbeddingFeatureFusion(ChecksFeatureGenerator, FusedHead):
         return HEAD_SECONDS * cls.heads
 
 
-class EmbeddingAutoencoder:
-    """An MLP autoencoder of standardised embeddings: ``dim -> hidden -> code -> hidden -> dim``, MSE."""
+class EmbeddingAutoencoder(_Networked):
+    """An MLP autoencoder of standardised embeddings: ``dim -> hidden -> code -> hidden -> dim``, MSE; trained
+    by the feature generators' seeded mini-batch loop (labels unused)."""
 
-    hidden, batch_size = 256, 256
+    batch_size = 256
 
     def __init__(self, code: int, steps: int):
-        self.code, self.steps = code, steps
+        self.latent, self.steps = code, steps
+
+    def build(self) -> None:
+        self.encoder = _mlp([self.dim, self.hidden, self.latent])
+        self.decoder = _mlp([self.latent, self.hidden, self.dim])
+        self.optimizer = torch.optim.Adam([*self.encoder.parameters(), *self.decoder.parameters()], lr=1e-3)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        loss = F.mse_loss(self.decoder(self.encoder(x)), x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
 
     def fit(self, x: np.ndarray, seed: int) -> EmbeddingAutoencoder:
-        self.mean, self.scale = x.mean(0), x.std(0) + 1e-6
-        torch.manual_seed(seed)
-        data = torch.from_numpy((x - self.mean) / self.scale).float()
-        self.encoder = _mlp([x.shape[1], self.hidden, self.code])
-        decoder = _mlp([self.code, self.hidden, x.shape[1]])
-        optimizer = torch.optim.Adam([*self.encoder.parameters(), *decoder.parameters()], lr=1e-3)
-        generator = torch.Generator().manual_seed(seed)
-        for _ in range(self.steps):
-            batch = data[torch.randint(len(data), (min(self.batch_size, len(data)),), generator=generator)]
-            loss = F.mse_loss(decoder(self.encoder(batch)), batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        super().fit(x, np.zeros(len(x), dtype=np.int64), 1, seed)
         with torch.no_grad():
-            self.final_loss = float(F.mse_loss(decoder(self.encoder(data)), data))
+            data = self.standardised(x)
+            self.final_loss = float(F.mse_loss(self.decoder(self.encoder(data)), data))
         return self
 
     @torch.no_grad()
     def encode(self, x: np.ndarray) -> np.ndarray:
-        return self.encoder(torch.from_numpy((x - self.mean) / self.scale).float()).numpy()
+        return self.encoder(self.standardised(x)).numpy()
 
 
 class EmbeddingAutoencoderFusion(FusedHead):

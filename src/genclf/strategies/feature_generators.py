@@ -62,7 +62,7 @@ class _Networked:
         self.mean, self.scale = x.mean(0), x.std(0) + 1e-6
         self.num_classes, self.dim = num_classes, x.shape[1]
         torch.manual_seed(seed)
-        data = torch.from_numpy((x - self.mean) / self.scale).float()
+        data = self.standardised(x)
         labels = torch.from_numpy(np.asarray(y)).long()
         self.build()
         generator = torch.Generator().manual_seed(seed)
@@ -70,6 +70,10 @@ class _Networked:
             index = torch.randint(len(data), (min(self.batch_size, len(data)),), generator=generator)
             self.step(data[index], labels[index])
         return self
+
+    def standardised(self, x: np.ndarray) -> torch.Tensor:
+        """Embeddings in the standardised space the networks learn in."""
+        return torch.from_numpy((x - self.mean) / self.scale).float()
 
     def sample(self, counts: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
         labels = np.repeat(np.arange(len(counts)), counts)
